@@ -1,0 +1,178 @@
+package resources
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// member is one name/value pair of a JSON object, value kept raw.
+type member struct {
+	name  string
+	value json.RawMessage
+}
+
+// splitObject returns the members of a compact JSON object in document order.
+// Duplicate names are an error: FHIR JSON forbids them and keeping either
+// value would silently lose data.
+func splitObject(data []byte) ([]member, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, fmt.Errorf("expected a JSON object")
+	}
+	var out []member
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		name, _ := tok.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		for _, m := range out {
+			if m.name == name {
+				return nil, fmt.Errorf("duplicate property %q", name)
+			}
+		}
+		out = append(out, member{name, v})
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// FormatInstant renders t as a FHIR instant in UTC with microseconds, the
+// precision the stores keep.
+func FormatInstant(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000000Z")
+}
+
+// Stamp returns the canonical JSON of a resource: resourceType first, then id,
+// then meta with versionId and lastUpdated set (other meta elements kept), then
+// every other element in the order received. data must be a compact JSON
+// object as returned by Parser.Parse.
+func Stamp(data []byte, id string, version int64, lastUpdated time.Time) ([]byte, error) {
+	members, err := splitObject(data)
+	if err != nil {
+		return nil, Invalid("structure", "", "resource is not a JSON object: "+err.Error())
+	}
+	var rt json.RawMessage
+	var meta []member
+	rest := members[:0:0]
+	for _, m := range members {
+		switch m.name {
+		case "resourceType":
+			rt = m.value
+		case "id":
+		case "meta":
+			meta, err = splitObject(m.value)
+			if err != nil {
+				return nil, Invalid("structure", "meta", "meta is not a JSON object")
+			}
+		default:
+			rest = append(rest, m)
+		}
+	}
+	if rt == nil {
+		return nil, Invalid("required", "", "resourceType is missing")
+	}
+	var b bytes.Buffer
+	b.Grow(len(data) + 128)
+	b.WriteString(`{"resourceType":`)
+	b.Write(rt)
+	b.WriteString(`,"id":`)
+	writeString(&b, id)
+	b.WriteString(`,"meta":{"versionId":"`)
+	b.WriteString(strconv.FormatInt(version, 10))
+	b.WriteString(`","lastUpdated":"`)
+	b.WriteString(FormatInstant(lastUpdated))
+	b.WriteByte('"')
+	for _, m := range meta {
+		if m.name == "versionId" || m.name == "lastUpdated" {
+			continue
+		}
+		b.WriteByte(',')
+		writeString(&b, m.name)
+		b.WriteByte(':')
+		b.Write(m.value)
+	}
+	b.WriteByte('}')
+	for _, m := range rest {
+		b.WriteByte(',')
+		writeString(&b, m.name)
+		b.WriteByte(':')
+		b.Write(m.value)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+func writeString(b *bytes.Buffer, s string) {
+	enc, _ := json.Marshal(s)
+	b.Write(enc)
+}
+
+// Cursor is the position of a page boundary in a time-ordered listing: the
+// last entry's lastUpdated (microseconds) and its sequence number.
+type Cursor struct {
+	Micros int64
+	Seq    int64
+}
+
+// EncodeCursor renders c as an opaque URL-safe token.
+func EncodeCursor(c Cursor) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.Micros, 36) + "." + strconv.FormatInt(c.Seq, 36)))
+}
+
+// DecodeCursor parses a token from EncodeCursor; a malformed token is ErrInvalid.
+func DecodeCursor(s string) (Cursor, error) {
+	bad := Invalid("invalid", "_cursor", "the paging cursor is malformed or expired; start again from the first page")
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return Cursor{}, bad
+	}
+	a, b, ok := strings.Cut(string(raw), ".")
+	if !ok {
+		return Cursor{}, bad
+	}
+	micros, err1 := strconv.ParseInt(a, 36, 64)
+	seq, err2 := strconv.ParseInt(b, 36, 64)
+	if err1 != nil || err2 != nil || seq < 0 {
+		return Cursor{}, bad
+	}
+	return Cursor{Micros: micros, Seq: seq}, nil
+}
+
+// ClampCount bounds a requested page size to [1, MaxPageSize], defaulting to 50.
+func ClampCount(n int) int {
+	switch {
+	case n <= 0:
+		return 50
+	case n > MaxPageSize:
+		return MaxPageSize
+	}
+	return n
+}
+
+// NextMicros returns the lastUpdated to give a new version: now, but never
+// earlier than one microsecond after the previous version, so versions of one
+// resource are strictly ordered in time even if the clock steps back.
+func NextMicros(now time.Time, prev int64) int64 {
+	m := now.UnixMicro()
+	if m <= prev {
+		m = prev + 1
+	}
+	return m
+}

@@ -1,0 +1,261 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/meizhou-yiyang/yiyang/resources"
+)
+
+// querier is the part of *pgxpool.Pool and pgx.Tx the interactions use.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// ops implements resources.Ops on q. Outside a transaction q is the pool and
+// pool is set, so Update and Delete begin their own transaction; inside
+// WithTx q is the caller's transaction, pool is nil and every statement runs
+// in it. No statement is expected to fail on conflicts (ON CONFLICT DO
+// NOTHING, row locks), so an outer transaction is never left aborted.
+type ops struct {
+	q    querier
+	pool *pgxpool.Pool
+}
+
+// Methods recorded in history.
+const (
+	methodPOST   = "POST"
+	methodPUT    = "PUT"
+	methodDELETE = "DELETE"
+)
+
+// maxCreateRaces bounds how often Update retries after losing the race to
+// create a resource; one retry is enough under READ COMMITTED.
+const maxCreateRaces = 5
+
+const (
+	// sqlInsert creates version 1 and its history row in one statement; no
+	// row is affected when the id is taken.
+	sqlInsert = `WITH r AS (
+	INSERT INTO resources (type, id, version, last_updated, deleted, data)
+	VALUES ($1, $2, 1, $3, false, $4)
+	ON CONFLICT DO NOTHING
+	RETURNING 1)
+INSERT INTO resource_history (type, id, version, last_updated, method, deleted, data)
+SELECT $1, $2, 1, $3, $5::text, false, $4 FROM r`
+
+	// sqlWrite replaces the current version (a locked row) and records it.
+	sqlWrite = `WITH r AS (
+	UPDATE resources SET version = $3, last_updated = $4, deleted = $5, data = $6
+	WHERE type = $1 AND id = $2
+	RETURNING 1)
+INSERT INTO resource_history (type, id, version, last_updated, method, deleted, data)
+SELECT $1, $2, $3, $4, $7::text, $5, $6 FROM r`
+
+	sqlRead  = `SELECT version, last_updated, deleted, data FROM resources WHERE type = $1 AND id = $2`
+	sqlLock  = `SELECT version, last_updated, deleted FROM resources WHERE type = $1 AND id = $2 FOR UPDATE`
+	sqlVRead = `SELECT last_updated, deleted, method, data FROM resource_history
+WHERE type = $1 AND id = $2 AND version = $3`
+)
+
+func (o *ops) Create(ctx context.Context, p resources.CreateParams) (resources.Resource, error) {
+	id := p.ID
+	if id == "" {
+		id = uuid.Must(uuid.NewV7()).String()
+	}
+	r, ok, err := insert(ctx, o.q, p.Type, id, p.Data, methodPOST)
+	if err != nil {
+		return resources.Resource{}, err
+	}
+	if !ok {
+		return resources.Resource{}, resources.ErrVersionConflict
+	}
+	return r, nil
+}
+
+// insert writes version 1 of a resource; ok is false when the id is taken.
+func insert(ctx context.Context, q querier, typ, id string, data []byte, method string) (r resources.Resource, ok bool, err error) {
+	micros := resources.NextMicros(time.Now(), 0)
+	r = resources.Resource{Type: typ, ID: id, VersionID: 1, LastUpdated: time.UnixMicro(micros).UTC(), Method: method}
+	if r.Data, err = resources.Stamp(data, id, 1, r.LastUpdated); err != nil {
+		return resources.Resource{}, false, err
+	}
+	tag, err := q.Exec(ctx, sqlInsert, typ, id, micros, r.Data, method)
+	if err != nil {
+		return resources.Resource{}, false, wrap(ctx, "create", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return resources.Resource{}, false, nil
+	}
+	return r, true, nil
+}
+
+func (o *ops) Read(ctx context.Context, typ, id string) (resources.Resource, error) {
+	r := resources.Resource{Type: typ, ID: id}
+	var micros int64
+	err := o.q.QueryRow(ctx, sqlRead, typ, id).Scan(&r.VersionID, &micros, &r.Deleted, &r.Data)
+	return scanned(ctx, r, micros, err, "read")
+}
+
+func (o *ops) VRead(ctx context.Context, typ, id string, version int64) (resources.Resource, error) {
+	r := resources.Resource{Type: typ, ID: id, VersionID: version}
+	var micros int64
+	err := o.q.QueryRow(ctx, sqlVRead, typ, id, version).Scan(&micros, &r.Deleted, &r.Method, &r.Data)
+	return scanned(ctx, r, micros, err, "vread")
+}
+
+// scanned completes a row read by Read or VRead into the contract's result.
+func scanned(ctx context.Context, r resources.Resource, micros int64, err error, op string) (resources.Resource, error) {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return resources.Resource{}, resources.ErrNotFound
+	}
+	if err != nil {
+		return resources.Resource{}, wrap(ctx, op, err)
+	}
+	r.LastUpdated = time.UnixMicro(micros).UTC()
+	if r.Deleted {
+		r.Method, r.Data = methodDELETE, nil
+		return r, resources.ErrGone
+	}
+	return r, nil
+}
+
+func (o *ops) Update(ctx context.Context, p resources.UpdateParams) (resources.Resource, bool, error) {
+	if o.pool == nil {
+		return update(ctx, o.q, p)
+	}
+	tx, err := o.pool.BeginTx(ctx, txOptions)
+	if err != nil {
+		return resources.Resource{}, false, wrap(ctx, "update", err)
+	}
+	r, created, err := update(ctx, tx, p)
+	if err := end(ctx, tx, "update", err); err != nil {
+		return resources.Resource{}, false, err
+	}
+	return r, created, nil
+}
+
+// update runs an update in the transaction q: lock the current row, then
+// write the next version, or create version 1 when there is no row.
+func update(ctx context.Context, q querier, p resources.UpdateParams) (resources.Resource, bool, error) {
+	method := p.Method
+	if method == "" {
+		method = methodPUT
+	}
+	for range maxCreateRaces {
+		cur, found, err := lock(ctx, q, p.Type, p.ID, "update")
+		if err != nil {
+			return resources.Resource{}, false, err
+		}
+		if !found {
+			if p.IfMatch > 0 {
+				return resources.Resource{}, false, resources.ErrPreconditionFailed
+			}
+			r, ok, err := insert(ctx, q, p.Type, p.ID, p.Data, method)
+			if err != nil || ok {
+				return r, ok, err
+			}
+			// A concurrent creator committed first; its row is visible to
+			// the next statement, so lock it and update it.
+			continue
+		}
+		if p.IfMatch > 0 && p.IfMatch != cur.version {
+			return resources.Resource{}, false, resources.ErrPreconditionFailed
+		}
+		r, err := write(ctx, q, p.Type, p.ID, cur, p.Data, method)
+		return r, false, err
+	}
+	return resources.Resource{}, false, fmt.Errorf("postgres: update: %s/%s: lost the race to create it %d times", p.Type, p.ID, maxCreateRaces)
+}
+
+func (o *ops) Delete(ctx context.Context, p resources.DeleteParams) (resources.Resource, error) {
+	if o.pool == nil {
+		return remove(ctx, o.q, p)
+	}
+	tx, err := o.pool.BeginTx(ctx, txOptions)
+	if err != nil {
+		return resources.Resource{}, wrap(ctx, "delete", err)
+	}
+	r, err := remove(ctx, tx, p)
+	if err := end(ctx, tx, "delete", err); err != nil {
+		return resources.Resource{}, err
+	}
+	return r, nil
+}
+
+// remove runs a delete in the transaction q.
+func remove(ctx context.Context, q querier, p resources.DeleteParams) (resources.Resource, error) {
+	cur, found, err := lock(ctx, q, p.Type, p.ID, "delete")
+	switch {
+	case err != nil:
+		return resources.Resource{}, err
+	case !found:
+		return resources.Resource{}, resources.ErrNotFound
+	case p.IfMatch > 0 && p.IfMatch != cur.version:
+		return resources.Resource{}, resources.ErrPreconditionFailed
+	case cur.deleted:
+		return resources.Resource{Type: p.Type, ID: p.ID, VersionID: cur.version,
+			LastUpdated: time.UnixMicro(cur.micros).UTC(), Deleted: true, Method: methodDELETE}, nil
+	}
+	return write(ctx, q, p.Type, p.ID, cur, nil, methodDELETE)
+}
+
+// current is the locked current row of a resource.
+type current struct {
+	version, micros int64
+	deleted         bool
+}
+
+// lock selects the current row FOR UPDATE; found is false when there is none.
+func lock(ctx context.Context, q querier, typ, id, op string) (cur current, found bool, err error) {
+	err = q.QueryRow(ctx, sqlLock, typ, id).Scan(&cur.version, &cur.micros, &cur.deleted)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return current{}, false, nil
+	}
+	if err != nil {
+		return current{}, false, wrap(ctx, op, err)
+	}
+	return cur, true, nil
+}
+
+// write stores the version after cur: the resource data, or a deletion when
+// method is DELETE.
+func write(ctx context.Context, q querier, typ, id string, cur current, data []byte, method string) (resources.Resource, error) {
+	micros := resources.NextMicros(time.Now(), cur.micros)
+	r := resources.Resource{Type: typ, ID: id, VersionID: cur.version + 1, LastUpdated: time.UnixMicro(micros).UTC(),
+		Method: method, Deleted: method == methodDELETE}
+	op := "delete"
+	if !r.Deleted {
+		op = "update"
+		var err error
+		if r.Data, err = resources.Stamp(data, id, r.VersionID, r.LastUpdated); err != nil {
+			return resources.Resource{}, err
+		}
+	}
+	tag, err := q.Exec(ctx, sqlWrite, typ, id, r.VersionID, micros, r.Deleted, r.Data, method)
+	if err != nil {
+		return resources.Resource{}, wrap(ctx, op, err)
+	}
+	if tag.RowsAffected() != 1 {
+		return resources.Resource{}, fmt.Errorf("postgres: %s: %s/%s: the locked row was not written", op, typ, id)
+	}
+	return r, nil
+}
+
+// end commits tx when err is nil and rolls it back otherwise.
+func end(ctx context.Context, tx pgx.Tx, op string, err error) error {
+	if err != nil {
+		_ = tx.Rollback(ctx)
+		return err
+	}
+	return wrap(ctx, op, tx.Commit(ctx))
+}

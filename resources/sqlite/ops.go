@@ -1,0 +1,220 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/meizhou-yiyang/yiyang/resources"
+)
+
+// querier is satisfied by *sql.DB and *sql.Tx.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// ops runs the interactions on q (writes) and read (reads); inside a
+// transaction both are the transaction.
+type ops struct {
+	q, read querier
+	inTx    bool
+}
+
+func (o ops) Create(ctx context.Context, p resources.CreateParams) (resources.Resource, error) {
+	id := p.ID
+	if id == "" {
+		id = newID()
+	}
+	micros := resources.NextMicros(time.Now(), 0)
+	r := resources.Resource{Type: p.Type, ID: id, VersionID: 1, LastUpdated: time.UnixMicro(micros).UTC(), Method: "POST"}
+	data, err := resources.Stamp(p.Data, id, 1, r.LastUpdated)
+	if err != nil {
+		return resources.Resource{}, err
+	}
+	res, err := o.q.ExecContext(ctx, `INSERT INTO resources (type, id, version, last_updated, deleted, data)
+		VALUES (?1, ?2, 1, ?3, 0, ?4) ON CONFLICT DO NOTHING`, p.Type, id, micros, data)
+	if err != nil {
+		return resources.Resource{}, wrap("create", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return resources.Resource{}, resources.ErrVersionConflict
+	}
+	if err := o.history(ctx, r, data); err != nil {
+		return resources.Resource{}, err
+	}
+	r.Data = data
+	return r, nil
+}
+
+func (o ops) history(ctx context.Context, r resources.Resource, data []byte) error {
+	_, err := o.q.ExecContext(ctx, `INSERT INTO resource_history (type, id, version, last_updated, method, deleted, data)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`, r.Type, r.ID, r.VersionID, r.LastUpdated.UnixMicro(), r.Method, r.Deleted, data)
+	return wrap("write history", err)
+}
+
+func (o ops) Read(ctx context.Context, typ, id string) (resources.Resource, error) {
+	r := resources.Resource{Type: typ, ID: id}
+	var micros int64
+	err := o.read.QueryRowContext(ctx, `SELECT version, last_updated, deleted, data FROM resources WHERE type = ?1 AND id = ?2`,
+		typ, id).Scan(&r.VersionID, &micros, &r.Deleted, &r.Data)
+	return finish(r, micros, err, "read")
+}
+
+func (o ops) VRead(ctx context.Context, typ, id string, version int64) (resources.Resource, error) {
+	r := resources.Resource{Type: typ, ID: id, VersionID: version}
+	var micros int64
+	err := o.read.QueryRowContext(ctx, `SELECT last_updated, deleted, method, data FROM resource_history
+		WHERE type = ?1 AND id = ?2 AND version = ?3`, typ, id, version).Scan(&micros, &r.Deleted, &r.Method, &r.Data)
+	return finish(r, micros, err, "vread")
+}
+
+// finish completes a scanned row into the contract's result and error.
+func finish(r resources.Resource, micros int64, err error, op string) (resources.Resource, error) {
+	if errors.Is(err, sql.ErrNoRows) {
+		return resources.Resource{}, resources.ErrNotFound
+	}
+	if err != nil {
+		return resources.Resource{}, wrap(op, err)
+	}
+	r.LastUpdated = time.UnixMicro(micros).UTC()
+	if r.Deleted {
+		r.Method, r.Data = "DELETE", nil
+		return r, resources.ErrGone
+	}
+	return r, nil
+}
+
+// current returns the current version row of a resource, or found=false.
+func (o ops) current(ctx context.Context, typ, id string) (version, micros int64, deleted, found bool, err error) {
+	err = o.q.QueryRowContext(ctx, `SELECT version, last_updated, deleted FROM resources WHERE type = ?1 AND id = ?2`,
+		typ, id).Scan(&version, &micros, &deleted)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, false, false, nil
+	}
+	return version, micros, deleted, err == nil, wrap("lock", err)
+}
+
+func (o ops) Update(ctx context.Context, p resources.UpdateParams) (resources.Resource, bool, error) {
+	version, prev, _, found, err := o.current(ctx, p.Type, p.ID)
+	if err != nil {
+		return resources.Resource{}, false, err
+	}
+	if p.IfMatch > 0 && (!found || p.IfMatch != version) {
+		return resources.Resource{}, false, resources.ErrPreconditionFailed
+	}
+	method := p.Method
+	if method == "" {
+		method = "PUT"
+	}
+	micros := resources.NextMicros(time.Now(), prev)
+	r := resources.Resource{Type: p.Type, ID: p.ID, VersionID: version + 1, LastUpdated: time.UnixMicro(micros).UTC(), Method: method}
+	data, err := resources.Stamp(p.Data, p.ID, r.VersionID, r.LastUpdated)
+	if err != nil {
+		return resources.Resource{}, false, err
+	}
+	_, err = o.q.ExecContext(ctx, `INSERT INTO resources (type, id, version, last_updated, deleted, data)
+		VALUES (?1, ?2, ?3, ?4, 0, ?5)
+		ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, last_updated = excluded.last_updated,
+			deleted = 0, data = excluded.data`, p.Type, p.ID, r.VersionID, micros, data)
+	if err != nil {
+		return resources.Resource{}, false, wrap("update", err)
+	}
+	if err := o.history(ctx, r, data); err != nil {
+		return resources.Resource{}, false, err
+	}
+	r.Data = data
+	return r, !found, nil
+}
+
+func (o ops) Delete(ctx context.Context, p resources.DeleteParams) (resources.Resource, error) {
+	version, prev, deleted, found, err := o.current(ctx, p.Type, p.ID)
+	switch {
+	case err != nil:
+		return resources.Resource{}, err
+	case !found:
+		return resources.Resource{}, resources.ErrNotFound
+	case p.IfMatch > 0 && p.IfMatch != version:
+		return resources.Resource{}, resources.ErrPreconditionFailed
+	case deleted:
+		return resources.Resource{Type: p.Type, ID: p.ID, VersionID: version, LastUpdated: time.UnixMicro(prev).UTC(),
+			Deleted: true, Method: "DELETE"}, nil
+	}
+	micros := resources.NextMicros(time.Now(), prev)
+	r := resources.Resource{Type: p.Type, ID: p.ID, VersionID: version + 1, LastUpdated: time.UnixMicro(micros).UTC(),
+		Deleted: true, Method: "DELETE"}
+	if _, err := o.q.ExecContext(ctx, `UPDATE resources SET version = ?3, last_updated = ?4, deleted = 1, data = NULL
+		WHERE type = ?1 AND id = ?2`, p.Type, p.ID, r.VersionID, micros); err != nil {
+		return resources.Resource{}, wrap("delete", err)
+	}
+	return r, o.history(ctx, r, nil)
+}
+
+// History lists versions newest first with keyset paging on (last_updated, seq).
+func (s *Store) History(ctx context.Context, p resources.HistoryParams) (resources.HistoryPage, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "?"
+	}
+	if p.Type != "" {
+		where = append(where, "h.type = "+arg(p.Type))
+	}
+	if p.ID != "" {
+		where = append(where, "h.id = "+arg(p.ID))
+		var one int
+		err := s.r.QueryRowContext(ctx, `SELECT 1 FROM resources WHERE type = ?1 AND id = ?2`, p.Type, p.ID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return resources.HistoryPage{}, resources.ErrNotFound
+		} else if err != nil {
+			return resources.HistoryPage{}, wrap("history", err)
+		}
+	}
+	if !p.Since.IsZero() {
+		where = append(where, "h.last_updated >= "+arg(p.Since.UnixMicro()))
+	}
+	if !p.AtEnd.IsZero() {
+		where = append(where, "h.last_updated <= "+arg(p.AtEnd.UnixMicro()))
+	}
+	if !p.AtStart.IsZero() {
+		where = append(where, `NOT EXISTS (SELECT 1 FROM resource_history l WHERE l.type = h.type AND l.id = h.id
+			AND l.version > h.version AND l.last_updated <= `+arg(p.AtStart.UnixMicro())+`)`)
+	}
+	if p.Cursor != "" {
+		c, err := resources.DecodeCursor(p.Cursor)
+		if err != nil {
+			return resources.HistoryPage{}, err
+		}
+		where = append(where, "(h.last_updated, h.seq) < ("+arg(c.Micros)+", "+arg(c.Seq)+")")
+	}
+	count := resources.ClampCount(p.Count)
+	q := `SELECT h.seq, h.type, h.id, h.version, h.last_updated, h.method, h.deleted, h.data FROM resource_history h`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY h.last_updated DESC, h.seq DESC LIMIT " + arg(count+1)
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return resources.HistoryPage{}, wrap("history", err)
+	}
+	defer rows.Close()
+	var page resources.HistoryPage
+	var last resources.Cursor
+	for rows.Next() {
+		if len(page.Entries) == count {
+			page.Next = resources.EncodeCursor(last)
+			break
+		}
+		var r resources.Resource
+		if err := rows.Scan(&last.Seq, &r.Type, &r.ID, &r.VersionID, &last.Micros, &r.Method, &r.Deleted, &r.Data); err != nil {
+			return resources.HistoryPage{}, wrap("history", err)
+		}
+		r.LastUpdated = time.UnixMicro(last.Micros).UTC()
+		page.Entries = append(page.Entries, r)
+	}
+	return page, wrap("history", rows.Err())
+}

@@ -1,0 +1,181 @@
+// Package resources is Yiyang's contract: the Store interface every storage
+// backend implements, its parameter structs and sentinel errors, and the
+// parsing, validation and canonical JSON form of FHIR R4 resources. Store
+// implementations live in sub-packages named for their technology
+// (resources/sqlite, resources/postgres) and are exercised by one conformance
+// suite (resources/storetest).
+package resources
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors returned by Store implementations. Callers test them with
+// errors.Is; the HTTP layer maps each to one status code in one place.
+var (
+	// ErrNotFound: the resource (or the version) never existed.
+	ErrNotFound = errors.New("resource not found")
+	// ErrGone: the resource existed but its current version is a deletion.
+	ErrGone = errors.New("resource deleted")
+	// ErrVersionConflict: a create asked for an id that is already taken.
+	ErrVersionConflict = errors.New("resource already exists")
+	// ErrPreconditionFailed: an If-Match version did not match the current version.
+	ErrPreconditionFailed = errors.New("version precondition failed")
+	// ErrInvalid: the request was malformed; errors wrapping it are *InvalidError.
+	ErrInvalid = errors.New("invalid request")
+)
+
+// Resource is one stored version of a FHIR resource.
+type Resource struct {
+	Type        string
+	ID          string
+	VersionID   int64
+	LastUpdated time.Time
+	// Deleted is true when this version records a deletion; Data is then nil.
+	Deleted bool
+	// Method is the interaction that produced this version: POST, PUT, PATCH
+	// or DELETE. Create, Update, Delete, VRead and History set it; Read of a
+	// live resource leaves it empty (the current-version row does not keep it).
+	Method string
+	// Data is the canonical JSON of the resource, with id and meta.versionId /
+	// meta.lastUpdated set by the store.
+	Data []byte
+}
+
+// CreateParams describes a create.
+type CreateParams struct {
+	Type string
+	// ID is optional: when empty the store assigns a new id. Transactions pre-assign
+	// ids so that urn:uuid references can be rewritten before any entry runs.
+	ID string
+	// Data is the validated resource JSON (see Canonical); id and meta.versionId /
+	// meta.lastUpdated in it are replaced by the store.
+	Data []byte
+}
+
+// UpdateParams describes an update (or an update-as-create).
+type UpdateParams struct {
+	Type string
+	ID   string
+	Data []byte
+	// IfMatch, when > 0, is the version the caller expects to be current.
+	IfMatch int64
+	// Method recorded in history: "PUT" (default) or "PATCH".
+	Method string
+}
+
+// DeleteParams describes a delete.
+type DeleteParams struct {
+	Type string
+	ID   string
+	// IfMatch, when > 0, is the version the caller expects to be current.
+	IfMatch int64
+}
+
+// HistoryParams selects versions for a history interaction. Type and ID narrow
+// the scope: both empty is system history, ID empty is type history.
+type HistoryParams struct {
+	Type string
+	ID   string
+	// Since, when not zero, keeps versions whose lastUpdated is at or after it.
+	Since time.Time
+	// AtStart/AtEnd, when not zero, keep versions that were current at some
+	// moment of the closed interval [AtStart, AtEnd]; a zero bound is open.
+	AtStart, AtEnd time.Time
+	// Count is the page size; the store clamps it to [1, MaxPageSize].
+	Count int
+	// Cursor continues from a previous page (HistoryPage.Next); opaque.
+	Cursor string
+}
+
+// MaxPageSize bounds every page a store returns.
+const MaxPageSize = 1000
+
+// HistoryPage is one page of versions, newest first.
+type HistoryPage struct {
+	Entries []Resource
+	// Next is the cursor of the following page, empty on the last page.
+	Next string
+}
+
+// Ops are the interactions available both on a Store and inside a transaction.
+type Ops interface {
+	// Create stores version 1 of a new resource and returns it. Errors:
+	// ErrVersionConflict when p.ID is given and already used (even by a deleted
+	// resource), ErrInvalid.
+	Create(ctx context.Context, p CreateParams) (Resource, error)
+	// Read returns the current version. Errors: ErrNotFound; ErrGone, with the
+	// returned Resource carrying the deletion's VersionID and LastUpdated.
+	Read(ctx context.Context, typ, id string) (Resource, error)
+	// VRead returns one version. Errors: ErrNotFound (resource or version
+	// unknown); ErrGone when that version is a deletion.
+	VRead(ctx context.Context, typ, id string, version int64) (Resource, error)
+	// Update stores a new current version, creating the resource (version 1)
+	// when it does not exist or reviving it when deleted; created reports the
+	// former. Errors: ErrPreconditionFailed when p.IfMatch > 0 differs from the
+	// current version (or there is no current version).
+	Update(ctx context.Context, p UpdateParams) (r Resource, created bool, err error)
+	// Delete records a deletion as a new version. Deleting an already deleted
+	// resource is a no-op that returns the existing deletion. Errors:
+	// ErrNotFound when the resource never existed; ErrPreconditionFailed.
+	Delete(ctx context.Context, p DeleteParams) (Resource, error)
+}
+
+// Store is the persistence contract every backend implements.
+type Store interface {
+	Ops
+	// History returns versions, newest first. Errors: ErrNotFound for the
+	// instance history of an unknown resource; ErrInvalid for a bad cursor.
+	History(ctx context.Context, p HistoryParams) (HistoryPage, error)
+	// WithTx runs fn in one database transaction: all of fn's writes commit
+	// together when fn returns nil and none do otherwise. fn's error is
+	// returned unchanged.
+	WithTx(ctx context.Context, fn func(ctx context.Context, tx Ops) error) error
+	// Ping reports whether the database is reachable.
+	Ping(ctx context.Context) error
+	// Backend names the implementation ("sqlite", "postgres").
+	Backend() string
+	Close() error
+}
+
+// Issue is one problem found in a request, in OperationOutcome terms.
+type Issue struct {
+	Severity    string // fatal | error | warning | information
+	Code        string // OperationOutcome issue type: invalid, structure, value, required, not-found, ...
+	Diagnostics string
+	// Expression holds FHIRPath locations of the problem.
+	Expression []string
+}
+
+// InvalidError carries the issues of a rejected request; errors.Is(err, ErrInvalid) holds.
+type InvalidError struct {
+	Issues []Issue
+}
+
+func (e *InvalidError) Error() string {
+	if len(e.Issues) == 0 {
+		return ErrInvalid.Error()
+	}
+	msg := e.Issues[0].Diagnostics
+	if len(e.Issues[0].Expression) > 0 {
+		msg = e.Issues[0].Expression[0] + ": " + msg
+	}
+	if len(e.Issues) > 1 {
+		msg += " (and more)"
+	}
+	return msg
+}
+
+// Is makes errors.Is(err, ErrInvalid) true.
+func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
+
+// Invalid builds an *InvalidError with one error issue of the given code.
+func Invalid(code, expression, diagnostics string) error {
+	is := Issue{Severity: "error", Code: code, Diagnostics: diagnostics}
+	if expression != "" {
+		is.Expression = []string{expression}
+	}
+	return &InvalidError{Issues: []Issue{is}}
+}
