@@ -91,8 +91,8 @@ func (p *Parser) Parse(data []byte) (Parsed, error) {
 		return Parsed{}, syntaxError(data, err)
 	}
 	data = compact.Bytes()
-	if err := checkDepth(data); err != nil {
-		return Parsed{}, err
+	if err := checkStructure(data); err != nil {
+		return Parsed{}, prefixType(data, err)
 	}
 	members, err := splitObject(data)
 	if err != nil {
@@ -149,31 +149,26 @@ func syntaxError(data []byte, err error) error {
 	return Invalid("structure", "", "invalid JSON: "+err.Error())
 }
 
-// checkDepth rejects documents nested deeper than MaxDepth. data is valid JSON.
-func checkDepth(data []byte) error {
-	depth, inString, escaped := 0, false, false
-	for _, c := range data {
-		switch {
-		case inString:
-			if escaped {
-				escaped = false
-			} else if c == '\\' {
-				escaped = true
-			} else if c == '"' {
-				inString = false
+// prefixType prefixes the issues' locations with the resource type, when the
+// document names a known one, so that they read as FHIRPath.
+func prefixType(data []byte, err error) error {
+	var head struct {
+		ResourceType string `json:"resourceType"`
+	}
+	var inv *InvalidError
+	if json.Unmarshal(data, &head) != nil || !IsResourceType(head.ResourceType) || !errors.As(err, &inv) {
+		return err
+	}
+	for i := range inv.Issues {
+		for j, e := range inv.Issues[i].Expression {
+			if e == "" {
+				inv.Issues[i].Expression[j] = head.ResourceType
+			} else {
+				inv.Issues[i].Expression[j] = head.ResourceType + "." + e
 			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
-			depth++
-			if depth > MaxDepth {
-				return Invalid("structure", "", fmt.Sprintf("JSON nested deeper than %d levels", MaxDepth))
-			}
-		case c == '}' || c == ']':
-			depth--
 		}
 	}
-	return nil
+	return err
 }
 
 // reporter collects jsonformat's validation findings as issues.
