@@ -1,0 +1,42 @@
+# Yiyang: FHIR R4 clinical data server. `make run` serves on SQLite under
+# ./data at 127.0.0.1:8080; `make test` runs every test (PostgreSQL tests run
+# when TEST_DATABASE_URL is set, see README.md).
+GO      ?= go
+BIN     := bin/yiyang
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: build run test bench generate lint fuzz clean
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/yiyang
+
+run: build
+	./$(BIN) serve $(ARGS)
+
+test:
+	$(GO) test -count=1 -timeout 40m ./...
+
+# Load benchmark against a bare chi+pgx baseline (needs TEST_DATABASE_URL for
+# PostgreSQL), then the Go micro-benchmarks.
+bench:
+	$(GO) run ./cmd/yiyang bench $(BENCHARGS)
+	$(GO) test -run '^$$' -bench . -benchmem ./resources/... ./cmd/...
+
+generate:
+	$(GO) generate ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# Short fuzzing of every parser; the corpora under testdata/fuzz are kept as
+# regression seeds and run by `make test`.
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzApply -fuzztime $(FUZZTIME) ./resources/jsonpatch/
+	$(GO) test -run '^$$' -fuzz FuzzCreate -fuzztime $(FUZZTIME) ./server/
+	$(GO) test -run '^$$' -fuzz FuzzBundle -fuzztime $(FUZZTIME) ./server/
+
+clean:
+	rm -rf bin

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/resources/postgres"
+	"github.com/meizhou-yiyang/yiyang/resources/sqlite"
+	"github.com/meizhou-yiyang/yiyang/server"
+)
+
+// Config is every setting of the binary. Each has a flag and a YIYANG_*
+// environment variable; flags win over the environment, which wins over the
+// defaults.
+type Config struct {
+	Addr            string
+	DB              string
+	BaseURL         string
+	MaxBodyBytes    int64
+	LogLevel        string
+	LogFormat       string
+	SQLiteSync      string
+	DBMaxConns      int
+	ShutdownTimeout time.Duration
+}
+
+// DefaultConfig is the zero-setup configuration: SQLite under ./data on port 8080.
+func DefaultConfig() Config {
+	return Config{
+		Addr:            "127.0.0.1:8080",
+		DB:              "sqlite:./data/yiyang.db",
+		MaxBodyBytes:    16 << 20,
+		LogLevel:        "info",
+		LogFormat:       "text",
+		SQLiteSync:      "FULL",
+		ShutdownTimeout: 15 * time.Second,
+	}
+}
+
+// bind registers the flags of cfg on fs, with environment overrides applied
+// to the defaults first.
+func (c *Config) bind(fs *flag.FlagSet) error {
+	env := func(name string, apply func(string) error) error {
+		if v, ok := os.LookupEnv("YIYANG_" + name); ok {
+			if err := apply(v); err != nil {
+				return fmt.Errorf("YIYANG_%s: %w", name, err)
+			}
+		}
+		return nil
+	}
+	str := func(p *string) func(string) error { return func(v string) error { *p = v; return nil } }
+	errs := []error{
+		env("ADDR", str(&c.Addr)),
+		env("DB", str(&c.DB)),
+		env("BASE_URL", str(&c.BaseURL)),
+		env("LOG_LEVEL", str(&c.LogLevel)),
+		env("LOG_FORMAT", str(&c.LogFormat)),
+		env("SQLITE_SYNCHRONOUS", str(&c.SQLiteSync)),
+		env("MAX_BODY_BYTES", func(v string) (err error) { c.MaxBodyBytes, err = strconv.ParseInt(v, 10, 64); return }),
+		env("DB_MAX_CONNS", func(v string) (err error) { c.DBMaxConns, err = strconv.Atoi(v); return }),
+		env("SHUTDOWN_TIMEOUT", func(v string) (err error) { c.ShutdownTimeout, err = time.ParseDuration(v); return }),
+	}
+	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address host:port; port 0 picks a free port (YIYANG_ADDR)")
+	fs.StringVar(&c.DB, "db", c.DB, "database: sqlite:PATH or postgres://... (YIYANG_DB)")
+	fs.StringVar(&c.BaseURL, "base-url", c.BaseURL, "public base URL of the FHIR endpoint; empty derives it from requests (YIYANG_BASE_URL)")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest accepted request body (YIYANG_MAX_BODY_BYTES)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (YIYANG_LOG_LEVEL)")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json (YIYANG_LOG_FORMAT)")
+	fs.StringVar(&c.SQLiteSync, "sqlite-synchronous", c.SQLiteSync, "SQLite synchronous pragma: FULL or NORMAL (YIYANG_SQLITE_SYNCHRONOUS)")
+	fs.IntVar(&c.DBMaxConns, "db-max-conns", c.DBMaxConns, "PostgreSQL pool size; 0 = pgx default (YIYANG_DB_MAX_CONNS)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long graceful shutdown waits for requests (YIYANG_SHUTDOWN_TIMEOUT)")
+	return errors.Join(errs...)
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if _, _, err := splitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("--addr %q: %w", c.Addr, err))
+	}
+	if _, _, err := parseDB(c.DB); err != nil {
+		errs = append(errs, err)
+	}
+	if c.MaxBodyBytes < 1024 {
+		errs = append(errs, fmt.Errorf("--max-body-bytes %d: must be at least 1024", c.MaxBodyBytes))
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		errs = append(errs, err)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("--log-format %q: must be text or json", c.LogFormat))
+	}
+	if s := strings.ToUpper(c.SQLiteSync); s != "FULL" && s != "NORMAL" {
+		errs = append(errs, fmt.Errorf("--sqlite-synchronous %q: must be FULL or NORMAL", c.SQLiteSync))
+	}
+	if c.DBMaxConns < 0 {
+		errs = append(errs, fmt.Errorf("--db-max-conns %d: must not be negative", c.DBMaxConns))
+	}
+	if c.BaseURL != "" && !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {
+		errs = append(errs, fmt.Errorf("--base-url %q: must start with http:// or https://", c.BaseURL))
+	}
+	return errors.Join(errs...)
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	i := strings.LastIndex(addr, ":")
+	if i < 0 {
+		return "", 0, errors.New("want host:port")
+	}
+	port, err := strconv.Atoi(addr[i+1:])
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, errors.New("port must be 0-65535")
+	}
+	return addr[:i], port, nil
+}
+
+// parseDB splits --db into backend and connection string.
+func parseDB(db string) (backend, dsn string, err error) {
+	switch {
+	case strings.HasPrefix(db, "sqlite:"):
+		path := strings.TrimPrefix(db, "sqlite:")
+		if path == "" {
+			return "", "", errors.New("--db sqlite: needs a path, e.g. sqlite:./data/yiyang.db")
+		}
+		return "sqlite", path, nil
+	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
+		return "postgres", db, nil
+	}
+	return "", "", fmt.Errorf("--db %q: must be sqlite:PATH or postgres://...", db)
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("--log-level %q: must be debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+func (c *Config) logger() *slog.Logger {
+	lvl, _ := parseLevel(c.LogLevel)
+	opts := &slog.HandlerOptions{Level: lvl}
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, opts)
+	if c.LogFormat == "json" {
+		h = slog.NewJSONHandler(os.Stderr, opts)
+	}
+	return slog.New(server.LogHandler(h))
+}
+
+// openStore opens the configured backend and applies migrations.
+func (c *Config) openStore(ctx context.Context, log *slog.Logger) (resources.Store, error) {
+	backend, dsn, err := parseDB(c.DB)
+	if err != nil {
+		return nil, err
+	}
+	if backend == "sqlite" {
+		return sqlite.Open(ctx, sqlite.Config{Path: dsn, Synchronous: c.SQLiteSync, Logger: log})
+	}
+	return postgres.Open(ctx, postgres.Config{DSN: dsn, MaxConns: int32(c.DBMaxConns), Logger: log})
+}

@@ -1,0 +1,156 @@
+package server_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/meizhou-yiyang/yiyang/operations"
+	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/resources/postgres"
+	"github.com/meizhou-yiyang/yiyang/resources/postgres/pgtest"
+	"github.com/meizhou-yiyang/yiyang/resources/sqlite"
+	"github.com/meizhou-yiyang/yiyang/server"
+)
+
+// backend opens a fresh, empty store.
+type backend struct {
+	name string
+	open func(t testing.TB) resources.Store
+}
+
+func backends() []backend {
+	return []backend{
+		{"sqlite", func(t testing.TB) resources.Store {
+			s, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "y.db"), Synchronous: "NORMAL"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}},
+		{"postgres", func(t testing.TB) resources.Store {
+			dsn := pgtest.DSN(t)
+			s, err := postgres.Open(context.Background(), postgres.Config{DSN: dsn, MaxConns: 8})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}},
+	}
+}
+
+// eachBackend runs fn against a test server on every backend.
+func eachBackend(t *testing.T, fn func(t *testing.T, c *client)) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			fn(t, newClient(t, b.open(t)))
+		})
+	}
+}
+
+// testLogger sends server logs to t.Log.
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+func newServer(t testing.TB, st resources.Store) *server.Server {
+	parser, err := resources.NewParser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := operations.NewRegistry()
+	if err := ops.Register(operations.Validate); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Config{Store: st, Parser: parser, Logger: testLogger(t), Operations: ops,
+		MaxBodyBytes: 4 << 20, AuthDisabled: true, Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
+// client talks to a test server over real HTTP.
+type client struct {
+	t    testing.TB
+	base string
+	hc   *http.Client
+}
+
+func newClient(t testing.TB, st resources.Store) *client {
+	ts := httptest.NewServer(newServer(t, st).Handler())
+	t.Cleanup(ts.Close)
+	return &client{t: t, base: ts.URL, hc: ts.Client()}
+}
+
+// result is a response with its body read.
+type result struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// do sends a request; headers come in name, value pairs.
+func (c *client) do(method, path string, body []byte, headers ...string) result {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		rd = strings.NewReader(string(body))
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/fhir+json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return result{resp.StatusCode, resp.Header, b}
+}
+
+// fhirData returns the directory of the shared FHIR test data, or skips.
+func fhirData(t testing.TB) string {
+	if d := os.Getenv("YIYANG_FHIR_TESTDATA"); d != "" {
+		return d
+	}
+	dir, _ := os.Getwd()
+	for i := 0; i < 6; i++ {
+		for _, c := range []string{filepath.Join(dir, "shared", "fhir"), filepath.Join(dir, "..", "shared", "fhir")} {
+			if st, err := os.Stat(c); err == nil && st.IsDir() {
+				return c
+			}
+		}
+		dir = filepath.Dir(dir)
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("FHIR test data not found in CI: set YIYANG_FHIR_TESTDATA to the shared/fhir folder")
+	}
+	t.Skip("FHIR test data not found: set YIYANG_FHIR_TESTDATA to the shared/fhir folder to run this test")
+	return ""
+}

@@ -1,0 +1,327 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/resources/jsonpatch"
+)
+
+// pathType returns the resource type of the URL, 404 when unknown.
+func pathType(r *http.Request) (string, error) {
+	typ := chi.URLParam(r, "type")
+	if !resources.IsResourceType(typ) {
+		return "", errorf(http.StatusNotFound, "not-supported", "%q is not a resource type this server knows (R4)", typ)
+	}
+	return typ, nil
+}
+
+// pathTypeID returns the resource type and id of the URL.
+func pathTypeID(r *http.Request) (string, string, error) {
+	typ, err := pathType(r)
+	if err != nil {
+		return "", "", err
+	}
+	id := chi.URLParam(r, "id")
+	if !resources.ValidID(id) {
+		return "", "", errorAt(http.StatusBadRequest, "value", "id",
+			"%q is not a valid id: 1 to 64 characters of A-Z a-z 0-9 - and .", id)
+	}
+	return typ, id, nil
+}
+
+// readBody reads the request body, mapping an oversized body to 413.
+func readBody(r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(r.Body)
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, errorf(http.StatusRequestEntityTooLarge, "too-costly", "%s", tooLarge(mbe.Limit))
+	}
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, "structure", "reading the request body: %v", err)
+	}
+	if len(b) == 0 {
+		return nil, errorf(http.StatusBadRequest, "required", "the request body is empty; send a FHIR resource")
+	}
+	return b, nil
+}
+
+// parseResource reads and validates the body as a resource of type typ.
+func (s *Server) parseResource(r *http.Request, typ string) (resources.Parsed, error) {
+	if _, err := checkContentType(r); err != nil {
+		return resources.Parsed{}, err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return resources.Parsed{}, err
+	}
+	p, err := s.parser.Parse(body)
+	if err != nil {
+		return resources.Parsed{}, err
+	}
+	if p.Type != typ {
+		return resources.Parsed{}, errorAt(http.StatusBadRequest, "invalid", "resourceType",
+			"the body is a %s but the URL is for %s", p.Type, typ)
+	}
+	return p, nil
+}
+
+// ifMatch parses If-Match: W/"n", "n" or n. 0 means absent.
+func ifMatch(r *http.Request) (int64, error) {
+	return parseETag(r.Header.Get("If-Match"), "If-Match")
+}
+
+func parseETag(h, name string) (int64, error) {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return 0, nil
+	}
+	v := strings.Trim(strings.TrimPrefix(h, "W/"), `"`)
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1 {
+		return 0, errorf(http.StatusBadRequest, "value", `%s %q is not a version ETag such as W/"3"`, name, h)
+	}
+	return n, nil
+}
+
+func (s *Server) create(w http.ResponseWriter, r *http.Request) (*response, error) {
+	if strings.HasPrefix(chi.URLParam(r, "type"), "$") {
+		return s.operation(w, r)
+	}
+	typ, err := pathType(r)
+	if err != nil {
+		return nil, err
+	}
+	if r.Header.Get("If-None-Exist") != "" {
+		return nil, errorf(http.StatusBadRequest, "not-supported", "conditional create (If-None-Exist) is not supported yet")
+	}
+	p, err := s.parseResource(r, typ)
+	if err != nil {
+		return nil, err
+	}
+	// The server assigns the id; an id in the body is ignored (FHIR R4 create).
+	res, err := s.ops(r.Context()).Create(r.Context(), resources.CreateParams{Type: typ, ID: preassigned(r), Data: p.JSON})
+	if err != nil {
+		return nil, err
+	}
+	return &response{status: http.StatusCreated, resource: &res, location: true, prefer: true}, nil
+}
+
+// preassigned is the id a transaction chose for a POST entry.
+func preassigned(r *http.Request) string {
+	id, _ := r.Context().Value(preassignedKey).(string)
+	return id
+}
+
+func (s *Server) read(w http.ResponseWriter, r *http.Request) (*response, error) {
+	if strings.HasPrefix(chi.URLParam(r, "id"), "$") {
+		return s.operation(w, r)
+	}
+	typ, id, err := pathTypeID(r)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.ops(r.Context()).Read(r.Context(), typ, id)
+	if errors.Is(err, resources.ErrGone) {
+		return nil, goneError(res)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return notModified(r, &response{resource: &res})
+}
+
+// goneError is a 410 carrying the deletion's version headers.
+func goneError(res resources.Resource) error {
+	return &httpError{status: http.StatusGone, issues: []resources.Issue{{Severity: "error", Code: "deleted",
+		Diagnostics: fmt.Sprintf("%s/%s was deleted (version %d)", res.Type, res.ID, res.VersionID)}}}
+}
+
+// notModified answers 304 when If-None-Match or If-Modified-Since say the
+// client's copy is current.
+func notModified(r *http.Request, resp *response) (*response, error) {
+	res := resp.resource
+	if inm := r.Header.Get("If-None-Match"); inm != "" {
+		for _, tag := range strings.Split(inm, ",") {
+			tag = strings.TrimSpace(tag)
+			if v, err := parseETag(tag, "If-None-Match"); tag == "*" || (err == nil && v == res.VersionID) {
+				resp.status, resp.body = http.StatusNotModified, nil
+				resp.resource = &resources.Resource{VersionID: res.VersionID, LastUpdated: res.LastUpdated}
+				return resp, nil
+			}
+		}
+		return resp, nil
+	}
+	if ims := r.Header.Get("If-Modified-Since"); ims != "" {
+		t, err := http.ParseTime(ims)
+		if err != nil {
+			return nil, errorf(http.StatusBadRequest, "value", "If-Modified-Since %q is not an HTTP date", ims)
+		}
+		if !res.LastUpdated.Truncate(time.Second).After(t) {
+			resp.status = http.StatusNotModified
+			resp.resource = &resources.Resource{VersionID: res.VersionID, LastUpdated: res.LastUpdated}
+		}
+	}
+	return resp, nil
+}
+
+func (s *Server) vread(w http.ResponseWriter, r *http.Request) (*response, error) {
+	typ, id, err := pathTypeID(r)
+	if err != nil {
+		return nil, err
+	}
+	vid := chi.URLParam(r, "vid")
+	v, err := strconv.ParseInt(vid, 10, 64)
+	if err != nil || v < 1 {
+		return nil, errorAt(http.StatusBadRequest, "value", "vid", "version %q is not a positive integer", vid)
+	}
+	res, err := s.ops(r.Context()).VRead(r.Context(), typ, id, v)
+	if errors.Is(err, resources.ErrGone) {
+		return nil, goneError(res)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return notModified(r, &response{resource: &res})
+}
+
+func (s *Server) update(w http.ResponseWriter, r *http.Request) (*response, error) {
+	typ, id, err := pathTypeID(r)
+	if err != nil {
+		return nil, err
+	}
+	match, err := ifMatch(r)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.parseResource(r, typ)
+	if err != nil {
+		return nil, err
+	}
+	if p.ID == "" {
+		return nil, errorAt(http.StatusBadRequest, "required", typ+".id", "the resource must carry id %q to match the URL", id)
+	}
+	if p.ID != id {
+		return nil, errorAt(http.StatusBadRequest, "invalid", typ+".id", "the body's id %q differs from the URL's id %q", p.ID, id)
+	}
+	res, created, err := s.ops(r.Context()).Update(r.Context(), resources.UpdateParams{Type: typ, ID: id, Data: p.JSON, IfMatch: match})
+	if err != nil {
+		return nil, err
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	return &response{status: status, resource: &res, location: created, prefer: true}, nil
+}
+
+func (s *Server) delete(w http.ResponseWriter, r *http.Request) (*response, error) {
+	typ, id, err := pathTypeID(r)
+	if err != nil {
+		return nil, err
+	}
+	match, err := ifMatch(r)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.ops(r.Context()).Delete(r.Context(), resources.DeleteParams{Type: typ, ID: id, IfMatch: match})
+	if errors.Is(err, resources.ErrNotFound) && match == 0 {
+		// Deleting what does not exist succeeds without a new version (R4 http.html#delete).
+		return deleted(r, nil, typ+"/"+id+" does not exist; nothing to delete"), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return deleted(r, &res, fmt.Sprintf("%s/%s deleted (version %d)", typ, id, res.VersionID)), nil
+}
+
+func deleted(r *http.Request, res *resources.Resource, msg string) *response {
+	resp := &response{status: http.StatusNoContent}
+	if res != nil {
+		resp.header = http.Header{"Etag": {etag(res.VersionID)}}
+	}
+	if preferReturn(r) == "OperationOutcome" {
+		resp.status, resp.body = http.StatusOK, information(msg)
+	}
+	return resp
+}
+
+// maxPatchRetries bounds how often a PATCH without If-Match is re-applied
+// when a concurrent update wins the race.
+const maxPatchRetries = 5
+
+func (s *Server) patch(w http.ResponseWriter, r *http.Request) (*response, error) {
+	typ, id, err := pathTypeID(r)
+	if err != nil {
+		return nil, err
+	}
+	match, err := ifMatch(r)
+	if err != nil {
+		return nil, err
+	}
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(strings.TrimSpace(ct), "application/json-patch+json") {
+		return nil, errorf(http.StatusUnsupportedMediaType, "not-supported",
+			"PATCH needs Content-Type application/json-patch+json (JSON Patch); got %q", ct)
+	}
+	doc, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	ops := s.ops(r.Context())
+	for attempt := 0; ; attempt++ {
+		cur, err := ops.Read(r.Context(), typ, id)
+		if errors.Is(err, resources.ErrGone) {
+			return nil, goneError(cur)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if match > 0 && match != cur.VersionID {
+			return nil, resources.ErrPreconditionFailed
+		}
+		p, err := s.applyPatch(cur, doc)
+		if err != nil {
+			return nil, err
+		}
+		res, _, err := ops.Update(r.Context(), resources.UpdateParams{Type: typ, ID: id, Data: p.JSON, IfMatch: cur.VersionID, Method: "PATCH"})
+		if errors.Is(err, resources.ErrPreconditionFailed) && match == 0 && attempt < maxPatchRetries {
+			continue // a concurrent update won; apply the patch to the new version
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &response{resource: &res, prefer: true}, nil
+	}
+}
+
+// applyPatch applies a JSON Patch to the current version and validates the result.
+func (s *Server) applyPatch(cur resources.Resource, doc []byte) (resources.Parsed, error) {
+	out, err := jsonpatch.Apply(cur.Data, doc)
+	if err != nil {
+		var pe *jsonpatch.Error
+		if errors.As(err, &pe) && pe.Malformed {
+			return resources.Parsed{}, errorf(http.StatusBadRequest, "structure", "malformed JSON Patch: %v", err)
+		}
+		return resources.Parsed{}, errorf(http.StatusUnprocessableEntity, "processing", "the patch cannot be applied: %v", err)
+	}
+	p, err := s.parser.Parse(out)
+	var inv *resources.InvalidError
+	if errors.As(err, &inv) {
+		return resources.Parsed{}, &httpError{status: http.StatusUnprocessableEntity, issues: inv.Issues}
+	}
+	if err != nil {
+		return resources.Parsed{}, err
+	}
+	if p.Type != cur.Type || p.ID != cur.ID {
+		return resources.Parsed{}, errorf(http.StatusUnprocessableEntity, "processing",
+			"a patch may not change resourceType or id (result is %s/%s)", p.Type, p.ID)
+	}
+	return p, nil
+}

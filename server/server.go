@@ -1,0 +1,364 @@
+// Package server is Yiyang's HTTP layer: the FHIR R4 REST interactions on
+// go-chi, content negotiation, Prefer and ETag handling, batch and
+// transaction bundles, the CapabilityStatement, and the mapping of every
+// error to a status code and an OperationOutcome in one place.
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/google/uuid"
+	"github.com/meizhou-yiyang/yiyang/operations"
+	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config configures a Server.
+type Config struct {
+	Store  resources.Store
+	Parser *resources.Parser
+	Logger *slog.Logger
+	// Operations are the $operations to serve and advertise; nil means none.
+	Operations *operations.Registry
+	// BaseURL is the public base of the FHIR endpoint (e.g.
+	// https://fhir.example.org); empty derives it from each request.
+	BaseURL string
+	// MaxBodyBytes bounds request bodies; larger ones get 413. 0 means 16 MiB.
+	MaxBodyBytes int64
+	// Registerer receives the server's metrics; nil means a private registry.
+	Registerer prometheus.Registerer
+	// Version is reported in the CapabilityStatement.
+	Version string
+	// AuthDisabled must be true until authentication is configured; the
+	// server says so in its CapabilityStatement.
+	AuthDisabled bool
+}
+
+// Server serves the FHIR REST API.
+type Server struct {
+	cfg     Config
+	store   resources.Store
+	parser  *resources.Parser
+	log     *slog.Logger
+	metrics *metrics
+	api     chi.Router // the FHIR routes, also the target of bundle entries
+	root    http.Handler
+	started time.Time
+}
+
+// New builds a Server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil || cfg.Parser == nil {
+		return nil, errors.New("server: Store and Parser are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 16 << 20
+	}
+	if cfg.Operations == nil {
+		cfg.Operations = operations.NewRegistry()
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	s := &Server{cfg: cfg, parser: cfg.Parser, log: cfg.Logger, started: time.Now()}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
+	s.store = s.instrument(cfg.Store)
+	s.api = s.fhirRoutes()
+	r := chi.NewRouter()
+	r.Use(s.requestID, s.recoverer, s.limitBody)
+	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
+	r.Handle("/metrics", m.handler())
+	r.Mount("/", s.api)
+	s.root = r
+	return s, nil
+}
+
+// Handler returns the root HTTP handler.
+func (s *Server) Handler() http.Handler { return s.root }
+
+func (s *Server) fhirRoutes() chi.Router {
+	r := chi.NewRouter()
+	r.Use(middleware.GetHead) // HEAD is answered like GET, without the body
+	r.NotFound(s.handle("unknown", s.notFound))
+	r.MethodNotAllowed(s.handle("unknown", s.methodNotAllowed))
+	r.Get("/metadata", s.handle("capabilities", s.capabilities))
+	r.Post("/", s.handle("batch", s.bundle))
+	r.Get("/_history", s.handle("history-system", s.history))
+	r.Route("/{type}", func(r chi.Router) {
+		r.Post("/", s.handle("create", s.create))
+		r.Post("/{id}", s.handle("operation", s.operation))
+		r.Get("/{id}/{op}", s.handle("operation", s.operation))
+		r.Post("/{id}/{op}", s.handle("operation", s.operation))
+		r.Get("/_history", s.handle("history-type", s.history))
+		r.Get("/{id}", s.handle("read", s.read))
+		r.Put("/{id}", s.handle("update", s.update))
+		r.Patch("/{id}", s.handle("patch", s.patch))
+		r.Delete("/{id}", s.handle("delete", s.delete))
+		r.Get("/{id}/_history", s.handle("history-instance", s.history))
+		r.Get("/{id}/_history/{vid}", s.handle("vread", s.vread))
+	})
+	return r
+}
+
+// response is what a handler returns; handle writes it.
+type response struct {
+	status int
+	// resource, when set, supplies ETag and Last-Modified and is the body
+	// unless Prefer says otherwise (prefer) or body is set.
+	resource *resources.Resource
+	// location adds a Location header for the resource version.
+	location bool
+	// prefer applies the Prefer: return= header (create, update, patch).
+	prefer bool
+	// body is a raw JSON body (Bundle, OperationOutcome, CapabilityStatement).
+	body   []byte
+	header http.Header
+	// interaction, when set, names the interaction for metrics more precisely
+	// than the route did (a POST to the base is a batch or a transaction).
+	interaction string
+}
+
+type apiFunc func(w http.ResponseWriter, r *http.Request) (*response, error)
+
+// handle adapts an apiFunc: content negotiation, error → OperationOutcome,
+// Prefer, ETag and Last-Modified, metrics and the access log live here.
+func (s *Server) handle(interaction string, fn apiFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		codec, err := negotiate(r)
+		var resp *response
+		if err == nil {
+			resp, err = fn(w, r)
+		}
+		if codec == nil {
+			codec = fhirJSON
+		}
+		status := s.write(w, r, codec, resp, err)
+		typ := chi.URLParam(r, "type")
+		if !resources.IsResourceType(typ) {
+			typ = ""
+		}
+		if resp != nil && resp.interaction != "" {
+			interaction = resp.interaction
+		}
+		s.metrics.observe(interaction, typ, status, time.Since(start))
+	}
+}
+
+func (s *Server) write(w http.ResponseWriter, r *http.Request, codec Codec, resp *response, err error) int {
+	h := w.Header()
+	pretty := r.URL.Query().Get("_pretty") == "true"
+	var body []byte
+	status := http.StatusOK
+	if err != nil {
+		var issues []resources.Issue
+		var safe bool
+		status, issues, safe = statusOf(err)
+		if !safe {
+			s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		} else {
+			s.log.DebugContext(r.Context(), "request rejected", "status", status, "err", err)
+		}
+		body = outcomeJSON(issues)
+	} else {
+		status = resp.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		for k, v := range resp.header {
+			h[k] = v
+		}
+		body = resp.body
+		if res := resp.resource; res != nil {
+			h.Set("ETag", etag(res.VersionID))
+			h.Set("Last-Modified", res.LastUpdated.UTC().Format(http.TimeFormat))
+			if resp.location {
+				h.Set("Location", s.base(r)+"/"+res.Type+"/"+res.ID+"/_history/"+strconv.FormatInt(res.VersionID, 10))
+			}
+			if body == nil {
+				body = res.Data
+				if resp.prefer {
+					switch preferReturn(r) {
+					case "minimal":
+						body = nil
+					case "OperationOutcome":
+						body = information("ok: " + res.Type + "/" + res.ID + " version " + strconv.FormatInt(res.VersionID, 10))
+					}
+				}
+			}
+		}
+	}
+	if status == 499 {
+		return status // client gone
+	}
+	if body == nil || status == http.StatusNoContent || status == http.StatusNotModified {
+		w.WriteHeader(status)
+		return status
+	}
+	var buf bytes.Buffer
+	if codec.Encode(&buf, body, pretty) != nil {
+		buf.Reset()
+		buf.Write(body)
+	}
+	h.Set("Content-Type", codec.ContentType())
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+	return status
+}
+
+// preferReturn returns the return= preference: minimal, representation or
+// OperationOutcome ("" when absent).
+func preferReturn(r *http.Request) string {
+	for _, v := range r.Header.Values("Prefer") {
+		for _, p := range strings.Split(v, ";") {
+			k, val, ok := strings.Cut(strings.TrimSpace(p), "=")
+			if ok && strings.EqualFold(k, "return") {
+				return strings.Trim(val, `"`)
+			}
+		}
+	}
+	return ""
+}
+
+func etag(v int64) string { return `W/"` + strconv.FormatInt(v, 10) + `"` }
+
+// base is the absolute base URL of the FHIR endpoint.
+func (s *Server) base(r *http.Request) string {
+	if s.cfg.BaseURL != "" {
+		return s.cfg.BaseURL
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	host := r.Host
+	if host == "" {
+		host = "localhost"
+	}
+	return scheme + "://" + host
+}
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	txKey
+)
+
+// ops returns the transaction of a bundle being processed, or the store.
+func (s *Server) ops(ctx context.Context) resources.Ops {
+	if tx, ok := ctx.Value(txKey).(resources.Ops); ok {
+		return tx
+	}
+	return s.store
+}
+
+func (s *Server) requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 128 {
+			id = uuid.NewString()
+		}
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+	})
+}
+
+// recoverer turns a panic (a bug, never control flow) into a 500 with a
+// generic OperationOutcome and logs the stack.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.ErrorContext(r.Context(), "panic", "value", v, "stack", string(debug.Stack()))
+				w.Header().Set("Content-Type", fhirJSON.ContentType())
+				w.WriteHeader(http.StatusInternalServerError)
+				w.Write(outcomeJSON(issue("exception", "internal server error")))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > s.cfg.MaxBodyBytes {
+			w.Header().Set("Content-Type", fhirJSON.ContentType())
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			w.Write(outcomeJSON(issue("too-costly", tooLarge(s.cfg.MaxBodyBytes))))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func tooLarge(limit int64) string {
+	return "request body larger than the limit of " + strconv.FormatInt(limit, 10) + " bytes"
+}
+
+// RequestID returns the id of the request being served, for logs.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ok\n"))
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.WarnContext(ctx, "readiness check failed", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte("database unreachable\n"))
+		return
+	}
+	w.Write([]byte("ready\n"))
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) (*response, error) {
+	return nil, errorf(http.StatusNotFound, "not-found", "no FHIR endpoint at %s %s", r.Method, r.URL.Path)
+}
+
+func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) (*response, error) {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if s.api.Match(chi.NewRouteContext(), m, r.URL.Path) {
+			allowed = append(allowed, m)
+			if m == http.MethodGet {
+				allowed = append(allowed, http.MethodHead)
+			}
+		}
+	}
+	if len(allowed) == 0 {
+		return s.notFound(w, r)
+	}
+	w.Header().Set("Allow", strings.Join(allowed, ", "))
+	return nil, errorf(http.StatusMethodNotAllowed, "not-supported", "%s is not allowed on %s; allowed: %s",
+		r.Method, r.URL.Path, strings.Join(allowed, ", "))
+}
