@@ -16,41 +16,81 @@ type member struct {
 	value json.RawMessage
 }
 
-// splitObject returns the members of a compact JSON object in document order.
-// Duplicate names are an error: FHIR JSON forbids them and keeping either
-// value would silently lose data.
+// splitObject returns the members of a compact JSON object in document order,
+// values raw. Duplicate names are an error: FHIR JSON forbids them and keeping
+// either value would silently lose data. The input must be valid compact JSON
+// (as json.Compact leaves it); anything else is reported, never panics.
 func splitObject(data []byte) ([]member, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
+	if len(data) < 2 || data[0] != '{' || data[len(data)-1] != '}' {
 		return nil, fmt.Errorf("expected a JSON object")
 	}
-	var out []member
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
+	out := make([]member, 0, 16)
+	i := 1
+	for i < len(data)-1 {
+		if data[i] != '"' {
+			return nil, fmt.Errorf("expected a member name at offset %d", i)
 		}
-		name, _ := tok.(string)
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, err
+		end := stringEnd(data, i)
+		rawName := data[i : end+1]
+		name := string(rawName[1 : len(rawName)-1])
+		if bytes.IndexByte(rawName, '\\') >= 0 {
+			if err := json.Unmarshal(rawName, &name); err != nil {
+				return nil, err
+			}
+		}
+		i = end + 1
+		if i >= len(data) || data[i] != ':' {
+			return nil, fmt.Errorf("expected ':' at offset %d", i)
+		}
+		i++
+		vend := valueEnd(data, i)
+		if vend <= i {
+			return nil, fmt.Errorf("expected a value at offset %d", i)
 		}
 		for _, m := range out {
 			if m.name == name {
 				return nil, fmt.Errorf("duplicate property %q", name)
 			}
 		}
-		out = append(out, member{name, v})
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, err
+		out = append(out, member{name, data[i:vend]})
+		i = vend
+		if i < len(data)-1 {
+			if data[i] != ',' {
+				return nil, fmt.Errorf("expected ',' at offset %d", i)
+			}
+			i++
+		}
 	}
 	return out, nil
+}
+
+// valueEnd returns the offset just past the compact JSON value starting at i.
+func valueEnd(data []byte, i int) int {
+	depth := 0
+	for j := i; j < len(data); j++ {
+		switch c := data[j]; c {
+		case '"':
+			j = stringEnd(data, j)
+			if depth == 0 {
+				return j + 1
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return j // the end of the enclosing object
+			}
+			depth--
+			if depth == 0 {
+				return j + 1
+			}
+		case ',':
+			if depth == 0 {
+				return j
+			}
+		}
+	}
+	return len(data)
 }
 
 // FormatInstant renders t as a FHIR instant in UTC with microseconds, the

@@ -4,27 +4,73 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/meizhou-yiyang/yiyang/resources"
 )
 
-// querier is satisfied by *sql.DB and *sql.Tx.
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+// statements are prepared once per pool: SQLite's prepare is a large part
+// of a cheap statement's cost.
+type statements struct {
+	insert, history, read, vread, current, upsert, remove *sql.Stmt
 }
 
-// ops runs the interactions on q (writes) and read (reads); inside a
-// transaction both are the transaction.
+func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
+	var st statements
+	for _, p := range []struct {
+		dst **sql.Stmt
+		sql string
+	}{
+		{&st.insert, `INSERT INTO resources (type, id, version, last_updated, deleted, data)
+			VALUES (?1, ?2, 1, ?3, 0, ?4) ON CONFLICT DO NOTHING`},
+		{&st.history, `INSERT INTO resource_history (type, id, version, last_updated, method, deleted, data)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`},
+		{&st.read, `SELECT version, last_updated, deleted, data FROM resources WHERE type = ?1 AND id = ?2`},
+		{&st.vread, `SELECT last_updated, deleted, method, data FROM resource_history WHERE type = ?1 AND id = ?2 AND version = ?3`},
+		{&st.current, `SELECT version, last_updated, deleted FROM resources WHERE type = ?1 AND id = ?2`},
+		{&st.upsert, `INSERT INTO resources (type, id, version, last_updated, deleted, data) VALUES (?1, ?2, ?3, ?4, 0, ?5)
+			ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, last_updated = excluded.last_updated,
+				deleted = 0, data = excluded.data`},
+		{&st.remove, `UPDATE resources SET version = ?3, last_updated = ?4, deleted = 1, data = NULL WHERE type = ?1 AND id = ?2`},
+	} {
+		s, err := db.PrepareContext(ctx, p.sql)
+		if err != nil {
+			st.close()
+			return nil, fmt.Errorf("sqlite: prepare: %w", err)
+		}
+		*p.dst = s
+	}
+	return &st, nil
+}
+
+func (st *statements) close() {
+	for _, s := range []*sql.Stmt{st.insert, st.history, st.read, st.vread, st.current, st.upsert, st.remove} {
+		if s != nil {
+			s.Close()
+		}
+	}
+}
+
+// ops runs the interactions with prepared statements: the reader pool's
+// outside a transaction, the writer's bound to tx inside one.
 type ops struct {
-	q, read querier
-	inTx    bool
+	tx *sql.Tx
+	st *statements
 }
 
-func (o ops) Create(ctx context.Context, p resources.CreateParams) (resources.Resource, error) {
+// stmt binds a prepared statement to the transaction, if any.
+func (o ops) stmt(ctx context.Context, s *sql.Stmt) *sql.Stmt {
+	if o.tx != nil {
+		return o.tx.StmtContext(ctx, s)
+	}
+	return s
+}
+
+// newResource assigns id and time to a create and stamps its JSON; it needs
+// no database, so it runs before the write transaction begins.
+func newResource(p resources.CreateParams) (resources.Resource, error) {
 	id := p.ID
 	if id == "" {
 		id = newID()
@@ -32,11 +78,22 @@ func (o ops) Create(ctx context.Context, p resources.CreateParams) (resources.Re
 	micros := resources.NextMicros(time.Now(), 0)
 	r := resources.Resource{Type: p.Type, ID: id, VersionID: 1, LastUpdated: time.UnixMicro(micros).UTC(), Method: "POST"}
 	data, err := resources.Stamp(p.Data, id, 1, r.LastUpdated)
+	r.Data = data
+	return r, err
+}
+
+func (o ops) Create(ctx context.Context, p resources.CreateParams) (resources.Resource, error) {
+	r, err := newResource(p)
 	if err != nil {
 		return resources.Resource{}, err
 	}
-	res, err := o.q.ExecContext(ctx, `INSERT INTO resources (type, id, version, last_updated, deleted, data)
-		VALUES (?1, ?2, 1, ?3, 0, ?4) ON CONFLICT DO NOTHING`, p.Type, id, micros, data)
+	return o.insert(ctx, r)
+}
+
+// insert writes a stamped new resource.
+func (o ops) insert(ctx context.Context, r resources.Resource) (resources.Resource, error) {
+	data := r.Data
+	res, err := o.stmt(ctx, o.st.insert).ExecContext(ctx, r.Type, r.ID, r.LastUpdated.UnixMicro(), data)
 	if err != nil {
 		return resources.Resource{}, wrap("create", err)
 	}
@@ -46,29 +103,25 @@ func (o ops) Create(ctx context.Context, p resources.CreateParams) (resources.Re
 	if err := o.history(ctx, r, data); err != nil {
 		return resources.Resource{}, err
 	}
-	r.Data = data
 	return r, nil
 }
 
 func (o ops) history(ctx context.Context, r resources.Resource, data []byte) error {
-	_, err := o.q.ExecContext(ctx, `INSERT INTO resource_history (type, id, version, last_updated, method, deleted, data)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`, r.Type, r.ID, r.VersionID, r.LastUpdated.UnixMicro(), r.Method, r.Deleted, data)
+	_, err := o.stmt(ctx, o.st.history).ExecContext(ctx, r.Type, r.ID, r.VersionID, r.LastUpdated.UnixMicro(), r.Method, r.Deleted, data)
 	return wrap("write history", err)
 }
 
 func (o ops) Read(ctx context.Context, typ, id string) (resources.Resource, error) {
 	r := resources.Resource{Type: typ, ID: id}
 	var micros int64
-	err := o.read.QueryRowContext(ctx, `SELECT version, last_updated, deleted, data FROM resources WHERE type = ?1 AND id = ?2`,
-		typ, id).Scan(&r.VersionID, &micros, &r.Deleted, &r.Data)
+	err := o.stmt(ctx, o.st.read).QueryRowContext(ctx, typ, id).Scan(&r.VersionID, &micros, &r.Deleted, &r.Data)
 	return finish(r, micros, err, "read")
 }
 
 func (o ops) VRead(ctx context.Context, typ, id string, version int64) (resources.Resource, error) {
 	r := resources.Resource{Type: typ, ID: id, VersionID: version}
 	var micros int64
-	err := o.read.QueryRowContext(ctx, `SELECT last_updated, deleted, method, data FROM resource_history
-		WHERE type = ?1 AND id = ?2 AND version = ?3`, typ, id, version).Scan(&micros, &r.Deleted, &r.Method, &r.Data)
+	err := o.stmt(ctx, o.st.vread).QueryRowContext(ctx, typ, id, version).Scan(&micros, &r.Deleted, &r.Method, &r.Data)
 	return finish(r, micros, err, "vread")
 }
 
@@ -90,8 +143,7 @@ func finish(r resources.Resource, micros int64, err error, op string) (resources
 
 // current returns the current version row of a resource, or found=false.
 func (o ops) current(ctx context.Context, typ, id string) (version, micros int64, deleted, found bool, err error) {
-	err = o.q.QueryRowContext(ctx, `SELECT version, last_updated, deleted FROM resources WHERE type = ?1 AND id = ?2`,
-		typ, id).Scan(&version, &micros, &deleted)
+	err = o.stmt(ctx, o.st.current).QueryRowContext(ctx, typ, id).Scan(&version, &micros, &deleted)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, 0, false, false, nil
 	}
@@ -116,10 +168,7 @@ func (o ops) Update(ctx context.Context, p resources.UpdateParams) (resources.Re
 	if err != nil {
 		return resources.Resource{}, false, err
 	}
-	_, err = o.q.ExecContext(ctx, `INSERT INTO resources (type, id, version, last_updated, deleted, data)
-		VALUES (?1, ?2, ?3, ?4, 0, ?5)
-		ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, last_updated = excluded.last_updated,
-			deleted = 0, data = excluded.data`, p.Type, p.ID, r.VersionID, micros, data)
+	_, err = o.stmt(ctx, o.st.upsert).ExecContext(ctx, p.Type, p.ID, r.VersionID, micros, data)
 	if err != nil {
 		return resources.Resource{}, false, wrap("update", err)
 	}
@@ -146,8 +195,7 @@ func (o ops) Delete(ctx context.Context, p resources.DeleteParams) (resources.Re
 	micros := resources.NextMicros(time.Now(), prev)
 	r := resources.Resource{Type: p.Type, ID: p.ID, VersionID: version + 1, LastUpdated: time.UnixMicro(micros).UTC(),
 		Deleted: true, Method: "DELETE"}
-	if _, err := o.q.ExecContext(ctx, `UPDATE resources SET version = ?3, last_updated = ?4, deleted = 1, data = NULL
-		WHERE type = ?1 AND id = ?2`, p.Type, p.ID, r.VersionID, micros); err != nil {
+	if _, err := o.stmt(ctx, o.st.remove).ExecContext(ctx, p.Type, p.ID, r.VersionID, micros); err != nil {
 		return resources.Resource{}, wrap("delete", err)
 	}
 	return r, o.history(ctx, r, nil)
@@ -167,7 +215,7 @@ func (s *Store) History(ctx context.Context, p resources.HistoryParams) (resourc
 	if p.ID != "" {
 		where = append(where, "h.id = "+arg(p.ID))
 		var one int
-		err := s.r.QueryRowContext(ctx, `SELECT 1 FROM resources WHERE type = ?1 AND id = ?2`, p.Type, p.ID).Scan(&one)
+		err := s.rs.current.QueryRowContext(ctx, p.Type, p.ID).Scan(&one, &one, &one)
 		if errors.Is(err, sql.ErrNoRows) {
 			return resources.HistoryPage{}, resources.ErrNotFound
 		} else if err != nil {

@@ -40,8 +40,9 @@ type Config struct {
 
 // Store is the SQLite store.
 type Store struct {
-	w, r *sql.DB
-	log  *slog.Logger
+	w, r   *sql.DB
+	ws, rs *statements // prepared on the writer and on the readers
+	log    *slog.Logger
 	ops
 }
 
@@ -99,7 +100,14 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	s.r = r
-	s.ops = ops{q: w, read: r}
+	if s.ws, err = prepare(ctx, w); err == nil {
+		s.rs, err = prepare(ctx, r)
+	}
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.ops = ops{st: s.rs}
 	return s, nil
 }
 
@@ -163,6 +171,11 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes both pools.
 func (s *Store) Close() error {
+	for _, st := range []*statements{s.ws, s.rs} {
+		if st != nil {
+			st.close()
+		}
+	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
@@ -173,16 +186,21 @@ func (s *Store) WithTx(ctx context.Context, fn func(ctx context.Context, tx reso
 		return wrap("begin", err)
 	}
 	defer tx.Rollback()
-	if err := fn(ctx, ops{q: tx, read: tx, inTx: true}); err != nil {
+	if err := fn(ctx, ops{tx: tx, st: s.ws}); err != nil {
 		return err
 	}
 	return wrap("commit", tx.Commit())
 }
 
 // Create, Update and Delete outside a transaction run in one of their own.
+// Create stamps the resource before taking the write lock.
 func (s *Store) Create(ctx context.Context, p resources.CreateParams) (r resources.Resource, err error) {
+	r, err = newResource(p)
+	if err != nil {
+		return resources.Resource{}, err
+	}
 	err = s.WithTx(ctx, func(ctx context.Context, tx resources.Ops) error {
-		r, err = tx.Create(ctx, p)
+		r, err = tx.(ops).insert(ctx, r)
 		return err
 	})
 	return r, err
