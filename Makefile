@@ -34,6 +34,8 @@ lint:
 # regression seeds and run by `make test`.
 FUZZTIME ?= 30s
 fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./resources/
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./resources/search/
 	$(GO) test -run '^$$' -fuzz FuzzApply -fuzztime $(FUZZTIME) ./resources/jsonpatch/
 	$(GO) test -run '^$$' -fuzz FuzzCreate -fuzztime $(FUZZTIME) ./server/
 	$(GO) test -run '^$$' -fuzz FuzzBundle -fuzztime $(FUZZTIME) ./server/
