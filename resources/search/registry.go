@@ -1,0 +1,47 @@
+package search
+
+import (
+	"sync"
+
+	"github.com/meizhou-yiyang/yiyang/conformance/r4"
+)
+
+// R4 is the Registry of the R4 core search parameters, from the tables
+// generated out of the official package. A system-level search ("" type)
+// sees the parameters every resource has (_id, _lastUpdated, ...).
+var R4 Registry = r4Registry{}
+
+type r4Registry struct{}
+
+var urlIndex = sync.OnceValue(func() map[string]r4.SearchParam {
+	m := map[string]r4.SearchParam{}
+	for _, p := range r4.SearchParams() {
+		m[p.URL] = p
+	}
+	return m
+})
+
+func (r4Registry) Lookup(resourceType, code string) (ParamDef, bool) {
+	if resourceType == "" {
+		resourceType = "Resource"
+	}
+	p, ok := r4.LookupSearchParam(resourceType, code)
+	if !ok {
+		return ParamDef{}, false
+	}
+	return toDef(p), true
+}
+
+func toDef(p r4.SearchParam) ParamDef {
+	d := ParamDef{Code: p.Name, Type: p.Type, Targets: p.Targets}
+	for _, c := range p.Components {
+		cp, ok := urlIndex()[c.Definition]
+		if !ok {
+			// A component the package does not define cannot be parsed; make
+			// the whole parameter unsearchable rather than half-understood.
+			return ParamDef{Code: p.Name, Type: "special"}
+		}
+		d.Components = append(d.Components, ParamDef{Code: cp.Name, Type: cp.Type, Targets: cp.Targets})
+	}
+	return d
+}
