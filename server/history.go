@@ -11,6 +11,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/resources/search"
 )
 
 // Bundle and its parts, with resources kept as raw JSON.
@@ -91,14 +92,14 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) (*response, err
 		p.Count = n
 	}
 	if v := q.Get("_since"); v != "" {
-		start, _, err := parseFHIRTime(v)
+		start, _, err := search.ParseDate(v)
 		if err != nil {
 			return nil, errorAt(http.StatusBadRequest, "value", "_since", "_since %q is not a FHIR instant or dateTime", v)
 		}
 		p.Since = start
 	}
 	if v := q.Get("_at"); v != "" {
-		start, end, err := parseFHIRTime(v)
+		start, end, err := search.ParseDate(v)
 		if err != nil {
 			return nil, errorAt(http.StatusBadRequest, "value", "_at", "_at %q is not a FHIR date or dateTime", v)
 		}
@@ -170,41 +171,4 @@ func handlingLenient(r *http.Request) bool {
 		}
 	}
 	return false
-}
-
-// parseFHIRTime parses a FHIR date, dateTime or instant and returns the
-// interval its precision covers: 2024 is all of that year, 2024-03-01T10:00
-// is that minute. Times without a zone are taken as UTC.
-func parseFHIRTime(v string) (start, end time.Time, err error) {
-	layouts := []struct {
-		layout string
-		step   func(time.Time) time.Time
-	}{
-		{"2006", func(t time.Time) time.Time { return t.AddDate(1, 0, 0) }},
-		{"2006-01", func(t time.Time) time.Time { return t.AddDate(0, 1, 0) }},
-		{"2006-01-02", func(t time.Time) time.Time { return t.AddDate(0, 0, 1) }},
-		{"2006-01-02T15:04Z07:00", func(t time.Time) time.Time { return t.Add(time.Minute) }},
-		{"2006-01-02T15:04:05Z07:00", nil},
-		{"2006-01-02T15:04", func(t time.Time) time.Time { return t.Add(time.Minute) }},
-		{"2006-01-02T15:04:05", nil},
-	}
-	for _, l := range layouts {
-		t, perr := time.Parse(l.layout, v)
-		if perr != nil {
-			continue
-		}
-		t = t.UTC()
-		if l.step != nil {
-			return t, l.step(t).Add(-time.Microsecond), nil
-		}
-		// Seconds precision covers the second, or the given fraction exactly.
-		if !strings.Contains(v, ".") {
-			return t, t.Add(time.Second - time.Microsecond), nil
-		}
-		return t, t, nil
-	}
-	if t, perr := time.Parse(time.RFC3339Nano, v); perr == nil {
-		return t.UTC(), t.UTC(), nil
-	}
-	return time.Time{}, time.Time{}, errorf(http.StatusBadRequest, "value", "bad time %q", v)
 }
