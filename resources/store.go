@@ -53,6 +53,8 @@ type CreateParams struct {
 	// Data is the validated resource JSON (see Canonical); id and meta.versionId /
 	// meta.lastUpdated in it are replaced by the store.
 	Data []byte
+	// Index are the version's search index entries; nil means none.
+	Index *Index
 }
 
 // UpdateParams describes an update (or an update-as-create).
@@ -64,6 +66,9 @@ type UpdateParams struct {
 	IfMatch int64
 	// Method recorded in history: "PUT" (default) or "PATCH".
 	Method string
+	// Index are the new version's search index entries; they replace the
+	// previous version's. nil means none.
+	Index *Index
 }
 
 // DeleteParams describes a delete.

@@ -42,25 +42,29 @@ const (
 // create a resource; one retry is enough under READ COMMITTED.
 const maxCreateRaces = 5
 
-const (
-	// sqlInsert creates version 1 and its history row in one statement; no
-	// row is affected when the id is taken.
+// sqlInsert creates version 1, its history row and its index entries in one
+// statement; it returns 0 when the id is taken. sqlWrite replaces the current
+// version (a locked row), records it and replaces its index entries.
+var (
 	sqlInsert = `WITH r AS (
 	INSERT INTO resources (type, id, version, last_updated, deleted, data)
 	VALUES ($1, $2, 1, $3, false, $4)
 	ON CONFLICT DO NOTHING
-	RETURNING 1)
-INSERT INTO resource_history (type, id, version, last_updated, method, deleted, data)
-SELECT $1, $2, 1, $3, $5::text, false, $4 FROM r`
+	RETURNING rid),
+h AS (INSERT INTO resource_history (type, id, version, last_updated, method, deleted, data)
+	SELECT $1, $2, 1, $3, $5::text, false, $4 FROM r)` + indexCTEs(6, false) + `
+SELECT count(*) FROM r`
 
-	// sqlWrite replaces the current version (a locked row) and records it.
 	sqlWrite = `WITH r AS (
 	UPDATE resources SET version = $3, last_updated = $4, deleted = $5, data = $6
 	WHERE type = $1 AND id = $2
-	RETURNING 1)
-INSERT INTO resource_history (type, id, version, last_updated, method, deleted, data)
-SELECT $1, $2, $3, $4, $7::text, $5, $6 FROM r`
+	RETURNING rid),
+h AS (INSERT INTO resource_history (type, id, version, last_updated, method, deleted, data)
+	SELECT $1, $2, $3, $4, $7::text, $5, $6 FROM r)` + indexCTEs(8, true) + `
+SELECT count(*) FROM r`
+)
 
+const (
 	sqlRead  = `SELECT version, last_updated, deleted, data FROM resources WHERE type = $1 AND id = $2`
 	sqlLock  = `SELECT version, last_updated, deleted FROM resources WHERE type = $1 AND id = $2 FOR UPDATE`
 	sqlVRead = `SELECT last_updated, deleted, method, data FROM resource_history
@@ -72,7 +76,7 @@ func (o *ops) Create(ctx context.Context, p resources.CreateParams) (resources.R
 	if id == "" {
 		id = uuid.Must(uuid.NewV7()).String()
 	}
-	r, ok, err := insert(ctx, o.q, p.Type, id, p.Data, methodPOST)
+	r, ok, err := insert(ctx, o.q, p.Type, id, p.Data, p.Index, methodPOST)
 	if err != nil {
 		return resources.Resource{}, err
 	}
@@ -83,17 +87,18 @@ func (o *ops) Create(ctx context.Context, p resources.CreateParams) (resources.R
 }
 
 // insert writes version 1 of a resource; ok is false when the id is taken.
-func insert(ctx context.Context, q querier, typ, id string, data []byte, method string) (r resources.Resource, ok bool, err error) {
+func insert(ctx context.Context, q querier, typ, id string, data []byte, idx *resources.Index, method string) (r resources.Resource, ok bool, err error) {
 	micros := resources.NextMicros(time.Now(), 0)
 	r = resources.Resource{Type: typ, ID: id, VersionID: 1, LastUpdated: time.UnixMicro(micros).UTC(), Method: method}
 	if r.Data, err = resources.Stamp(data, id, 1, r.LastUpdated); err != nil {
 		return resources.Resource{}, false, err
 	}
-	tag, err := q.Exec(ctx, sqlInsert, typ, id, micros, r.Data, method)
-	if err != nil {
+	var n int64
+	args := append([]any{typ, id, micros, r.Data, method}, indexArgs(idx)...)
+	if err := q.QueryRow(ctx, sqlInsert, args...).Scan(&n); err != nil {
 		return resources.Resource{}, false, wrap(ctx, "create", err)
 	}
-	if tag.RowsAffected() == 0 {
+	if n == 0 {
 		return resources.Resource{}, false, nil
 	}
 	return r, true, nil
@@ -160,7 +165,7 @@ func update(ctx context.Context, q querier, p resources.UpdateParams) (resources
 			if p.IfMatch > 0 {
 				return resources.Resource{}, false, resources.ErrPreconditionFailed
 			}
-			r, ok, err := insert(ctx, q, p.Type, p.ID, p.Data, method)
+			r, ok, err := insert(ctx, q, p.Type, p.ID, p.Data, p.Index, method)
 			if err != nil || ok {
 				return r, ok, err
 			}
@@ -171,7 +176,7 @@ func update(ctx context.Context, q querier, p resources.UpdateParams) (resources
 		if p.IfMatch > 0 && p.IfMatch != cur.version {
 			return resources.Resource{}, false, resources.ErrPreconditionFailed
 		}
-		r, err := write(ctx, q, p.Type, p.ID, cur, p.Data, method)
+		r, err := write(ctx, q, p.Type, p.ID, cur, p.Data, p.Index, method)
 		return r, false, err
 	}
 	return resources.Resource{}, false, fmt.Errorf("postgres: update: %s/%s: lost the race to create it %d times", p.Type, p.ID, maxCreateRaces)
@@ -206,7 +211,7 @@ func remove(ctx context.Context, q querier, p resources.DeleteParams) (resources
 		return resources.Resource{Type: p.Type, ID: p.ID, VersionID: cur.version,
 			LastUpdated: time.UnixMicro(cur.micros).UTC(), Deleted: true, Method: methodDELETE}, nil
 	}
-	return write(ctx, q, p.Type, p.ID, cur, nil, methodDELETE)
+	return write(ctx, q, p.Type, p.ID, cur, nil, nil, methodDELETE)
 }
 
 // current is the locked current row of a resource.
@@ -229,7 +234,7 @@ func lock(ctx context.Context, q querier, typ, id, op string) (cur current, foun
 
 // write stores the version after cur: the resource data, or a deletion when
 // method is DELETE.
-func write(ctx context.Context, q querier, typ, id string, cur current, data []byte, method string) (resources.Resource, error) {
+func write(ctx context.Context, q querier, typ, id string, cur current, data []byte, idx *resources.Index, method string) (resources.Resource, error) {
 	micros := resources.NextMicros(time.Now(), cur.micros)
 	r := resources.Resource{Type: typ, ID: id, VersionID: cur.version + 1, LastUpdated: time.UnixMicro(micros).UTC(),
 		Method: method, Deleted: method == methodDELETE}
@@ -241,11 +246,12 @@ func write(ctx context.Context, q querier, typ, id string, cur current, data []b
 			return resources.Resource{}, err
 		}
 	}
-	tag, err := q.Exec(ctx, sqlWrite, typ, id, r.VersionID, micros, r.Deleted, r.Data, method)
-	if err != nil {
+	var n int64
+	args := append([]any{typ, id, r.VersionID, micros, r.Deleted, r.Data, method}, indexArgs(idx)...)
+	if err := q.QueryRow(ctx, sqlWrite, args...).Scan(&n); err != nil {
 		return resources.Resource{}, wrap(ctx, op, err)
 	}
-	if tag.RowsAffected() != 1 {
+	if n != 1 {
 		return resources.Resource{}, fmt.Errorf("postgres: %s: %s/%s: the locked row was not written", op, typ, id)
 	}
 	return r, nil

@@ -24,7 +24,7 @@ func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
 		sql string
 	}{
 		{&st.insert, `INSERT INTO resources (type, id, version, last_updated, deleted, data)
-			VALUES (?1, ?2, 1, ?3, 0, ?4) ON CONFLICT DO NOTHING`},
+			VALUES (?1, ?2, 1, ?3, 0, ?4) ON CONFLICT DO NOTHING RETURNING rid`},
 		{&st.history, `INSERT INTO resource_history (type, id, version, last_updated, method, deleted, data)
 			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`},
 		{&st.read, `SELECT version, last_updated, deleted, data FROM resources WHERE type = ?1 AND id = ?2`},
@@ -32,8 +32,8 @@ func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
 		{&st.current, `SELECT version, last_updated, deleted FROM resources WHERE type = ?1 AND id = ?2`},
 		{&st.upsert, `INSERT INTO resources (type, id, version, last_updated, deleted, data) VALUES (?1, ?2, ?3, ?4, 0, ?5)
 			ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, last_updated = excluded.last_updated,
-				deleted = 0, data = excluded.data`},
-		{&st.remove, `UPDATE resources SET version = ?3, last_updated = ?4, deleted = 1, data = NULL WHERE type = ?1 AND id = ?2`},
+				deleted = 0, data = excluded.data RETURNING rid`},
+		{&st.remove, `UPDATE resources SET version = ?3, last_updated = ?4, deleted = 1, data = NULL WHERE type = ?1 AND id = ?2 RETURNING rid`},
 	} {
 		s, err := db.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -56,8 +56,9 @@ func (st *statements) close() {
 // ops runs the interactions with prepared statements: the reader pool's
 // outside a transaction, the writer's bound to tx inside one.
 type ops struct {
-	tx *sql.Tx
-	st *statements
+	tx  *sql.Tx
+	st  *statements
+	idx *indexStatements // writer's; set inside a transaction
 }
 
 // stmt binds a prepared statement to the transaction, if any.
@@ -87,23 +88,24 @@ func (o ops) Create(ctx context.Context, p resources.CreateParams) (resources.Re
 	if err != nil {
 		return resources.Resource{}, err
 	}
-	return o.insert(ctx, r)
+	return o.insert(ctx, r, p.Index)
 }
 
-// insert writes a stamped new resource.
-func (o ops) insert(ctx context.Context, r resources.Resource) (resources.Resource, error) {
+// insert writes a stamped new resource and its index entries.
+func (o ops) insert(ctx context.Context, r resources.Resource, idx *resources.Index) (resources.Resource, error) {
 	data := r.Data
-	res, err := o.stmt(ctx, o.st.insert).ExecContext(ctx, r.Type, r.ID, r.LastUpdated.UnixMicro(), data)
+	var rid int64
+	err := o.stmt(ctx, o.st.insert).QueryRowContext(ctx, r.Type, r.ID, r.LastUpdated.UnixMicro(), data).Scan(&rid)
+	if errors.Is(err, sql.ErrNoRows) {
+		return resources.Resource{}, resources.ErrVersionConflict
+	}
 	if err != nil {
 		return resources.Resource{}, wrap("create", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return resources.Resource{}, resources.ErrVersionConflict
 	}
 	if err := o.history(ctx, r, data); err != nil {
 		return resources.Resource{}, err
 	}
-	return r, nil
+	return r, o.writeIndex(ctx, rid, r.Type, idx, false)
 }
 
 func (o ops) history(ctx context.Context, r resources.Resource, data []byte) error {
@@ -168,11 +170,14 @@ func (o ops) Update(ctx context.Context, p resources.UpdateParams) (resources.Re
 	if err != nil {
 		return resources.Resource{}, false, err
 	}
-	_, err = o.stmt(ctx, o.st.upsert).ExecContext(ctx, p.Type, p.ID, r.VersionID, micros, data)
-	if err != nil {
+	var rid int64
+	if err := o.stmt(ctx, o.st.upsert).QueryRowContext(ctx, p.Type, p.ID, r.VersionID, micros, data).Scan(&rid); err != nil {
 		return resources.Resource{}, false, wrap("update", err)
 	}
 	if err := o.history(ctx, r, data); err != nil {
+		return resources.Resource{}, false, err
+	}
+	if err := o.writeIndex(ctx, rid, p.Type, p.Index, found); err != nil {
 		return resources.Resource{}, false, err
 	}
 	r.Data = data
@@ -195,8 +200,12 @@ func (o ops) Delete(ctx context.Context, p resources.DeleteParams) (resources.Re
 	micros := resources.NextMicros(time.Now(), prev)
 	r := resources.Resource{Type: p.Type, ID: p.ID, VersionID: version + 1, LastUpdated: time.UnixMicro(micros).UTC(),
 		Deleted: true, Method: "DELETE"}
-	if _, err := o.stmt(ctx, o.st.remove).ExecContext(ctx, p.Type, p.ID, r.VersionID, micros); err != nil {
+	var rid int64
+	if err := o.stmt(ctx, o.st.remove).QueryRowContext(ctx, p.Type, p.ID, r.VersionID, micros).Scan(&rid); err != nil {
 		return resources.Resource{}, wrap("delete", err)
+	}
+	if err := o.writeIndex(ctx, rid, p.Type, nil, true); err != nil {
+		return resources.Resource{}, err
 	}
 	return r, o.history(ctx, r, nil)
 }

@@ -42,6 +42,7 @@ type Config struct {
 type Store struct {
 	w, r   *sql.DB
 	ws, rs *statements // prepared on the writer and on the readers
+	wi     *indexStatements
 	log    *slog.Logger
 	ops
 }
@@ -101,7 +102,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	r.SetMaxIdleConns(n)
 	s.r = r
 	if s.ws, err = prepare(ctx, w); err == nil {
-		s.rs, err = prepare(ctx, r)
+		if s.rs, err = prepare(ctx, r); err == nil {
+			s.wi, err = prepareIndex(ctx, w)
+		}
 	}
 	if err != nil {
 		s.Close()
@@ -176,6 +179,9 @@ func (s *Store) Close() error {
 			st.close()
 		}
 	}
+	if s.wi != nil {
+		s.wi.close()
+	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
@@ -186,7 +192,7 @@ func (s *Store) WithTx(ctx context.Context, fn func(ctx context.Context, tx reso
 		return wrap("begin", err)
 	}
 	defer tx.Rollback()
-	if err := fn(ctx, ops{tx: tx, st: s.ws}); err != nil {
+	if err := fn(ctx, ops{tx: tx, st: s.ws, idx: s.wi}); err != nil {
 		return err
 	}
 	return wrap("commit", tx.Commit())
@@ -200,7 +206,7 @@ func (s *Store) Create(ctx context.Context, p resources.CreateParams) (r resourc
 		return resources.Resource{}, err
 	}
 	err = s.WithTx(ctx, func(ctx context.Context, tx resources.Ops) error {
-		r, err = tx.(ops).insert(ctx, r)
+		r, err = tx.(ops).insert(ctx, r, p.Index)
 		return err
 	})
 	return r, err

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) resources.Store) {
 		{"ConcurrentIfMatch", testConcurrentIfMatch},
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"CanceledContext", testCanceledContext},
+		{"IndexEntries", testIndexEntries},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)

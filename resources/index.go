@@ -1,0 +1,109 @@
+package resources
+
+import "fmt"
+
+// Index holds the search index entries of one resource version. The server
+// extracts them (package resources/index) before a write; the store writes
+// them in the same transaction as the version, replacing the previous
+// version's entries, and removes them when the resource is deleted.
+// Values are normalised by the extractor; stores keep them as given.
+type Index struct {
+	Strings    []StringEntry
+	Tokens     []TokenEntry
+	References []ReferenceEntry
+	Dates      []DateEntry
+	Numbers    []NumberEntry
+	Quantities []QuantityEntry
+	URIs       []URIEntry
+}
+
+// Len is the number of entries.
+func (x *Index) Len() int {
+	if x == nil {
+		return 0
+	}
+	return len(x.Strings) + len(x.Tokens) + len(x.References) + len(x.Dates) + len(x.Numbers) + len(x.Quantities) + len(x.URIs)
+}
+
+// StringEntry is a string parameter's value: Norm is case- and accent-folded
+// (and full-width forms narrowed) for the default prefix match, Exact as
+// written for :exact.
+type StringEntry struct{ Param, Norm, Exact string }
+
+// TokenEntry is a coded value: System and Code (either may be empty), and
+// Text, the folded display or text for :text.
+type TokenEntry struct{ Param, System, Code, Text string }
+
+// ReferenceEntry is a reference: a local TargetType/TargetID when it has
+// one, and URL for absolute or canonical references.
+type ReferenceEntry struct{ Param, TargetType, TargetID, URL string }
+
+// DateEntry is the instant range a date, dateTime, instant, Period or Timing
+// covers, in microseconds since the Unix epoch, both ends inclusive.
+type DateEntry struct {
+	Param     string
+	Low, High int64
+}
+
+// NumberEntry is a number with the range its significant figures imply.
+type NumberEntry struct {
+	Param            string
+	Value, Low, High float64
+}
+
+// QuantityEntry is a quantity as written and, when its unit converts to
+// UCUM base units, in canonical form (CanonCode empty otherwise).
+type QuantityEntry struct {
+	Param, System, Code             string
+	Value, Low, High                float64
+	CanonCode                       string
+	CanonValue, CanonLow, CanonHigh float64
+}
+
+// URIEntry is a uri, url or canonical value.
+type URIEntry struct{ Param, URI string }
+
+// Scan appends one stored entry of the given kind (string, token, reference,
+// date, number, quantity, uri) read by scan, whose destinations are in the
+// order of the entry's fields after Param (Param first). Stores use it to
+// read entries back.
+func (x *Index) Scan(kind string, scan func(dest ...any) error) error {
+	switch kind {
+	case "string":
+		var e StringEntry
+		err := scan(&e.Param, &e.Norm, &e.Exact)
+		x.Strings = append(x.Strings, e)
+		return err
+	case "token":
+		var e TokenEntry
+		err := scan(&e.Param, &e.System, &e.Code, &e.Text)
+		x.Tokens = append(x.Tokens, e)
+		return err
+	case "reference":
+		var e ReferenceEntry
+		err := scan(&e.Param, &e.TargetType, &e.TargetID, &e.URL)
+		x.References = append(x.References, e)
+		return err
+	case "date":
+		var e DateEntry
+		err := scan(&e.Param, &e.Low, &e.High)
+		x.Dates = append(x.Dates, e)
+		return err
+	case "number":
+		var e NumberEntry
+		err := scan(&e.Param, &e.Value, &e.Low, &e.High)
+		x.Numbers = append(x.Numbers, e)
+		return err
+	case "quantity":
+		var e QuantityEntry
+		err := scan(&e.Param, &e.System, &e.Code, &e.Value, &e.Low, &e.High, &e.CanonCode, &e.CanonValue, &e.CanonLow, &e.CanonHigh)
+		x.Quantities = append(x.Quantities, e)
+		return err
+	case "uri":
+		var e URIEntry
+		err := scan(&e.Param, &e.URI)
+		x.URIs = append(x.URIs, e)
+		return err
+	}
+	return fmt.Errorf("resources: unknown index kind %q", kind)
+}

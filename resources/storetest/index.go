@@ -1,0 +1,158 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/meizhou-yiyang/yiyang/resources"
+)
+
+// Indexed is implemented by every store: it shows the index entries stored
+// for a resource's current version.
+type Indexed interface {
+	IndexOf(ctx context.Context, typ, id string) (*resources.Index, error)
+}
+
+func sampleIndex(tag string) *resources.Index {
+	return &resources.Index{
+		Strings: []resources.StringEntry{
+			{Param: "name", Norm: "li " + tag, Exact: "Li " + tag},
+			{Param: "name", Norm: "wei", Exact: "Wei"},
+		},
+		Tokens: []resources.TokenEntry{
+			{Param: "identifier", System: "urn:oid:2.16.156", Code: "110101" + tag},
+			{Param: "gender", System: "http://hl7.org/fhir/administrative-gender", Code: "male", Text: "male"},
+		},
+		References: []resources.ReferenceEntry{
+			{Param: "organization", TargetType: "Organization", TargetID: "o-" + tag},
+			{Param: "general-practitioner", URL: "http://x.org/Practitioner/1"},
+		},
+		Dates:   []resources.DateEntry{{Param: "birthdate", Low: -631152000000000, High: -631065600000001}},
+		Numbers: []resources.NumberEntry{{Param: "length", Value: 1.5, Low: 1.45, High: 1.55}},
+		Quantities: []resources.QuantityEntry{{Param: "value-quantity", System: "http://unitsofmeasure.org", Code: "g",
+			Value: 1500, Low: 1499.5, High: 1500.5, CanonCode: "g", CanonValue: 1500, CanonLow: 1499.5, CanonHigh: 1500.5}},
+		URIs: []resources.URIEntry{{Param: "url", URI: "http://example.org/fhir/" + tag}},
+	}
+}
+
+// canonical sorts every list so that stored and expected entries compare.
+func canonical(x *resources.Index) *resources.Index {
+	if x == nil {
+		x = &resources.Index{}
+	}
+	c := *x
+	sortBy := func(n int, key func(int) string, swap func(i, j int)) {
+		for i := 0; i < n; i++ {
+			for j := i + 1; j < n; j++ {
+				if key(j) < key(i) {
+					swap(i, j)
+				}
+			}
+		}
+	}
+	sortBy(len(c.Strings), func(i int) string { return fmt.Sprint(c.Strings[i]) }, func(i, j int) { c.Strings[i], c.Strings[j] = c.Strings[j], c.Strings[i] })
+	sortBy(len(c.Tokens), func(i int) string { return fmt.Sprint(c.Tokens[i]) }, func(i, j int) { c.Tokens[i], c.Tokens[j] = c.Tokens[j], c.Tokens[i] })
+	sortBy(len(c.References), func(i int) string { return fmt.Sprint(c.References[i]) }, func(i, j int) { c.References[i], c.References[j] = c.References[j], c.References[i] })
+	if len(c.Strings) == 0 {
+		c.Strings = nil
+	}
+	if len(c.Tokens) == 0 {
+		c.Tokens = nil
+	}
+	if len(c.References) == 0 {
+		c.References = nil
+	}
+	if len(c.Dates) == 0 {
+		c.Dates = nil
+	}
+	if len(c.Numbers) == 0 {
+		c.Numbers = nil
+	}
+	if len(c.Quantities) == 0 {
+		c.Quantities = nil
+	}
+	if len(c.URIs) == 0 {
+		c.URIs = nil
+	}
+	return &c
+}
+
+func wantIndex(t *testing.T, s resources.Store, typ, id string, want *resources.Index) {
+	t.Helper()
+	ix, ok := s.(Indexed)
+	if !ok {
+		t.Fatalf("%T does not implement storetest.Indexed", s)
+	}
+	got, err := ix.IndexOf(context.Background(), typ, id)
+	if err != nil {
+		t.Fatalf("IndexOf %s/%s: %v", typ, id, err)
+	}
+	if g, w := canonical(got), canonical(want); !reflect.DeepEqual(g, w) {
+		t.Fatalf("index of %s/%s:\n got %+v\nwant %+v", typ, id, g, w)
+	}
+}
+
+func testIndexEntries(t *testing.T, s resources.Store) {
+	ctx := context.Background()
+	c, err := s.Create(ctx, resources.CreateParams{Type: "Patient", Data: patient("Li"), Index: sampleIndex("a")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantIndex(t, s, "Patient", c.ID, sampleIndex("a"))
+	// An update replaces the entries.
+	if _, _, err := s.Update(ctx, resources.UpdateParams{Type: "Patient", ID: c.ID, Data: patient("Li"), Index: sampleIndex("b")}); err != nil {
+		t.Fatal(err)
+	}
+	wantIndex(t, s, "Patient", c.ID, sampleIndex("b"))
+	// Another resource's entries are its own.
+	other, _, err := s.Update(ctx, resources.UpdateParams{Type: "Patient", ID: "other", Data: patient("W"), Index: sampleIndex("o")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantIndex(t, s, "Patient", other.ID, sampleIndex("o"))
+	wantIndex(t, s, "Patient", c.ID, sampleIndex("b"))
+	// A delete removes them; a revival brings new ones.
+	if _, err := s.Delete(ctx, resources.DeleteParams{Type: "Patient", ID: c.ID}); err != nil {
+		t.Fatal(err)
+	}
+	wantIndex(t, s, "Patient", c.ID, nil)
+	if _, _, err := s.Update(ctx, resources.UpdateParams{Type: "Patient", ID: c.ID, Data: patient("Li"), Index: sampleIndex("c")}); err != nil {
+		t.Fatal(err)
+	}
+	wantIndex(t, s, "Patient", c.ID, sampleIndex("c"))
+	// An update without entries clears them.
+	if _, _, err := s.Update(ctx, resources.UpdateParams{Type: "Patient", ID: c.ID, Data: patient("Li")}); err != nil {
+		t.Fatal(err)
+	}
+	wantIndex(t, s, "Patient", c.ID, nil)
+	// Entries written in a rolled back transaction are gone with it; a
+	// committed transaction keeps them.
+	var rolled, kept string
+	s.WithTx(ctx, func(ctx context.Context, tx resources.Ops) error {
+		r, err := tx.Create(ctx, resources.CreateParams{Type: "Patient", Data: patient("x"), Index: sampleIndex("x")})
+		rolled = r.ID
+		if err != nil {
+			return err
+		}
+		_, _, err = tx.Update(ctx, resources.UpdateParams{Type: "Patient", ID: other.ID, Data: patient("x"), Index: sampleIndex("x")})
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("roll back")
+	})
+	wantIndex(t, s, "Patient", other.ID, sampleIndex("o"))
+	if _, err := s.(Indexed).IndexOf(ctx, "Patient", rolled); err != resources.ErrNotFound {
+		t.Fatalf("rolled back resource: %v", err)
+	}
+	err = s.WithTx(ctx, func(ctx context.Context, tx resources.Ops) error {
+		r, err := tx.Create(ctx, resources.CreateParams{Type: "Patient", Data: patient("k"), Index: sampleIndex("k")})
+		kept = r.ID
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantIndex(t, s, "Patient", kept, sampleIndex("k"))
+}
