@@ -1,6 +1,9 @@
 package r4
 
-import "strings"
+import (
+	"strings"
+	"sync"
+)
 
 // FHIRPathModel types FHIRPath evaluation with these tables. It satisfies
 // resources/fhirpath's Model: backbone elements are typed by their path
@@ -8,11 +11,33 @@ import "strings"
 // they reuse, and choice elements list all their types.
 type FHIRPathModel struct{}
 
+// elementTypes caches ElementType answers: evaluation asks the same few
+// questions for every resource it indexes.
+var elementTypes sync.Map // parent + "." + name → elementType
+
+type elementType struct {
+	types      []string
+	choice, ok bool
+}
+
 // ElementType returns the types of element name on parent, a type name or a
-// backbone element's path.
+// backbone element's path. The returned slice must not be modified.
 func (FHIRPathModel) ElementType(parent, name string) (types []string, choice bool, ok bool) {
+	key := parent + "." + name
+	if v, hit := elementTypes.Load(key); hit {
+		et := v.(elementType)
+		return et.types, et.choice, et.ok
+	}
+	types, choice, ok = lookupElementType(parent, name)
+	elementTypes.Store(key, elementType{types, choice, ok})
+	return types, choice, ok
+}
+
+func lookupElementType(parent, name string) (types []string, choice bool, ok bool) {
 	e, ok := LookupElement(parent + "." + name)
-	if !ok {
+	if !ok || !declared(parent, name) {
+		// FHIRPath names a choice element without its type suffix:
+		// Observation.valueQuantity is not an element, Observation.value is.
 		return nil, false, false
 	}
 	if e.ContentRef != "" {
@@ -32,6 +57,18 @@ func (FHIRPathModel) ElementType(parent, name string) (types []string, choice bo
 		out[i] = t
 	}
 	return out, e.Choice, true
+}
+
+// declared reports whether parent declares an element called name (a choice
+// element by its name without [x]).
+func declared(parent, name string) bool {
+	for _, c := range Children(parent) {
+		last := c.Path[strings.LastIndexByte(c.Path, '.')+1:]
+		if last == name || last == name+"[x]" {
+			return true
+		}
+	}
+	return false
 }
 
 // ownChildren reports whether the element at path defines children of its

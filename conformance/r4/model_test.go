@@ -38,3 +38,9 @@ func TestFHIRPathModel(t *testing.T) {
 		t.Error("IsType")
 	}
 }
+
+func TestFHIRPathModelChoiceNames(t *testing.T) {
+	if _, _, ok := (FHIRPathModel{}).ElementType("Observation", "valueQuantity"); ok {
+		t.Fatal("a type-suffixed choice name is not a FHIRPath element")
+	}
+}
