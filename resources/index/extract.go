@@ -1,0 +1,115 @@
+// Package index extracts the search index entries of a resource: it
+// evaluates the FHIRPath expression of every search parameter of the
+// resource's type (from the generated R4 tables) and turns each value into
+// normalised entries per parameter type. The server extracts before a write;
+// the store writes the entries in the same transaction as the resource.
+package index
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/meizhou-yiyang/yiyang/conformance/r4"
+	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/resources/fhirpath"
+)
+
+// param is a compiled search parameter of one resource type.
+type param struct {
+	code, typ string
+	expr      *fhirpath.Expression
+}
+
+// Extractor holds the compiled parameters of each resource type, compiled
+// on first use. It is safe for concurrent use.
+type Extractor struct {
+	mu    sync.RWMutex
+	types map[string][]param
+	// Skipped lists, per type, parameters that cannot be indexed (no
+	// expression, composite or special type, or an expression that does not
+	// compile), with the reason.
+	skipped map[string]map[string]string
+}
+
+// New returns an Extractor over the R4 core search parameters.
+func New() *Extractor {
+	return &Extractor{types: map[string][]param{}, skipped: map[string]map[string]string{}}
+}
+
+var model = r4.FHIRPathModel{}
+
+// compiled returns the parameters of typ, compiling them the first time.
+func (x *Extractor) compiled(typ string) []param {
+	x.mu.RLock()
+	ps, ok := x.types[typ]
+	x.mu.RUnlock()
+	if ok {
+		return ps
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if ps, ok := x.types[typ]; ok {
+		return ps
+	}
+	skipped := map[string]string{}
+	for _, sp := range r4.SearchParamsFor(typ) {
+		expr := sp.ExpressionFor(typ)
+		switch {
+		case expr == "":
+			skipped[sp.Name] = "no FHIRPath expression in the definition"
+			continue
+		case sp.Type == "composite", sp.Type == "special":
+			skipped[sp.Name] = sp.Type + " parameters are not indexed yet"
+			continue
+		}
+		e, err := fhirpath.Compile(expr)
+		if err != nil {
+			skipped[sp.Name] = "expression does not compile: " + err.Error()
+			continue
+		}
+		ps = append(ps, param{code: sp.Name, typ: sp.Type, expr: e})
+	}
+	x.types[typ] = ps
+	x.skipped[typ] = skipped
+	return ps
+}
+
+// Skipped returns the parameters of typ that are not indexed, with reasons.
+func (x *Extractor) Skipped(typ string) map[string]string {
+	x.compiled(typ)
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	out := map[string]string{}
+	for k, v := range x.skipped[typ] {
+		out[k] = v
+	}
+	return out
+}
+
+// Extract returns the index entries of a resource of type typ given as
+// validated JSON. A parameter whose expression fails on this resource is
+// reported in the error together with the entries of all the others, so a
+// caller may decide to store the resource anyway.
+func (x *Extractor) Extract(typ string, data []byte) (*resources.Index, error) {
+	root, err := fhirpath.DecodeJSON(data)
+	if err != nil {
+		return nil, fmt.Errorf("index: %w", err)
+	}
+	out := &resources.Index{}
+	var failed error
+	ctx := fhirpath.Context{Resource: root, Model: model}
+	for _, p := range x.compiled(typ) {
+		vals, err := p.expr.EvaluateNode(ctx, root)
+		if err != nil {
+			if failed == nil {
+				failed = fmt.Errorf("index: %s.%s: %w", typ, p.code, err)
+			}
+			continue
+		}
+		for _, v := range vals {
+			add(out, p, v)
+		}
+	}
+	dedupe(out)
+	return out, failed
+}

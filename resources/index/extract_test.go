@@ -1,0 +1,196 @@
+package index
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/meizhou-yiyang/yiyang/resources"
+)
+
+func fhirData(t testing.TB) string {
+	if d := os.Getenv("YIYANG_FHIR_TESTDATA"); d != "" {
+		return d
+	}
+	dir, _ := os.Getwd()
+	for i := 0; i < 6; i++ {
+		if st, err := os.Stat(filepath.Join(dir, "shared", "fhir")); err == nil && st.IsDir() {
+			return filepath.Join(dir, "shared", "fhir")
+		}
+		dir = filepath.Dir(dir)
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("FHIR test data not found in CI: set YIYANG_FHIR_TESTDATA")
+	}
+	t.Skip("FHIR test data not found: set YIYANG_FHIR_TESTDATA to the shared/fhir folder")
+	return ""
+}
+
+func TestFold(t *testing.T) {
+	for in, want := range map[string]string{
+		"Li":       "li",
+		"Müller":   "muller",
+		"ＺＨＡＮＧ１": "zhang1",
+		"张伟":       "张伟",
+		"Ångström": "angstrom",
+	} {
+		if got := Fold(in); got != want {
+			t.Errorf("Fold(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func extract(t *testing.T, x *Extractor, body string) *resources.Index {
+	t.Helper()
+	var head struct{ ResourceType string }
+	json.Unmarshal([]byte(body), &head)
+	idx, err := x.Extract(head.ResourceType, []byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return idx
+}
+
+func TestExtractKinds(t *testing.T) {
+	x := New()
+	p := extract(t, x, `{"resourceType":"Patient","identifier":[{"system":"urn:oid:2.16.156.10011.1.3","value":"440102199001011234"}],
+		"active":true,"name":[{"family":"Zhāng","given":["Wěi"]}],"gender":"male","birthDate":"1990-01",
+		"telecom":[{"system":"phone","value":"13800000000"}],"address":[{"city":"梅州","district":"梅江区"}],
+		"managingOrganization":{"reference":"Organization/o1"},
+		"generalPractitioner":[{"reference":"http://other.org/fhir/Practitioner/9"},{"identifier":{"system":"http://npi","value":"77"}}]}`)
+	has := func(what string, ok bool) {
+		t.Helper()
+		if !ok {
+			t.Errorf("missing %s in %+v", what, p)
+		}
+	}
+	has("name zhang", containsEntry(p.Strings, resources.StringEntry{Param: "name", Norm: "zhang", Exact: "Zhāng"}))
+	has("family", containsEntry(p.Strings, resources.StringEntry{Param: "family", Norm: "zhang", Exact: "Zhāng"}))
+	has("address-city", containsEntry(p.Strings, resources.StringEntry{Param: "address-city", Norm: "梅州", Exact: "梅州"}))
+	has("identifier", containsEntry(p.Tokens, resources.TokenEntry{Param: "identifier", System: "urn:oid:2.16.156.10011.1.3", Code: "440102199001011234"}))
+	has("gender", containsEntry(p.Tokens, resources.TokenEntry{Param: "gender", Code: "male", Text: "male"}))
+	has("active", containsEntry(p.Tokens, resources.TokenEntry{Param: "active", Code: "true", Text: "true"}))
+	has("phone", containsEntry(p.Tokens, resources.TokenEntry{Param: "phone", System: "phone", Code: "13800000000"}))
+	has("organization", containsEntry(p.References, resources.ReferenceEntry{Param: "organization", TargetType: "Organization", TargetID: "o1"}))
+	has("general-practitioner URL", containsEntry(p.References, resources.ReferenceEntry{Param: "general-practitioner", URL: "http://other.org/fhir/Practitioner/9"}))
+	has("general-practitioner:identifier", containsEntry(p.Tokens, resources.TokenEntry{Param: "general-practitioner:identifier", System: "http://npi", Code: "77"}))
+	var bd *resources.DateEntry
+	for i := range p.Dates {
+		if p.Dates[i].Param == "birthdate" {
+			bd = &p.Dates[i]
+		}
+	}
+	if bd == nil || bd.Low != 631152000000000 || bd.High != 633830400000000-1 {
+		t.Errorf("birthdate 1990-01 must span January 1990: %+v", bd)
+	}
+
+	o := extract(t, x, `{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4","display":"Heart rate"}]},
+		"subject":{"reference":"Patient/p1"},"effectivePeriod":{"start":"2026-11-25T08:00:00+08:00"},
+		"valueQuantity":{"value":72.0,"unit":"beats/minute","system":"http://unitsofmeasure.org","code":"/min"}}`)
+	has = func(what string, ok bool) {
+		t.Helper()
+		if !ok {
+			t.Errorf("missing %s in %+v", what, o)
+		}
+	}
+	has("code", containsEntry(o.Tokens, resources.TokenEntry{Param: "code", System: "http://loinc.org", Code: "8867-4", Text: "heart rate"}))
+	has("subject", containsEntry(o.References, resources.ReferenceEntry{Param: "subject", TargetType: "Patient", TargetID: "p1"}))
+	has("patient", containsEntry(o.References, resources.ReferenceEntry{Param: "patient", TargetType: "Patient", TargetID: "p1"}))
+	var q *resources.QuantityEntry
+	for i := range o.Quantities {
+		if o.Quantities[i].Param == "value-quantity" {
+			q = &o.Quantities[i]
+		}
+	}
+	if q == nil || q.Value != 72 || q.Low != 71.95 || q.High != 72.05 || q.CanonCode != "/s" || q.CanonValue != 1.2 {
+		t.Errorf("value-quantity: %+v", q)
+	}
+	var d *resources.DateEntry
+	for i := range o.Dates {
+		if o.Dates[i].Param == "date" {
+			d = &o.Dates[i]
+		}
+	}
+	if d == nil || d.Low != 1795564800000000 || d.High != 1<<63-1 {
+		t.Errorf("open period: %+v", d)
+	}
+}
+
+func containsEntry[T comparable](list []T, want T) bool {
+	for _, e := range list {
+		if e == want {
+			return true
+		}
+	}
+	return false
+}
+
+// TestOfficialExamplesIndex indexes every official example without error and
+// reports, per parameter type, how many entries came out.
+func TestOfficialExamplesIndex(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(fhirData(t), "r4-examples", "*.json"))
+	if len(files) == 0 {
+		t.Fatal("no examples")
+	}
+	x := New()
+	counts := map[string]int{}
+	params := map[string]bool{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var head struct{ ResourceType string }
+		json.Unmarshal(data, &head)
+		idx, err := x.Extract(head.ResourceType, data)
+		if err != nil {
+			t.Errorf("%s: %v", filepath.Base(f), err)
+			continue
+		}
+		counts["string"] += len(idx.Strings)
+		counts["token"] += len(idx.Tokens)
+		counts["reference"] += len(idx.References)
+		counts["date"] += len(idx.Dates)
+		counts["number"] += len(idx.Numbers)
+		counts["quantity"] += len(idx.Quantities)
+		counts["uri"] += len(idx.URIs)
+		for _, e := range idx.Tokens {
+			params[head.ResourceType+"."+strings.TrimSuffix(e.Param, ":identifier")] = true
+		}
+		for _, e := range idx.Strings {
+			params[head.ResourceType+"."+e.Param] = true
+		}
+		for _, e := range idx.References {
+			params[head.ResourceType+"."+e.Param] = true
+		}
+		for _, e := range idx.Dates {
+			params[head.ResourceType+"."+e.Param] = true
+		}
+	}
+	var kinds []string
+	for k := range counts {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		if counts[k] == 0 {
+			t.Errorf("no %s entries extracted from any example", k)
+		}
+	}
+	t.Logf("entries: %v; %d distinct type.parameter pairs with values", counts, len(params))
+}
+
+func BenchmarkExtractObservation(b *testing.B) {
+	x := New()
+	data := []byte(`{"resourceType":"Observation","status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}],"code":{"coding":[{"system":"http://loinc.org","code":"8867-4","display":"Heart rate"}]},"subject":{"reference":"Patient/p1"},"encounter":{"reference":"Encounter/e1"},"effectiveDateTime":"2026-11-25T08:00:00+08:00","issued":"2026-11-25T08:00:01.000+08:00","valueQuantity":{"value":72,"unit":"beats/minute","system":"http://unitsofmeasure.org","code":"/min"}}`)
+	x.Extract("Observation", data)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := x.Extract("Observation", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

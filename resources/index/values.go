@@ -1,0 +1,291 @@
+package index
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"unicode"
+
+	"golang.org/x/text/runes"
+	"golang.org/x/text/transform"
+	"golang.org/x/text/unicode/norm"
+	"golang.org/x/text/width"
+
+	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/resources/fhirpath"
+	"github.com/meizhou-yiyang/yiyang/resources/search"
+)
+
+// Fold normalises text for string matching: full-width forms narrowed
+// (ＡＢＣ１ → abc1, common in Chinese input), accents removed, lower case.
+// The search side folds its values the same way.
+func Fold(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return strings.ToLower(s)
+	}
+	t := transform.Chain(width.Fold, norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+	out, _, err := transform.String(t, s)
+	if err != nil {
+		out = s
+	}
+	return strings.ToLower(out)
+}
+
+// add turns one value of parameter p into entries of out.
+func add(out *resources.Index, p param, v fhirpath.Value) {
+	switch v := v.(type) {
+	case *fhirpath.Element:
+		addElement(out, p, v.Type(), v.Node(), v.String())
+	case fhirpath.String:
+		addElement(out, p, "string", nil, string(v))
+	case fhirpath.Boolean:
+		if v {
+			addElement(out, p, "boolean", nil, "true")
+		} else {
+			addElement(out, p, "boolean", nil, "false")
+		}
+	}
+}
+
+var quantityTypes = map[string]bool{"Quantity": true, "Age": true, "Count": true, "Distance": true, "Duration": true,
+	"SimpleQuantity": true, "MoneyQuantity": true}
+
+func addElement(out *resources.Index, p param, typ string, n *fhirpath.Node, prim string) {
+	switch p.typ {
+	case "string":
+		addString(out, p.code, typ, n, prim)
+	case "token":
+		addToken(out, p.code, typ, n, prim)
+	case "reference":
+		addReference(out, p.code, typ, n, prim)
+	case "date":
+		addDate(out, p.code, typ, n, prim)
+	case "number":
+		if r, err := search.ParseNumber(prim); err == nil && prim != "" {
+			v, lo, hi := floats(r)
+			out.Numbers = append(out.Numbers, resources.NumberEntry{Param: p.code, Value: v, Low: lo, High: hi})
+		}
+	case "quantity":
+		addQuantity(out, p.code, typ, n)
+	case "uri":
+		if prim != "" {
+			out.URIs = append(out.URIs, resources.URIEntry{Param: p.code, URI: prim})
+		}
+	}
+}
+
+func text(n *fhirpath.Node, name string) string {
+	s, _ := n.Get(name).Text()
+	return s
+}
+
+func texts(n *fhirpath.Node, name string) []string {
+	v := n.Get(name)
+	if s, ok := v.Text(); ok {
+		return []string{s}
+	}
+	var out []string
+	for _, it := range v.Items() {
+		if s, ok := it.Text(); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func addString(out *resources.Index, code, typ string, n *fhirpath.Node, prim string) {
+	var vals []string
+	switch {
+	case n.IsObject() && typ == "HumanName":
+		vals = append(append(append(append(texts(n, "family"), texts(n, "given")...), texts(n, "prefix")...), texts(n, "suffix")...), texts(n, "text")...)
+	case n.IsObject() && typ == "Address":
+		for _, f := range []string{"line", "city", "district", "state", "postalCode", "country", "text"} {
+			vals = append(vals, texts(n, f)...)
+		}
+	case n.IsObject():
+		n.Fields(func(name string, v *fhirpath.Node) {
+			if s, ok := v.Text(); ok && name != "id" && !v.IsNumber() {
+				vals = append(vals, s)
+			}
+		})
+	case prim != "":
+		vals = []string{prim}
+	}
+	for _, s := range vals {
+		out.Strings = append(out.Strings, resources.StringEntry{Param: code, Norm: Fold(s), Exact: s})
+	}
+}
+
+func addToken(out *resources.Index, code, typ string, n *fhirpath.Node, prim string) {
+	tok := func(system, c, display string) {
+		out.Tokens = append(out.Tokens, resources.TokenEntry{Param: code, System: system, Code: c, Text: Fold(display)})
+	}
+	switch {
+	case n.IsObject() && typ == "CodeableConcept":
+		cc := text(n, "text")
+		codings := n.Get("coding").Items()
+		for _, c := range codings {
+			d := cc
+			if d == "" {
+				d = text(c, "display")
+			}
+			tok(text(c, "system"), text(c, "code"), d)
+		}
+		if len(codings) == 0 && cc != "" {
+			tok("", "", cc)
+		}
+	case n.IsObject() && typ == "Coding":
+		tok(text(n, "system"), text(n, "code"), text(n, "display"))
+	case n.IsObject() && typ == "Identifier":
+		tok(text(n, "system"), text(n, "value"), text(n.Get("type"), "text"))
+	case n.IsObject() && typ == "ContactPoint":
+		tok(text(n, "system"), text(n, "value"), "")
+	case n.IsObject() && typ == "Reference":
+		// A token parameter over a reference (rare) indexes its identifier.
+		if id := n.Get("identifier"); id.IsObject() {
+			tok(text(id, "system"), text(id, "value"), "")
+		}
+	case prim != "":
+		tok("", prim, prim)
+	}
+}
+
+func addReference(out *resources.Index, code, typ string, n *fhirpath.Node, prim string) {
+	ref := prim
+	if n.IsObject() {
+		ref = text(n, "reference")
+		if id := n.Get("identifier"); id.IsObject() {
+			// :identifier searches go to the token table under code:identifier.
+			out.Tokens = append(out.Tokens, resources.TokenEntry{Param: code + ":identifier",
+				System: text(id, "system"), Code: text(id, "value")})
+		}
+	}
+	if ref == "" || strings.HasPrefix(ref, "#") {
+		return
+	}
+	e := resources.ReferenceEntry{Param: code}
+	if typ == "canonical" || typ == "uri" || typ == "url" || strings.Contains(ref, "://") || strings.HasPrefix(ref, "urn:") {
+		e.URL, _, _ = strings.Cut(ref, "|")
+	} else {
+		segs := strings.Split(ref, "/")
+		if len(segs) != 2 && !(len(segs) == 4 && segs[2] == "_history") {
+			return
+		}
+		if !resources.IsResourceType(segs[0]) || !resources.ValidID(segs[1]) {
+			return
+		}
+		e.TargetType, e.TargetID = segs[0], segs[1]
+	}
+	out.References = append(out.References, e)
+}
+
+func addDate(out *resources.Index, code, typ string, n *fhirpath.Node, prim string) {
+	entry := func(low, high int64) {
+		out.Dates = append(out.Dates, resources.DateEntry{Param: code, Low: low, High: high})
+	}
+	span := func(s string) (int64, int64, bool) {
+		start, end, err := search.ParseDate(s)
+		if err != nil {
+			return 0, 0, false
+		}
+		return start.UnixMicro(), end.UnixMicro(), true
+	}
+	switch {
+	case n.IsObject() && typ == "Period":
+		low, high := int64(math.MinInt64), int64(math.MaxInt64)
+		if l, _, ok := span(text(n, "start")); ok {
+			low = l
+		}
+		if _, h, ok := span(text(n, "end")); ok {
+			high = h
+		}
+		if low != math.MinInt64 || high != math.MaxInt64 {
+			entry(low, high)
+		}
+	case n.IsObject() && typ == "Timing":
+		low, high, found := int64(math.MaxInt64), int64(math.MinInt64), false
+		for _, ev := range texts(n, "event") {
+			if l, h, ok := span(ev); ok {
+				low, high, found = min(low, l), max(high, h), true
+			}
+		}
+		if b := n.Get("repeat").Get("boundsPeriod"); b.IsObject() {
+			if l, _, ok := span(text(b, "start")); ok {
+				low, found = min(low, l), true
+			}
+			if _, h, ok := span(text(b, "end")); ok {
+				high, found = max(high, h), true
+			}
+		}
+		if found {
+			entry(low, high)
+		}
+	case prim != "":
+		if l, h, ok := span(prim); ok {
+			entry(l, h)
+		}
+	}
+}
+
+func addQuantity(out *resources.Index, code, typ string, n *fhirpath.Node) {
+	if !n.IsObject() {
+		return
+	}
+	num, _ := n.Get("value").Text()
+	r, err := search.ParseNumber(num)
+	if num == "" || err != nil {
+		return
+	}
+	e := resources.QuantityEntry{Param: code}
+	e.Value, e.Low, e.High = floats(r)
+	switch {
+	case quantityTypes[typ]:
+		e.System, e.Code = text(n, "system"), text(n, "code")
+		if e.Code == "" {
+			e.Code = text(n, "unit")
+		}
+	case typ == "Money":
+		e.System, e.Code = "urn:iso:std:iso:4217", text(n, "currency")
+	default:
+		return
+	}
+	if e.System == ucumSystem || e.System == "" {
+		if c, f, ok := canonicalUnit(e.Code); ok {
+			e.CanonCode, e.CanonValue, e.CanonLow, e.CanonHigh = c, e.Value*f, e.Low*f, e.High*f
+		}
+	}
+	out.Quantities = append(out.Quantities, e)
+}
+
+// dedupe drops repeated entries (a parameter whose expression reaches the
+// same value twice).
+func dedupe(x *resources.Index) {
+	x.Strings = uniq(x.Strings)
+	x.Tokens = uniq(x.Tokens)
+	x.References = uniq(x.References)
+	x.Dates = uniq(x.Dates)
+	x.Numbers = uniq(x.Numbers)
+	x.Quantities = uniq(x.Quantities)
+	x.URIs = uniq(x.URIs)
+}
+
+func uniq[T comparable](list []T) []T {
+	if len(list) < 2 {
+		return list
+	}
+	seen := make(map[T]bool, len(list))
+	return slices.DeleteFunc(list, func(v T) bool {
+		if seen[v] {
+			return true
+		}
+		seen[v] = true
+		return false
+	})
+}
