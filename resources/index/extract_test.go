@@ -33,7 +33,7 @@ func TestFold(t *testing.T) {
 	for in, want := range map[string]string{
 		"Li":       "li",
 		"Müller":   "muller",
-		"ＺＨＡＮＧ１": "zhang1",
+		"ＺＨＡＮＧ１":   "zhang1",
 		"张伟":       "张伟",
 		"Ångström": "angstrom",
 	} {
