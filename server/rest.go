@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -107,11 +108,23 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) (*response, erro
 		return nil, err
 	}
 	// The server assigns the id; an id in the body is ignored (FHIR R4 create).
-	res, err := s.ops(r.Context()).Create(r.Context(), resources.CreateParams{Type: typ, ID: preassigned(r), Data: p.JSON})
+	res, err := s.ops(r.Context()).Create(r.Context(), resources.CreateParams{Type: typ, ID: preassigned(r), Data: p.JSON,
+		Index: s.index(r.Context(), typ, p.JSON)})
 	if err != nil {
 		return nil, err
 	}
 	return &response{status: http.StatusCreated, resource: &res, location: true, prefer: true}, nil
+}
+
+// index extracts the search index entries of a validated resource. A
+// parameter whose expression fails on it is logged and left out; the
+// resource is stored with the entries of the others.
+func (s *Server) index(ctx context.Context, typ string, data []byte) *resources.Index {
+	x, err := s.indexer.Extract(typ, data)
+	if err != nil {
+		s.log.WarnContext(ctx, "search index extraction incomplete", "type", typ, "err", err)
+	}
+	return x
 }
 
 // preassigned is the id a transaction chose for a POST entry.
@@ -211,7 +224,8 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) (*response, erro
 	if p.ID != id {
 		return nil, errorAt(http.StatusBadRequest, "invalid", typ+".id", "the body's id %q differs from the URL's id %q", p.ID, id)
 	}
-	res, created, err := s.ops(r.Context()).Update(r.Context(), resources.UpdateParams{Type: typ, ID: id, Data: p.JSON, IfMatch: match})
+	res, created, err := s.ops(r.Context()).Update(r.Context(), resources.UpdateParams{Type: typ, ID: id, Data: p.JSON, IfMatch: match,
+		Index: s.index(r.Context(), typ, p.JSON)})
 	if err != nil {
 		return nil, err
 	}
@@ -290,7 +304,8 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request) (*response, error
 		if err != nil {
 			return nil, err
 		}
-		res, _, err := ops.Update(r.Context(), resources.UpdateParams{Type: typ, ID: id, Data: p.JSON, IfMatch: cur.VersionID, Method: "PATCH"})
+		res, _, err := ops.Update(r.Context(), resources.UpdateParams{Type: typ, ID: id, Data: p.JSON, IfMatch: cur.VersionID,
+			Method: "PATCH", Index: s.index(r.Context(), typ, p.JSON)})
 		if errors.Is(err, resources.ErrPreconditionFailed) && match == 0 && attempt < maxPatchRetries {
 			continue // a concurrent update won; apply the patch to the new version
 		}

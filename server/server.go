@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/meizhou-yiyang/yiyang/operations"
 	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/resources/index"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -27,7 +28,10 @@ import (
 type Config struct {
 	Store  resources.Store
 	Parser *resources.Parser
-	Logger *slog.Logger
+	// Indexer extracts search index entries on every write; nil means a new
+	// extractor over the R4 core search parameters.
+	Indexer *index.Extractor
+	Logger  *slog.Logger
 	// Operations are the $operations to serve and advertise; nil means none.
 	Operations *operations.Registry
 	// BaseURL is the public base of the FHIR endpoint (e.g.
@@ -49,6 +53,7 @@ type Server struct {
 	cfg     Config
 	store   resources.Store
 	parser  *resources.Parser
+	indexer *index.Extractor
 	log     *slog.Logger
 	metrics *metrics
 	api     chi.Router // the FHIR routes, also the target of bundle entries
@@ -67,11 +72,14 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 16 << 20
 	}
+	if cfg.Indexer == nil {
+		cfg.Indexer = index.New()
+	}
 	if cfg.Operations == nil {
 		cfg.Operations = operations.NewRegistry()
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	s := &Server{cfg: cfg, parser: cfg.Parser, log: cfg.Logger, started: time.Now()}
+	s := &Server{cfg: cfg, parser: cfg.Parser, indexer: cfg.Indexer, log: cfg.Logger, started: time.Now()}
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
 		return nil, err
