@@ -1,5 +1,5 @@
 # Yiyang: FHIR R4 clinical data server. `make run` serves on SQLite under
-# ./data at 127.0.0.1:8080; `make test` runs every test (PostgreSQL tests run
+# ./data at 127.0.0.1:8080 without authentication; `make test` runs every test (PostgreSQL tests run
 # when TEST_DATABASE_URL is set, see README.md).
 GO      ?= go
 BIN     := bin/yiyang
@@ -12,7 +12,7 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/yiyang
 
 run: build
-	./$(BIN) serve $(ARGS)
+	./$(BIN) serve --auth-disabled $(ARGS)
 
 test:
 	$(GO) test -count=1 -timeout 40m ./...

@@ -21,7 +21,9 @@ type Description struct {
 	System []string
 	// Operations are the registered $operations.
 	Operations []OperationDescription
-	// Security describes authentication; Insecure marks a server without it.
+	// Security is the rest.security element when authentication is on;
+	// Insecure marks a server without it.
+	Security json.RawMessage
 	Insecure bool
 }
 
@@ -68,7 +70,7 @@ func CapabilityStatement(d Description) ([]byte, error) {
 	}
 	type rest struct {
 		Mode        string         `json:"mode"`
-		Security    security       `json:"security"`
+		Security    any            `json:"security"`
 		Resource    []restResource `json:"resource"`
 		Interaction []code         `json:"interaction,omitempty"`
 		Operation   []named        `json:"operation,omitempty"`
@@ -102,6 +104,9 @@ func CapabilityStatement(d Description) ([]byte, error) {
 		sec.Description = "WARNING: authentication is OFF on this server; every client has full access to all data."
 	}
 	r := rest{Mode: "server", Security: sec}
+	if len(d.Security) > 0 && !d.Insecure {
+		r.Security = d.Security
+	}
 	for _, t := range d.Types {
 		rr := restResource{
 			Type: t.Type, Profile: "http://hl7.org/fhir/StructureDefinition/" + t.Type,

@@ -21,6 +21,9 @@ func (s *Server) capabilities(w http.ResponseWriter, r *http.Request) (*response
 		System:   []string{"transaction", "batch", "history-system"},
 		Insecure: s.cfg.AuthDisabled,
 	}
+	if s.cfg.Auth != nil {
+		d.Security = s.cfg.Auth.CapabilitySecurity()
+	}
 	ops := s.cfg.Operations.All()
 	for _, op := range ops {
 		if op.System {

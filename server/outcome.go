@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/server/auth"
 )
 
 // httpError is an error with a status code and the issues to report.
@@ -42,7 +43,10 @@ func errorAt(status int, code, expression, format string, args ...any) error {
 func statusOf(err error) (int, []resources.Issue, bool) {
 	var he *httpError
 	var inv *resources.InvalidError
+	var ae *auth.Error
 	switch {
+	case errors.As(err, &ae):
+		return ae.Status, []resources.Issue{ae.Issue()}, true
 	case errors.As(err, &he):
 		return he.status, he.issues, true
 	case errors.As(err, &inv):

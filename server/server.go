@@ -21,6 +21,7 @@ import (
 	"github.com/meizhou-yiyang/yiyang/operations"
 	"github.com/meizhou-yiyang/yiyang/resources"
 	"github.com/meizhou-yiyang/yiyang/resources/index"
+	"github.com/meizhou-yiyang/yiyang/server/auth"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -43,8 +44,12 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Version is reported in the CapabilityStatement.
 	Version string
-	// AuthDisabled must be true until authentication is configured; the
-	// server says so in its CapabilityStatement.
+	// Auth verifies bearer tokens; every FHIR request but /metadata needs
+	// one, and its scopes must permit the interaction.
+	Auth *auth.Verifier
+	// AuthDisabled runs without authentication. It must be chosen explicitly
+	// (Auth nil and AuthDisabled false is an error); the server says so in its
+	// CapabilityStatement.
 	AuthDisabled bool
 }
 
@@ -65,6 +70,9 @@ type Server struct {
 func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil || cfg.Parser == nil {
 		return nil, errors.New("server: Store and Parser are required")
+	}
+	if (cfg.Auth == nil) != cfg.AuthDisabled {
+		return nil, errors.New("server: configure Auth, or set AuthDisabled to run without authentication (not both)")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -92,7 +100,12 @@ func New(cfg Config) (*Server, error) {
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Handle("/metrics", m.handler())
-	r.Mount("/", s.api)
+	r.Get("/.well-known/smart-configuration", s.smartConfiguration)
+	if cfg.Auth != nil {
+		r.Mount("/", s.authenticate(s.api))
+	} else {
+		r.Mount("/", s.api)
+	}
 	s.root = r
 	return s, nil
 }
@@ -150,6 +163,9 @@ func (s *Server) handle(interaction string, fn apiFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		codec, err := negotiate(r)
+		if err == nil {
+			err = s.authorize(r, interaction)
+		}
 		var resp *response
 		if err == nil {
 			resp, err = fn(w, r)
@@ -184,6 +200,10 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, codec Codec, resp
 			s.log.DebugContext(r.Context(), "request rejected", "status", status, "err", err)
 		}
 		body = outcomeJSON(issues)
+		var ae *auth.Error
+		if errors.As(err, &ae) && ae.Challenge != "" {
+			h.Set("WWW-Authenticate", ae.Challenge)
+		}
 	} else {
 		status = resp.status
 		if status == 0 {

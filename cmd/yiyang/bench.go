@@ -258,7 +258,8 @@ func (b *bencher) serveYiyang(ctx context.Context, name string, cfg Config) erro
 		return fmt.Errorf("bench: %s: %w", name, err)
 	}
 	b.onClose(func() { st.Close() })
-	srv, err := newServer(cfg, st, b.log)
+	cfg.AuthDisabled = true // the auth-on comparison comes with the security benchmark
+	srv, err := newServer(ctx, cfg, st, b.log)
 	if err != nil {
 		return fmt.Errorf("bench: %s: %w", name, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/meizhou-yiyang/yiyang/resources/postgres"
 	"github.com/meizhou-yiyang/yiyang/resources/sqlite"
 	"github.com/meizhou-yiyang/yiyang/server"
+	"github.com/meizhou-yiyang/yiyang/server/auth"
 )
 
 // Config is every setting of the binary. Each has a flag and a YIYANG_*
@@ -30,6 +31,12 @@ type Config struct {
 	SQLiteSync      string
 	DBMaxConns      int
 	ShutdownTimeout time.Duration
+	// AuthIssuers and AuthAudiences configure bearer-token authentication:
+	// one audience for all issuers or one per issuer.
+	AuthIssuers   []string
+	AuthAudiences []string
+	// AuthDisabled runs without authentication; it must be chosen explicitly.
+	AuthDisabled bool
 }
 
 // DefaultConfig is the zero-setup configuration: SQLite under ./data on port 8080.
@@ -67,6 +74,9 @@ func (c *Config) bind(fs *flag.FlagSet) error {
 		env("MAX_BODY_BYTES", func(v string) (err error) { c.MaxBodyBytes, err = strconv.ParseInt(v, 10, 64); return }),
 		env("DB_MAX_CONNS", func(v string) (err error) { c.DBMaxConns, err = strconv.Atoi(v); return }),
 		env("SHUTDOWN_TIMEOUT", func(v string) (err error) { c.ShutdownTimeout, err = time.ParseDuration(v); return }),
+		env("AUTH_ISSUER", func(v string) error { c.AuthIssuers = splitList(v); return nil }),
+		env("AUTH_AUDIENCE", func(v string) error { c.AuthAudiences = splitList(v); return nil }),
+		env("AUTH_DISABLED", func(v string) (err error) { c.AuthDisabled, err = strconv.ParseBool(v); return }),
 	}
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address host:port; port 0 picks a free port (YIYANG_ADDR)")
 	fs.StringVar(&c.DB, "db", c.DB, "database: sqlite:PATH or postgres://... (YIYANG_DB)")
@@ -76,6 +86,11 @@ func (c *Config) bind(fs *flag.FlagSet) error {
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json (YIYANG_LOG_FORMAT)")
 	fs.StringVar(&c.SQLiteSync, "sqlite-synchronous", c.SQLiteSync, "SQLite synchronous pragma: FULL or NORMAL (YIYANG_SQLITE_SYNCHRONOUS)")
 	fs.IntVar(&c.DBMaxConns, "db-max-conns", c.DBMaxConns, "PostgreSQL pool size; 0 = pgx default (YIYANG_DB_MAX_CONNS)")
+	fs.Func("auth-issuer", "OIDC issuer URL whose bearer tokens are accepted; repeat or comma-separate for several (YIYANG_AUTH_ISSUER)",
+		func(v string) error { c.AuthIssuers = append(c.AuthIssuers, splitList(v)...); return nil })
+	fs.Func("auth-audience", "audience tokens must carry: one for all issuers, or one per issuer in order (YIYANG_AUTH_AUDIENCE)",
+		func(v string) error { c.AuthAudiences = append(c.AuthAudiences, splitList(v)...); return nil })
+	fs.BoolVar(&c.AuthDisabled, "auth-disabled", c.AuthDisabled, "run WITHOUT authentication: every client can read and change all data (YIYANG_AUTH_DISABLED)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long graceful shutdown waits for requests (YIYANG_SHUTDOWN_TIMEOUT)")
 	return errors.Join(errs...)
 }
@@ -106,7 +121,39 @@ func (c *Config) validate() error {
 	if c.BaseURL != "" && !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {
 		errs = append(errs, fmt.Errorf("--base-url %q: must start with http:// or https://", c.BaseURL))
 	}
+	switch {
+	case c.AuthDisabled && len(c.AuthIssuers) > 0:
+		errs = append(errs, errors.New("--auth-disabled and --auth-issuer contradict each other"))
+	case !c.AuthDisabled && len(c.AuthIssuers) == 0:
+		errs = append(errs, errors.New("authentication is not configured: give --auth-issuer and --auth-audience, or --auth-disabled to run without it"))
+	case len(c.AuthIssuers) > 0 && len(c.AuthAudiences) != 1 && len(c.AuthAudiences) != len(c.AuthIssuers):
+		errs = append(errs, fmt.Errorf("--auth-audience: give one audience for all issuers or one per issuer (%d issuers, %d audiences)",
+			len(c.AuthIssuers), len(c.AuthAudiences)))
+	}
 	return errors.Join(errs...)
+}
+
+// authConfig returns the verifier configuration of the auth flags.
+func (c *Config) authConfig(log *slog.Logger) auth.Config {
+	ac := auth.Config{Logger: log}
+	for i, iss := range c.AuthIssuers {
+		aud := c.AuthAudiences[0]
+		if len(c.AuthAudiences) > 1 {
+			aud = c.AuthAudiences[i]
+		}
+		ac.Issuers = append(ac.Issuers, auth.Issuer{URL: iss, Audience: aud})
+	}
+	return ac
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func splitHostPort(addr string) (string, int, error) {

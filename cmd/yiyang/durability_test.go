@@ -93,7 +93,7 @@ type serverProcess struct {
 // `listening` log line to learn the address.
 func startBinary(t *testing.T, bin, db string) *serverProcess {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--db", db, "--log-level", "info", "--log-format", "text")
+	cmd := exec.Command(bin, "serve", "--auth-disabled", "--addr", "127.0.0.1:0", "--db", db, "--log-level", "info", "--log-format", "text")
 	cmd.Env = cleanEnv()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

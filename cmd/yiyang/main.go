@@ -20,6 +20,7 @@ import (
 	"github.com/meizhou-yiyang/yiyang/operations"
 	"github.com/meizhou-yiyang/yiyang/resources"
 	"github.com/meizhou-yiyang/yiyang/server"
+	"github.com/meizhou-yiyang/yiyang/server/auth"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -111,10 +112,16 @@ func migrate(ctx context.Context, args []string) error {
 }
 
 // newServer wires a server around a store.
-func newServer(cfg Config, st resources.Store, log *slog.Logger) (*server.Server, error) {
+func newServer(ctx context.Context, cfg Config, st resources.Store, log *slog.Logger) (*server.Server, error) {
 	parser, err := resources.NewParser()
 	if err != nil {
 		return nil, err
+	}
+	var verifier *auth.Verifier
+	if !cfg.AuthDisabled {
+		if verifier, err = auth.New(ctx, cfg.authConfig(log)); err != nil {
+			return nil, err
+		}
 	}
 	ops := operations.NewRegistry()
 	if err := ops.Register(operations.Validate); err != nil {
@@ -122,7 +129,7 @@ func newServer(cfg Config, st resources.Store, log *slog.Logger) (*server.Server
 	}
 	return server.New(server.Config{
 		Store: st, Parser: parser, Logger: log, Operations: ops, BaseURL: cfg.BaseURL,
-		MaxBodyBytes: cfg.MaxBodyBytes, Version: buildVersion(), AuthDisabled: true,
+		MaxBodyBytes: cfg.MaxBodyBytes, Version: buildVersion(), Auth: verifier, AuthDisabled: cfg.AuthDisabled,
 	})
 }
 
@@ -137,7 +144,7 @@ func serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	srv, err := newServer(cfg, st, log)
+	srv, err := newServer(ctx, cfg, st, log)
 	if err != nil {
 		return err
 	}
@@ -145,7 +152,11 @@ func serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	log.Warn("AUTHENTICATION IS OFF: every client can read and change all data; do not expose this server beyond a trusted network")
+	if cfg.AuthDisabled {
+		log.Warn("AUTHENTICATION IS OFF (--auth-disabled): every client can read and change all data; do not expose this server beyond a trusted network")
+	} else {
+		log.Info("bearer-token authentication on", "issuers", cfg.AuthIssuers)
+	}
 	log.Info("listening", "addr", ln.Addr().String(), "backend", st.Backend(), "version", buildVersion())
 	hs := &http.Server{
 		Handler:           srv.Handler(),

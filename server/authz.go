@@ -1,0 +1,77 @@
+package server
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/server/auth"
+)
+
+// authenticate verifies the bearer token of every FHIR request except the
+// CapabilityStatement, which clients read before they have a token.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	verified := auth.Middleware(s.cfg.Auth, func(w http.ResponseWriter, r *http.Request, err error) {
+		start := time.Now()
+		status := s.write(w, r, fhirJSON, nil, err)
+		s.metrics.observe("authenticate", "", status, time.Since(start))
+	})(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/metadata" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		verified.ServeHTTP(w, r)
+	})
+}
+
+// authorize checks the token's scopes for the interaction a route serves.
+// Bundles are authorized entry by entry (each entry passes through here);
+// operations need read access to their resource type.
+func (s *Server) authorize(r *http.Request, interaction string) error {
+	if s.cfg.Auth == nil {
+		return nil
+	}
+	switch interaction {
+	case "capabilities", "batch", "unknown":
+		return nil
+	}
+	p, ok := auth.FromContext(r.Context())
+	if !ok {
+		return errorf(http.StatusUnauthorized, "login", "this request needs a bearer token")
+	}
+	typ := chi.URLParam(r, "type")
+	if !resources.IsResourceType(typ) {
+		typ = ""
+	}
+	in, ok := auth.InteractionFor(interaction)
+	if interaction == "operation" {
+		in, ok = auth.Read, true
+	}
+	if !ok {
+		return errorf(http.StatusForbidden, "forbidden", "no scope grants the %s interaction", interaction)
+	}
+	if err := p.Authorize(in, typ); err != nil {
+		return err
+	}
+	if p.PatientScoped(in, typ) {
+		// Patient-context access must be confined to the patient's
+		// compartment inside the queries; until compartment search exists
+		// such tokens are refused rather than trusted with more.
+		return &auth.Error{Status: http.StatusForbidden, Code: "forbidden",
+			Msg: "patient/ scopes are not supported yet: the server cannot yet confine them to the patient's compartment; use user/ or system/ scopes"}
+	}
+	return nil
+}
+
+// smartConfiguration serves /.well-known/smart-configuration.
+func (s *Server) smartConfiguration(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Auth == nil {
+		s.write(w, r, fhirJSON, nil, errorf(http.StatusNotFound, "not-found", "authentication is disabled on this server"))
+		return
+	}
+	body := s.cfg.Auth.SMARTConfiguration()
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(body)
+}
