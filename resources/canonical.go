@@ -216,3 +216,86 @@ func NextMicros(now time.Time, prev int64) int64 {
 	}
 	return m
 }
+
+// FilterElements returns the resource with only the top-level elements keep
+// accepts (resourceType, id and meta are always kept), in their order.
+func FilterElements(data []byte, keep func(name string) bool) ([]byte, error) {
+	members, err := splitObject(data)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	b.Grow(len(data))
+	b.WriteByte('{')
+	n := 0
+	for _, m := range members {
+		if m.name != "resourceType" && m.name != "id" && m.name != "meta" && !keep(m.name) {
+			continue
+		}
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		n++
+		writeString(&b, m.name)
+		b.WriteByte(':')
+		b.Write(m.value)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// WithSubsettedTag adds the SUBSETTED security tag to meta.tag, as FHIR
+// requires of resources returned with only part of their elements.
+func WithSubsettedTag(data []byte) ([]byte, error) {
+	members, err := splitObject(data)
+	if err != nil {
+		return nil, err
+	}
+	const tag = `{"system":"http://terminology.hl7.org/CodeSystem/v3-ObservationValue","code":"SUBSETTED"}`
+	var b bytes.Buffer
+	b.Grow(len(data) + len(tag) + 16)
+	b.WriteByte('{')
+	for i, m := range members {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		writeString(&b, m.name)
+		b.WriteByte(':')
+		if m.name != "meta" {
+			b.Write(m.value)
+			continue
+		}
+		meta, err := splitObject(m.value)
+		if err != nil {
+			return nil, err
+		}
+		b.WriteByte('{')
+		tagged := false
+		for j, mm := range meta {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			writeString(&b, mm.name)
+			b.WriteByte(':')
+			if mm.name == "tag" && len(mm.value) > 1 && mm.value[0] == '[' {
+				b.WriteString(`[` + tag)
+				if len(mm.value) > 2 {
+					b.WriteByte(',')
+				}
+				b.Write(mm.value[1:])
+				tagged = true
+				continue
+			}
+			b.Write(mm.value)
+		}
+		if !tagged {
+			if len(meta) > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(`"tag":[` + tag + `]`)
+		}
+		b.WriteByte('}')
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}

@@ -46,8 +46,18 @@ func (s *Server) authorize(r *http.Request, interaction string) error {
 		typ = ""
 	}
 	in, ok := auth.InteractionFor(interaction)
-	if interaction == "operation" {
+	switch interaction {
+	case "operation":
 		in, ok = auth.Read, true
+	case "compartment-or-operation":
+		in, ok = auth.Read, true
+		if x := chi.URLParam(r, "op"); x == "*" || resources.IsResourceType(x) {
+			// A compartment search reads resources of the searched type.
+			in, typ = auth.Search, x
+			if x == "*" {
+				typ = ""
+			}
+		}
 	}
 	if !ok {
 		return errorf(http.StatusForbidden, "forbidden", "no scope grants the %s interaction", interaction)

@@ -12,13 +12,13 @@ import (
 )
 
 // typeInteractions are the interactions every resource type supports.
-var typeInteractions = []string{"read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create"}
+var typeInteractions = []string{"read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type"}
 
 // capabilities serves /metadata from what is registered.
 func (s *Server) capabilities(w http.ResponseWriter, r *http.Request) (*response, error) {
 	d := conformance.Description{
 		Software: "Yiyang", Version: s.cfg.Version, Started: s.started, BaseURL: s.base(r),
-		System:   []string{"transaction", "batch", "history-system"},
+		System:   []string{"transaction", "batch", "history-system", "search-system"},
 		Insecure: s.cfg.AuthDisabled,
 	}
 	if s.cfg.Auth != nil {

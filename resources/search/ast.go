@@ -62,6 +62,17 @@ type Query struct {
 	Cursor string
 	// Ignored lists parameters dropped under lenient handling.
 	Ignored []string
+	// Compartment, when set, limits the search to a compartment
+	// (Patient/123/Observation).
+	Compartment *Compartment
+}
+
+// Compartment is a compartment search's owner and, per resource type in the
+// compartment, the reference parameters that link a resource to it ("{def}"
+// means the owner itself).
+type Compartment struct {
+	Type, ID string
+	Params   map[string][]string
 }
 
 // Filter is one search parameter: its values are ORed.

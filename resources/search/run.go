@@ -1,0 +1,340 @@
+package search
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/meizhou-yiyang/yiyang/resources"
+)
+
+// Executor runs a query and calls fn once per row with a scan function
+// whose destinations follow the select list. Both stores implement it.
+type Executor interface {
+	Each(ctx context.Context, sql string, args []any, fn func(scan func(dest ...any) error) error) error
+}
+
+// Page is one page of search results.
+type Page struct {
+	Matches  []resources.Resource
+	Included []resources.Resource
+	// Next continues the search on the following page; empty on the last.
+	Next string
+	// Total is the number of matches, or -1 when it was not counted.
+	Total int64
+}
+
+// Engine runs searches for a store.
+type Engine struct {
+	Dialect Dialect
+	Fold    Folder
+	Convert Converter
+}
+
+// maxIncluded bounds the resources _include and _revinclude may add to one page.
+const maxIncluded = 1000
+
+// sortKey is one ORDER BY expression with its direction and kind.
+type sortKey struct {
+	expr string
+	desc bool
+	kind byte // 's' text, 'i' integer, 'f' float
+}
+
+// sortKeys compiles _sort into expressions on resources alias r. Missing
+// values sort last in both directions.
+func (e Engine) sortKeys(b *builder, q *Query) []sortKey {
+	var keys []sortKey
+	for _, s := range q.Sort {
+		k := sortKey{desc: s.Descending}
+		agg := "min"
+		if s.Descending {
+			agg = "max"
+		}
+		col, table := "", tableOf(s.Param.Type)
+		switch s.Param.Type {
+		case "date":
+			col, k.kind = "low", 'i'
+			if s.Descending {
+				col = "high"
+			}
+		case "string":
+			col, k.kind = "norm", 's'
+		case "token":
+			col, k.kind = "code", 's'
+		case "reference":
+			col, k.kind = "target_id", 's'
+		case "uri":
+			col, k.kind = "uri", 's'
+		case "number", "quantity":
+			col, k.kind = "value", 'f'
+		}
+		switch s.Param.Code {
+		case "_id":
+			k.expr, k.kind = "r.id"+b.d.Collate, 's'
+		case "_lastUpdated":
+			k.expr, k.kind = "r.last_updated", 'i'
+		default:
+			x := b.alias("o")
+			sub := fmt.Sprintf("(SELECT %s(%s.%s%s) FROM %s %s WHERE %s.rid = r.rid AND %s.param = %s)",
+				agg, x, col, textCollate(b, k.kind), table, x, x, x, b.arg(s.Param.Code))
+			k.expr = fmt.Sprintf("COALESCE(%s, %s)", sub, sentinel(b, k.kind, s.Descending))
+		}
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+func textCollate(b *builder, kind byte) string {
+	if kind == 's' {
+		return b.d.Collate
+	}
+	return ""
+}
+
+// sentinel stands in for a missing sort value so that it sorts last.
+func sentinel(b *builder, kind byte, desc bool) string {
+	switch {
+	case kind == 's' && desc:
+		return "''"
+	case kind == 's':
+		return "'\U0010FFFF'" + b.d.Collate
+	case kind == 'i' && desc:
+		return strconv.FormatInt(math.MinInt64, 10)
+	case kind == 'i':
+		return strconv.FormatInt(math.MaxInt64, 10)
+	case desc:
+		return "-1e308"
+	}
+	return "1e308"
+}
+
+// filters compiles the query's filters on resources alias r.
+func (e Engine) filters(b *builder, q *Query) (string, error) {
+	conds := []string{"r.deleted = " + b.d.False}
+	if q.Type != "" {
+		conds = append(conds, "r.type = "+b.arg(q.Type))
+	}
+	if c := q.Compartment; c != nil {
+		conds = append(conds, compartment(b, c))
+	}
+	for _, f := range q.Filters {
+		c, err := b.where("r", q.Type, f)
+		if err != nil {
+			return "", err
+		}
+		conds = append(conds, c)
+	}
+	return strings.Join(conds, "\n  AND "), nil
+}
+
+func (e Engine) builder() *builder { return &builder{d: e.Dialect, fold: e.Fold, conv: e.Convert} }
+
+// Search runs q: one page of matches, then the total when asked for, then
+// the _include and _revinclude resources of the page.
+func (e Engine) Search(ctx context.Context, ex Executor, q *Query) (Page, error) {
+	page := Page{Total: -1}
+	b := e.builder()
+	where, err := e.filters(b, q)
+	if err != nil {
+		return Page{}, err
+	}
+	if q.Total == "accurate" || q.Total == "estimate" || q.Summary == "count" || q.Count == 0 {
+		cb := e.builder()
+		cw, _ := e.filters(cb, q)
+		err := ex.Each(ctx, "SELECT count(*) FROM resources r WHERE "+cw, cb.args, func(scan func(...any) error) error {
+			return scan(&page.Total)
+		})
+		if err != nil {
+			return Page{}, err
+		}
+		if q.Summary == "count" || q.Count == 0 {
+			return page, nil
+		}
+	}
+	keys := e.sortKeys(b, q)
+	keys = append(keys, sortKey{expr: "r.rid", kind: 'i'})
+	if q.Cursor != "" {
+		vals, err := decodeSortCursor(q.Cursor, keys)
+		if err != nil {
+			return Page{}, err
+		}
+		where += "\n  AND " + keyset(b, keys, vals)
+	}
+	var sel, order []string
+	for i, k := range keys {
+		sel = append(sel, fmt.Sprintf("%s AS k%d", k.expr, i))
+		dir := ""
+		if k.desc {
+			dir = " DESC"
+		}
+		order = append(order, fmt.Sprintf("k%d%s", i, dir))
+	}
+	sql := fmt.Sprintf("SELECT r.type, r.id, r.version, r.last_updated, r.data, %s\nFROM resources r\nWHERE %s\nORDER BY %s\nLIMIT %d",
+		strings.Join(sel, ", "), where, strings.Join(order, ", "), q.Count+1)
+	var last []any
+	rids := map[int64]bool{}
+	err = ex.Each(ctx, sql, b.args, func(scan func(...any) error) error {
+		if len(page.Matches) == q.Count {
+			page.Next = encodeSortCursor(keys, last)
+			return nil
+		}
+		r, vals, err := scanRow(scan, keys)
+		if err != nil {
+			return err
+		}
+		last = vals
+		rids[vals[len(vals)-1].(int64)] = true
+		page.Matches = append(page.Matches, r)
+		return nil
+	})
+	if err != nil {
+		return Page{}, err
+	}
+	if page.Total < 0 && page.Next == "" && q.Cursor == "" {
+		page.Total = int64(len(page.Matches))
+	}
+	page.Included, err = e.includes(ctx, ex, q, page.Matches)
+	return page, err
+}
+
+// scanRow reads a result row: the resource, then its sort values.
+func scanRow(scan func(...any) error, keys []sortKey) (resources.Resource, []any, error) {
+	var r resources.Resource
+	var micros int64
+	dest := []any{&r.Type, &r.ID, &r.VersionID, &micros, &r.Data}
+	vals := make([]any, len(keys))
+	ptrs := make([]any, len(keys))
+	for i, k := range keys {
+		switch k.kind {
+		case 's':
+			ptrs[i] = new(string)
+		case 'i':
+			ptrs[i] = new(int64)
+		default:
+			ptrs[i] = new(float64)
+		}
+	}
+	if err := scan(append(dest, ptrs...)...); err != nil {
+		return r, nil, err
+	}
+	for i, p := range ptrs {
+		switch p := p.(type) {
+		case *string:
+			vals[i] = *p
+		case *int64:
+			vals[i] = *p
+		case *float64:
+			vals[i] = *p
+		}
+	}
+	r.LastUpdated = time.UnixMicro(micros).UTC()
+	return r, vals, nil
+}
+
+// keyset is the condition "after the cursor row" for the sort keys.
+func keyset(b *builder, keys []sortKey, vals []any) string {
+	var ors []string
+	for i := range keys {
+		var ands []string
+		for j := 0; j < i; j++ {
+			ands = append(ands, fmt.Sprintf("%s = %s", keys[j].expr, b.arg(vals[j])))
+		}
+		op := ">"
+		if keys[i].desc {
+			op = "<"
+		}
+		ands = append(ands, fmt.Sprintf("%s %s %s", keys[i].expr, op, b.arg(vals[i])))
+		ors = append(ors, "("+strings.Join(ands, " AND ")+")")
+	}
+	return "(" + strings.Join(ors, " OR ") + ")"
+}
+
+func encodeSortCursor(keys []sortKey, vals []any) string {
+	parts := make([]string, len(vals))
+	for i, v := range vals {
+		switch v := v.(type) {
+		case string:
+			parts[i] = "s" + v
+		case int64:
+			parts[i] = "i" + strconv.FormatInt(v, 10)
+		case float64:
+			parts[i] = "f" + strconv.FormatFloat(v, 'g', -1, 64)
+		}
+	}
+	b, _ := json.Marshal(parts)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeSortCursor(s string, keys []sortKey) ([]any, error) {
+	bad := resources.Invalid("invalid", "_cursor", "the paging cursor is malformed or belongs to another search; start again from the first page")
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, bad
+	}
+	var parts []string
+	if json.Unmarshal(raw, &parts) != nil || len(parts) != len(keys) {
+		return nil, bad
+	}
+	vals := make([]any, len(parts))
+	for i, p := range parts {
+		if p == "" || p[0] != keys[i].kind {
+			return nil, bad
+		}
+		switch p[0] {
+		case 's':
+			vals[i] = p[1:]
+		case 'i':
+			v, err := strconv.ParseInt(p[1:], 10, 64)
+			if err != nil {
+				return nil, bad
+			}
+			vals[i] = v
+		case 'f':
+			v, err := strconv.ParseFloat(p[1:], 64)
+			if err != nil {
+				return nil, bad
+			}
+			vals[i] = v
+		}
+	}
+	return vals, nil
+}
+
+// compartment is the condition "in compartment c" on resources alias r.
+func compartment(b *builder, c *Compartment) string {
+	types := make([]string, 0, len(c.Params))
+	for t := range c.Params {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	var ors []string
+	for _, typ := range types {
+		var links []string
+		var params []string
+		for _, p := range c.Params[typ] {
+			if p == "{def}" {
+				links = append(links, "r.id = "+b.arg(c.ID))
+			} else {
+				params = append(params, p)
+			}
+		}
+		if len(params) > 0 {
+			links = append(links, fmt.Sprintf(`r.rid IN (SELECT c.rid FROM idx_reference c WHERE c.res_type = %s AND c.param IN (%s)
+		AND c.target_type = %s AND c.target_id = %s)`, b.arg(typ), b.list(params), b.arg(c.Type), b.arg(c.ID)))
+		}
+		if len(links) > 0 {
+			ors = append(ors, fmt.Sprintf("(r.type = %s AND (%s))", b.arg(typ), strings.Join(links, " OR ")))
+		}
+	}
+	if len(ors) == 0 {
+		return "1 = 0"
+	}
+	return "(" + strings.Join(ors, "\n   OR ") + ")"
+}

@@ -1,0 +1,327 @@
+package search
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/meizhou-yiyang/yiyang/resources"
+)
+
+// Dialect is what differs between the SQL of the stores.
+type Dialect struct {
+	// Placeholder renders the n-th (1-based) bind parameter.
+	Placeholder func(n int) string
+	// False is the literal stored in resources.deleted for live resources.
+	False string
+	// Collate makes text comparisons bytewise, so that both stores sort alike.
+	Collate string
+}
+
+// Postgres and SQLite are the dialects of the two stores. SQLite
+// connections must run with case_sensitive_like on, so that LIKE behaves as
+// in PostgreSQL and prefix matches use the indexes.
+var (
+	Postgres = Dialect{Placeholder: func(n int) string { return "$" + strconv.Itoa(n) }, False: "false", Collate: ` COLLATE "C"`}
+	SQLite   = Dialect{Placeholder: func(n int) string { return "?" + strconv.Itoa(n) }, False: "0"}
+)
+
+// Folder normalises string values as the index extractor does; the search
+// side must fold query values the same way. Set by package index's caller
+// (the store) so that this package does not depend on it.
+type Folder func(string) string
+
+// Converter returns the canonical UCUM unit of a code and the factor into it.
+type Converter func(code string) (unit string, factor float64, ok bool)
+
+// builder accumulates SQL and its arguments.
+type builder struct {
+	d    Dialect
+	args []any
+	fold Folder
+	conv Converter
+	// alias counter for nested subqueries
+	n int
+}
+
+func (b *builder) arg(v any) string {
+	b.args = append(b.args, v)
+	return b.d.Placeholder(len(b.args))
+}
+
+func (b *builder) alias(prefix string) string {
+	b.n++
+	return prefix + strconv.Itoa(b.n)
+}
+
+// likeEscape escapes LIKE wildcards; patterns use ESCAPE '\'.
+func likeEscape(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return r.Replace(s)
+}
+
+// tableOf is the index table of a parameter type.
+func tableOf(typ string) string {
+	switch typ {
+	case "string", "token", "reference", "date", "number", "quantity", "uri":
+		return "idx_" + typ
+	}
+	return ""
+}
+
+// where compiles a filter on resources aliased r of type typ into a boolean
+// SQL expression.
+func (b *builder) where(r, typ string, f Filter) (string, error) {
+	switch {
+	case f.Has != nil:
+		return b.has(r, typ, f.Has)
+	case f.Chain != nil:
+		return b.chain(r, typ, f)
+	}
+	code := f.Param.Code
+	switch code {
+	case "_id":
+		return b.ids(r, f)
+	case "_lastUpdated":
+		return b.lastUpdated(r, f)
+	}
+	table := tableOf(f.Param.Type)
+	if f.Param.Type == "reference" && f.Modifier == "identifier" {
+		table, code = "idx_token", code+":identifier"
+	}
+	if table == "" {
+		return "", resources.Invalid("not-supported", code, fmt.Sprintf("%s parameters (%s) cannot be searched yet", f.Param.Type, code))
+	}
+	x := b.alias("x")
+	scope := fmt.Sprintf("%s.param = %s", x, b.arg(code))
+	if typ != "" {
+		scope = fmt.Sprintf("%s.res_type = %s AND %s", x, b.arg(typ), scope)
+	}
+	if f.Modifier == "missing" {
+		cond := fmt.Sprintf("%s.rid IN (SELECT %s.rid FROM %s %s WHERE %s)", r, x, table, x, scope)
+		if f.Missing {
+			return "NOT " + cond, nil
+		}
+		return cond, nil
+	}
+	var ors []string
+	for _, v := range f.Values {
+		c, err := b.value(x, f, v)
+		if err != nil {
+			return "", err
+		}
+		ors = append(ors, c)
+	}
+	cond := fmt.Sprintf("%s.rid IN (SELECT %s.rid FROM %s %s WHERE %s AND (%s))", r, x, table, x, scope, strings.Join(ors, " OR "))
+	if f.Modifier == "not" {
+		return "NOT " + cond, nil
+	}
+	return cond, nil
+}
+
+// value compiles one OR value against index alias x.
+func (b *builder) value(x string, f Filter, v Value) (string, error) {
+	code := f.Param.Code
+	switch {
+	case f.Param.Type == "string":
+		switch f.Modifier {
+		case "exact":
+			return fmt.Sprintf("%s.exact = %s", x, b.arg(v.Text)), nil
+		case "contains":
+			return fmt.Sprintf(`%s.norm LIKE %s ESCAPE '\'`, x, b.arg("%"+likeEscape(b.fold(v.Text))+"%")), nil
+		}
+		return fmt.Sprintf(`%s.norm LIKE %s ESCAPE '\'`, x, b.arg(likeEscape(b.fold(v.Text))+"%")), nil
+	case f.Param.Type == "token" || f.Modifier == "identifier":
+		switch f.Modifier {
+		case "text":
+			t := likeEscape(b.fold(v.Text))
+			return fmt.Sprintf(`(%s.text LIKE %s ESCAPE '\' OR %s.text LIKE %s ESCAPE '\')`, x, b.arg(t+"%"), x, b.arg("% "+t+"%")), nil
+		case "in", "not-in", "above", "below", "of-type":
+			return "", resources.Invalid("not-supported", code+":"+f.Modifier, ":"+f.Modifier+" needs terminology services, which this server does not have yet")
+		}
+		var parts []string
+		if v.Code != "" {
+			parts = append(parts, fmt.Sprintf("%s.code = %s", x, b.arg(v.Code)))
+		}
+		if v.HasSystem {
+			parts = append(parts, fmt.Sprintf("%s.system = %s", x, b.arg(v.System)))
+		}
+		return "(" + strings.Join(parts, " AND ") + ")", nil
+	case f.Param.Type == "reference":
+		return b.reference(x, f, v), nil
+	case f.Param.Type == "uri":
+		switch f.Modifier {
+		case "below":
+			return fmt.Sprintf(`%s.uri LIKE %s ESCAPE '\'`, x, b.arg(likeEscape(v.Text)+"%")), nil
+		case "above":
+			return fmt.Sprintf(`%s LIKE %s.uri || '%%'`, b.arg(v.Text), x), nil
+		}
+		return fmt.Sprintf("%s.uri = %s", x, b.arg(v.Text)), nil
+	case f.Param.Type == "date":
+		return b.dateRange(x+".low", x+".high", v), nil
+	case f.Param.Type == "number":
+		return b.number(x+".value", v, 1), nil
+	case f.Param.Type == "quantity":
+		return b.quantity(x, v), nil
+	}
+	return "", resources.Invalid("not-supported", code, "cannot search "+f.Param.Type+" parameters")
+}
+
+func (b *builder) reference(x string, f Filter, v Value) string {
+	var ors []string
+	if v.RefID != "" {
+		c := fmt.Sprintf("%s.target_id = %s", x, b.arg(v.RefID))
+		if v.RefType != "" {
+			c += fmt.Sprintf(" AND %s.target_type = %s", x, b.arg(v.RefType))
+		} else if f.TargetType != "" {
+			c += fmt.Sprintf(" AND %s.target_type = %s", x, b.arg(f.TargetType))
+		}
+		ors = append(ors, "("+c+")")
+	}
+	if v.URL != "" {
+		ors = append(ors, fmt.Sprintf("%s.url = %s", x, b.arg(v.URL)))
+	}
+	return "(" + strings.Join(ors, " OR ") + ")"
+}
+
+// dateRange compiles a date value against a stored [lo, hi] range (microseconds).
+func (b *builder) dateRange(lo, hi string, v Value) string {
+	vs, ve := v.Start.UnixMicro(), v.End.UnixMicro()
+	switch v.Prefix {
+	case Ne:
+		return fmt.Sprintf("NOT (%s >= %s AND %s <= %s)", lo, b.arg(vs), hi, b.arg(ve))
+	case Gt:
+		return fmt.Sprintf("%s > %s", hi, b.arg(ve))
+	case Lt:
+		return fmt.Sprintf("%s < %s", lo, b.arg(vs))
+	case Ge:
+		return fmt.Sprintf("%s >= %s", hi, b.arg(vs))
+	case Le:
+		return fmt.Sprintf("%s <= %s", lo, b.arg(ve))
+	case Sa:
+		return fmt.Sprintf("%s > %s", lo, b.arg(ve))
+	case Eb:
+		return fmt.Sprintf("%s < %s", hi, b.arg(vs))
+	case Ap:
+		// Approximately: the ranges overlap once the value's range is widened
+		// by 10% of its distance from now (at least a day).
+		gap := time.Since(v.Start)
+		if gap < 0 {
+			gap = -gap
+		}
+		slack := max(gap/10, 24*time.Hour).Microseconds()
+		return fmt.Sprintf("(%s <= %s AND %s >= %s)", lo, b.arg(satAdd(ve, slack)), hi, b.arg(satAdd(vs, -slack)))
+	}
+	return fmt.Sprintf("(%s >= %s AND %s <= %s)", lo, b.arg(vs), hi, b.arg(ve))
+}
+
+func satAdd(a, d int64) int64 {
+	if d > 0 && a > math.MaxInt64-d {
+		return math.MaxInt64
+	}
+	if d < 0 && a < math.MinInt64-d {
+		return math.MinInt64
+	}
+	return a + d
+}
+
+// number compiles a number value against column col, scaled by factor
+// (for canonical quantities).
+func (b *builder) number(col string, v Value, factor float64) string {
+	f := func(r interface{ Float64() (float64, bool) }) float64 { x, _ := r.Float64(); return x * factor }
+	val, lo, hi := f(v.Number.Value), f(v.Number.Low), f(v.Number.High)
+	switch v.Prefix {
+	case Ne:
+		return fmt.Sprintf("NOT (%s >= %s AND %s < %s)", col, b.arg(lo), col, b.arg(hi))
+	case Gt, Sa:
+		return fmt.Sprintf("%s > %s", col, b.arg(val))
+	case Lt, Eb:
+		return fmt.Sprintf("%s < %s", col, b.arg(val))
+	case Ge:
+		return fmt.Sprintf("%s >= %s", col, b.arg(val))
+	case Le:
+		return fmt.Sprintf("%s <= %s", col, b.arg(val))
+	case Ap:
+		d := math.Abs(val) / 10
+		return fmt.Sprintf("(%s >= %s AND %s <= %s)", col, b.arg(val-d), col, b.arg(val+d))
+	}
+	return fmt.Sprintf("(%s >= %s AND %s < %s)", col, b.arg(lo), col, b.arg(hi))
+}
+
+func (b *builder) quantity(x string, v Value) string {
+	if v.Code != "" && b.conv != nil {
+		if unit, factor, ok := b.conv(v.Code); ok && (!v.HasSystem || v.System == "http://unitsofmeasure.org") {
+			return fmt.Sprintf("(%s.canon_code = %s AND %s)", x, b.arg(unit), b.number(x+".canon_value", v, factor))
+		}
+	}
+	cond := b.number(x+".value", v, 1)
+	if v.Code != "" {
+		cond += fmt.Sprintf(" AND %s.code = %s", x, b.arg(v.Code))
+	}
+	if v.HasSystem && v.System != "" {
+		cond += fmt.Sprintf(" AND %s.system = %s", x, b.arg(v.System))
+	}
+	return "(" + cond + ")"
+}
+
+func (b *builder) ids(r string, f Filter) (string, error) {
+	if f.Modifier == "missing" {
+		if f.Missing {
+			return "1 = 0", nil
+		}
+		return "1 = 1", nil
+	}
+	var ps []string
+	for _, v := range f.Values {
+		ps = append(ps, b.arg(v.Code))
+	}
+	cond := fmt.Sprintf("%s.id IN (%s)", r, strings.Join(ps, ", "))
+	if f.Modifier == "not" {
+		return "NOT " + cond, nil
+	}
+	return cond, nil
+}
+
+func (b *builder) lastUpdated(r string, f Filter) (string, error) {
+	if f.Modifier == "missing" {
+		if f.Missing {
+			return "1 = 0", nil
+		}
+		return "1 = 1", nil
+	}
+	var ors []string
+	for _, v := range f.Values {
+		ors = append(ors, b.dateRange(r+".last_updated", r+".last_updated", v))
+	}
+	return "(" + strings.Join(ors, " OR ") + ")", nil
+}
+
+// chain: resources whose reference parameter points to a resource of the
+// chain's type matching the inner filter.
+func (b *builder) chain(r, typ string, f Filter) (string, error) {
+	x, t := b.alias("x"), b.alias("t")
+	inner, err := b.where(t, f.Chain.Type, f.Chain.Filter)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf(`%s.rid IN (SELECT %s.rid FROM idx_reference %s WHERE %s.res_type = %s AND %s.param = %s AND %s.target_type = %s
+		AND %s.target_id IN (SELECT %s.id FROM resources %s WHERE %s.type = %s AND %s.deleted = %s AND %s))`,
+		r, x, x, x, b.arg(typ), x, b.arg(f.Param.Code), x, b.arg(f.Chain.Type),
+		x, t, t, t, b.arg(f.Chain.Type), t, b.d.False, inner), nil
+}
+
+// has: resources referred to by a resource of h.Type, through h.Param, that
+// matches the inner filter.
+func (b *builder) has(r, typ string, h *Has) (string, error) {
+	x, s := b.alias("x"), b.alias("s")
+	inner, err := b.where(s, h.Type, h.Filter)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf(`%s.id IN (SELECT %s.target_id FROM idx_reference %s WHERE %s.res_type = %s AND %s.param = %s AND %s.target_type = %s
+		AND %s.rid IN (SELECT %s.rid FROM resources %s WHERE %s.type = %s AND %s.deleted = %s AND %s))`,
+		r, x, x, x, b.arg(h.Type), x, b.arg(h.Param.Code), x, b.arg(typ),
+		x, s, s, s, b.arg(h.Type), s, b.d.False, inner), nil
+}

@@ -1,0 +1,30 @@
+package sqlite
+
+import (
+	"context"
+
+	"github.com/meizhou-yiyang/yiyang/resources/index"
+	"github.com/meizhou-yiyang/yiyang/resources/search"
+)
+
+var engine = search.Engine{Dialect: search.SQLite, Fold: index.Fold, Convert: index.CanonicalUnit}
+
+// Search runs a parsed search on committed data.
+func (s *Store) Search(ctx context.Context, q *search.Query) (search.Page, error) {
+	return engine.Search(ctx, s, q)
+}
+
+// Each runs a query on the reader pool (search.Executor).
+func (s *Store) Each(ctx context.Context, sql string, args []any, fn func(scan func(dest ...any) error) error) error {
+	rows, err := s.r.QueryContext(ctx, sql, args...)
+	if err != nil {
+		return wrap("search", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows.Scan); err != nil {
+			return wrap("search", err)
+		}
+	}
+	return wrap("search", rows.Err())
+}
