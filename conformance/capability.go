@@ -32,6 +32,14 @@ type TypeDescription struct {
 	Type         string
 	Interactions []string
 	Operations   []OperationDescription
+	SearchParams []SearchParamDescription
+}
+
+// SearchParamDescription is one supported search parameter.
+type SearchParamDescription struct {
+	Name       string `json:"name"`
+	Definition string `json:"definition"`
+	Type       string `json:"type"`
 }
 
 // OperationDescription is one operation's entry.
@@ -49,17 +57,18 @@ type code struct {
 }
 
 type restResource struct {
-	Type              string   `json:"type"`
-	Profile           string   `json:"profile"`
-	Interaction       []code   `json:"interaction"`
-	Versioning        string   `json:"versioning"`
-	ReadHistory       bool     `json:"readHistory"`
-	UpdateCreate      bool     `json:"updateCreate"`
-	ConditionalCreate bool     `json:"conditionalCreate"`
-	ConditionalUpdate bool     `json:"conditionalUpdate"`
-	ConditionalDelete string   `json:"conditionalDelete"`
-	Operation         []named  `json:"operation,omitempty"`
-	ReferencePolicy   []string `json:"referencePolicy,omitempty"`
+	Type              string                   `json:"type"`
+	Profile           string                   `json:"profile"`
+	Interaction       []code                   `json:"interaction"`
+	Versioning        string                   `json:"versioning"`
+	ReadHistory       bool                     `json:"readHistory"`
+	UpdateCreate      bool                     `json:"updateCreate"`
+	ConditionalCreate bool                     `json:"conditionalCreate"`
+	ConditionalUpdate bool                     `json:"conditionalUpdate"`
+	ConditionalDelete string                   `json:"conditionalDelete"`
+	SearchParam       []SearchParamDescription `json:"searchParam,omitempty"`
+	Operation         []named                  `json:"operation,omitempty"`
+	ReferencePolicy   []string                 `json:"referencePolicy,omitempty"`
 }
 
 // CapabilityStatement renders d as an R4 CapabilityStatement (JSON).
@@ -116,6 +125,7 @@ func CapabilityStatement(d Description) ([]byte, error) {
 		for _, i := range t.Interactions {
 			rr.Interaction = append(rr.Interaction, code{i})
 		}
+		rr.SearchParam = t.SearchParams
 		for _, o := range t.Operations {
 			rr.Operation = append(rr.Operation, named{o.Name, o.Definition})
 		}

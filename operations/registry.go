@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/resources/search"
 )
 
 // Operation is one $operation.
@@ -34,6 +35,9 @@ type Invocation struct {
 	Body     []byte
 	Ops      resources.Ops
 	Parser   *resources.Parser
+	// Search runs a search and renders it as a searchset Bundle whose links
+	// repeat params; the server supplies it.
+	Search func(ctx context.Context, q *search.Query, params url.Values) (Result, error)
 }
 
 // Result is an operation's answer: a status and a FHIR JSON body.

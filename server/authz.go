@@ -51,7 +51,9 @@ func (s *Server) authorize(r *http.Request, interaction string) error {
 		in, ok = auth.Read, true
 	case "compartment-or-operation":
 		in, ok = auth.Read, true
-		if x := chi.URLParam(r, "op"); x == "*" || resources.IsResourceType(x) {
+		if x := chi.URLParam(r, "op"); x == "$everything" {
+			typ = "" // every type of the compartment
+		} else if x == "*" || resources.IsResourceType(x) {
 			// A compartment search reads resources of the searched type.
 			in, typ = auth.Search, x
 			if x == "*" {

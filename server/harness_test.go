@@ -74,8 +74,10 @@ func newServer(t testing.TB, st resources.Store) *server.Server {
 		t.Fatal(err)
 	}
 	ops := operations.NewRegistry()
-	if err := ops.Register(operations.Validate); err != nil {
-		t.Fatal(err)
+	for _, op := range []operations.Operation{operations.Validate, operations.Everything} {
+		if err := ops.Register(op); err != nil {
+			t.Fatal(err)
+		}
 	}
 	srv, err := server.New(server.Config{Store: st, Parser: parser, Logger: testLogger(t), Operations: ops,
 		MaxBodyBytes: 4 << 20, AuthDisabled: true, Version: "test"})

@@ -1,14 +1,18 @@
 package server
 
 import (
+	"context"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/meizhou-yiyang/yiyang/conformance"
+	"github.com/meizhou-yiyang/yiyang/conformance/r4"
 	"github.com/meizhou-yiyang/yiyang/operations"
 	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/resources/search"
 )
 
 // typeInteractions are the interactions every resource type supports.
@@ -34,6 +38,11 @@ func (s *Server) capabilities(w http.ResponseWriter, r *http.Request) (*response
 	sort.Strings(types)
 	for _, t := range types {
 		td := conformance.TypeDescription{Type: t, Interactions: typeInteractions}
+		for _, sp := range r4.SearchParamsFor(t) {
+			if searchable(sp) {
+				td.SearchParams = append(td.SearchParams, conformance.SearchParamDescription{Name: sp.Name, Definition: sp.URL, Type: sp.Type})
+			}
+		}
 		for _, op := range ops {
 			if (op.Type || op.Instance) && op.Applies(t) {
 				td.Operations = append(td.Operations, conformance.OperationDescription{Name: op.Name, Definition: op.Definition})
@@ -71,7 +80,14 @@ func (s *Server) operation(w http.ResponseWriter, r *http.Request) (*response, e
 	if !ok || (level == "system" && !op.System) || (level == "type" && !op.Type) || (level == "instance" && !op.Instance) || (typ != "" && !op.Applies(typ)) {
 		return nil, errorf(http.StatusNotFound, "not-supported", "operation %s is not supported at %s level%s", name, level, onType(typ))
 	}
-	in := operations.Invocation{Type: typ, ID: id, Method: r.Method, Query: r.URL.Query(), Ops: s.ops(r.Context()), Parser: s.parser}
+	in := operations.Invocation{Type: typ, ID: id, Method: r.Method, Query: r.URL.Query(), Ops: s.ops(r.Context()), Parser: s.parser,
+		Search: func(ctx context.Context, q *search.Query, params url.Values) (operations.Result, error) {
+			resp, err := s.searchBundle(r.WithContext(ctx), q, params)
+			if err != nil {
+				return operations.Result{}, err
+			}
+			return operations.Result{Status: http.StatusOK, Body: resp.body}, nil
+		}}
 	if r.Method == http.MethodPost {
 		if _, err := checkContentType(r); err != nil {
 			return nil, err
@@ -87,6 +103,18 @@ func (s *Server) operation(w http.ResponseWriter, r *http.Request) (*response, e
 		return nil, err
 	}
 	return &response{status: res.Status, body: res.Body}, nil
+}
+
+// searchable reports whether the server can search by sp: the index holds
+// its values (or it is _id / _lastUpdated, searched on the resource row).
+func searchable(sp r4.SearchParam) bool {
+	switch {
+	case sp.Name == "_id" || sp.Name == "_lastUpdated":
+		return true
+	case sp.Type == "composite" || sp.Type == "special" || sp.Expression == "":
+		return false
+	}
+	return true
 }
 
 func onType(t string) string {

@@ -108,7 +108,7 @@ func TestCRUDAndHTTPSemantics(t *testing.T) {
 		}
 		// The CapabilityStatement lists what is served.
 		cs := c.do(http.MethodGet, "/metadata", nil)
-		for _, want := range []string{`"CapabilityStatement"`, `"type":"Observation"`, `"code":"transaction"`, `"name":"validate"`, "authentication is OFF"} {
+		for _, want := range []string{`"CapabilityStatement"`, `"name":"birthdate"`, `"name":"everything"`, `"type":"Observation"`, `"code":"transaction"`, `"name":"validate"`, "authentication is OFF"} {
 			if !strings.Contains(string(cs.body), want) {
 				t.Fatalf("metadata lacks %s", want)
 			}

@@ -2,7 +2,9 @@ package server_test
 
 import (
 	"encoding/json"
+
 	"fmt"
+	"github.com/meizhou-yiyang/yiyang/conformance/r4"
 	"net/http"
 	"net/url"
 	"os"
@@ -288,6 +290,46 @@ func TestSearch(t *testing.T) {
 		res = c.do(http.MethodGet, "/Patient?_id="+pid+"&_elements=gender", nil)
 		if strings.Contains(string(res.body), `"name"`) || !strings.Contains(string(res.body), `"gender"`) || !strings.Contains(string(res.body), "SUBSETTED") {
 			t.Fatalf("_elements: %s", res.body)
+		}
+		// $everything: the patient and every resource of the compartment that
+		// refers to it, paged.
+		every, _, _ := searchAll(t, c, "/"+patient+"/$everything?_count=20")
+		want := map[string]bool{patient: true}
+		def, _ := r4.CompartmentFor("Patient")
+		for k, m := range all {
+			var refs []string
+			references(m, &refs)
+			typ := k[:strings.Index(k, "/")]
+			if _, in := def.Resources[typ]; !in {
+				continue
+			}
+			for _, ref := range refs {
+				if ref == patient {
+					want[k] = true
+				}
+			}
+		}
+		gotEvery := map[string]bool{}
+		for _, k := range every {
+			gotEvery[k] = true
+		}
+		if len(gotEvery) != len(want) {
+			t.Errorf("$everything: %d resources, want %d", len(gotEvery), len(want))
+		}
+		for k := range want {
+			if !gotEvery[k] {
+				t.Errorf("$everything lacks %s", k)
+				break
+			}
+		}
+		obsOnly, _, _ := searchAll(t, c, "/"+patient+"/$everything?_type=Observation")
+		for _, k := range obsOnly {
+			if !strings.HasPrefix(k, "Observation/") {
+				t.Fatalf("_type=Observation returned %s", k)
+			}
+		}
+		if r := c.do(http.MethodGet, "/Patient/nobody/$everything", nil); r.status != http.StatusNotFound {
+			t.Errorf("$everything of an unknown patient: %d", r.status)
 		}
 		// Bad input is a 400 with an OperationOutcome.
 		for _, q := range []string{"Patient?birthdate=soon", "Patient?colour=red", "Observation?subject.name=x", "Patient?_count=x", "Patient?_cursor=zzz"} {

@@ -124,8 +124,10 @@ func newServer(ctx context.Context, cfg Config, st resources.Store, log *slog.Lo
 		}
 	}
 	ops := operations.NewRegistry()
-	if err := ops.Register(operations.Validate); err != nil {
-		return nil, err
+	for _, op := range []operations.Operation{operations.Validate, operations.Everything} {
+		if err := ops.Register(op); err != nil {
+			return nil, err
+		}
 	}
 	return server.New(server.Config{
 		Store: st, Parser: parser, Logger: log, Operations: ops, BaseURL: cfg.BaseURL,
