@@ -106,7 +106,7 @@ func CapabilityStatement(d Description) ([]byte, error) {
 		Implementation: map[string]string{"description": d.Software + " FHIR R4 server", "url": d.BaseURL},
 		FHIRVersion:    "4.0.1",
 		Format:         []string{"application/fhir+json", "json"},
-		PatchFormat:    []string{"application/json-patch+json"},
+		PatchFormat:    []string{"application/json-patch+json", "application/fhir+json"},
 	}
 	sec := security{Cors: false, Description: "Authentication is configured by the operator."}
 	if d.Insecure {

@@ -46,7 +46,10 @@ type entryWork struct {
 	body   []byte
 	ctype  string
 	full   string // the entry's fullUrl
-	req    *http.Request
+	// conditional marks PUT and DELETE entries that target Type?criteria.
+	conditional bool
+	ifNoneExist string
+	req         *http.Request
 }
 
 var methodOrder = map[string]int{http.MethodDelete: 0, http.MethodPost: 1, http.MethodPut: 2, http.MethodPatch: 2, http.MethodGet: 3, http.MethodHead: 3}
@@ -142,9 +145,14 @@ func prepare(i int, raw json.RawMessage) (*entryWork, error) {
 	if m == http.MethodPost && (len(parts) != 1 || u.RawQuery != "") {
 		return nil, errorAt(http.StatusBadRequest, "value", at+".request.url", "POST entry url must be a resource type, not %q", e.Request.URL)
 	}
-	if (m == http.MethodPut || m == http.MethodPatch || m == http.MethodDelete) && (len(parts) != 2 || u.RawQuery != "") {
-		return nil, errorAt(http.StatusBadRequest, "not-supported", at+".request.url", "%s entry url must be Type/id (conditional entries are not supported yet), not %q", m, e.Request.URL)
+	conditional := len(parts) == 1 && u.RawQuery != ""
+	if (m == http.MethodPut || m == http.MethodDelete) && !(len(parts) == 2 && u.RawQuery == "" || conditional) {
+		return nil, errorAt(http.StatusBadRequest, "value", at+".request.url", "%s entry url must be Type/id or Type?criteria, not %q", m, e.Request.URL)
 	}
+	if m == http.MethodPatch && (len(parts) != 2 || u.RawQuery != "") {
+		return nil, errorAt(http.StatusBadRequest, "not-supported", at+".request.url", "PATCH entry url must be Type/id (conditional patch is not supported), not %q", e.Request.URL)
+	}
+	w.conditional = conditional
 	method := m
 	if m == http.MethodHead {
 		method = http.MethodGet // answered like GET; the body is dropped
@@ -161,20 +169,25 @@ func prepare(i int, raw json.RawMessage) (*entryWork, error) {
 			req.Header.Set(h, v)
 		}
 	}
-	w.req, w.full = req, e.FullURL
+	w.req, w.full, w.ifNoneExist = req, e.FullURL, e.Request.IfNoneExist
 	return w, nil
 }
 
-// patchBody takes a PATCH entry's Binary holding a JSON Patch.
+// patchBody takes a PATCH entry's patch: a Parameters resource (FHIRPath
+// Patch) or a Binary holding a JSON Patch.
 func (w *entryWork) patchBody(res json.RawMessage, at string) error {
 	var bin struct {
 		ResourceType string `json:"resourceType"`
 		ContentType  string `json:"contentType"`
 		Data         string `json:"data"`
 	}
-	if json.Unmarshal(res, &bin) != nil || bin.ResourceType != "Binary" || bin.ContentType != "application/json-patch+json" {
+	if json.Unmarshal(res, &bin) == nil && bin.ResourceType == "Parameters" {
+		w.body, w.ctype = res, "application/fhir+json"
+		return nil
+	}
+	if bin.ResourceType != "Binary" || bin.ContentType != "application/json-patch+json" {
 		return errorAt(http.StatusBadRequest, "not-supported", at+".resource",
-			"a PATCH entry needs a Binary resource with contentType application/json-patch+json")
+			"a PATCH entry needs a Parameters resource (FHIRPath Patch) or a Binary with contentType application/json-patch+json")
 	}
 	body, err := base64.StdEncoding.DecodeString(bin.Data)
 	if err != nil {
@@ -221,23 +234,23 @@ func (s *Server) batch(r *http.Request, entries []json.RawMessage) (*response, e
 
 func (s *Server) transaction(r *http.Request, entries []json.RawMessage) (*response, error) {
 	works := make([]*entryWork, len(entries))
-	refs := map[string]string{} // fullUrl → Type/id
+	fullURLs := map[string]bool{}
 	targets := map[string]int{}
 	for i, raw := range entries {
 		w, err := prepare(i, raw)
 		if err != nil {
 			return nil, err
 		}
-		if w.method == http.MethodPost {
-			w.id = uuid.NewString()
+		if w.method == http.MethodPost || (w.method == http.MethodPut && w.conditional) {
+			w.id = uuid.NewString() // replaced below if a condition matches
 		}
 		if w.full != "" && w.method != http.MethodGet && w.method != http.MethodHead {
-			if prev, dup := refs[w.full]; dup && prev != "" {
+			if fullURLs[w.full] {
 				return nil, errorAt(http.StatusBadRequest, "invalid", fmt.Sprintf("Bundle.entry[%d].fullUrl", i), "fullUrl %q appears twice", w.full)
 			}
-			refs[w.full] = w.typ + "/" + w.id
+			fullURLs[w.full] = true
 		}
-		if w.method != http.MethodGet && w.method != http.MethodHead {
+		if w.method != http.MethodGet && w.method != http.MethodHead && !w.conditional {
 			key := w.typ + "/" + w.id
 			if j, dup := targets[key]; dup {
 				return nil, errorAt(http.StatusBadRequest, "invalid", fmt.Sprintf("Bundle.entry[%d]", i),
@@ -247,11 +260,6 @@ func (s *Server) transaction(r *http.Request, entries []json.RawMessage) (*respo
 		}
 		works[i] = w
 	}
-	for _, w := range works {
-		if w.method == http.MethodPost || w.method == http.MethodPut {
-			w.body = rewriteRefs(w.body, refs)
-		}
-	}
 	order := append([]*entryWork(nil), works...)
 	sort.SliceStable(order, func(i, j int) bool { return methodOrder[order[i].method] < methodOrder[order[j].method] })
 	out := newBundle("transaction-response")
@@ -259,6 +267,9 @@ func (s *Server) transaction(r *http.Request, entries []json.RawMessage) (*respo
 	representation := preferReturn(r) == "representation"
 	err := s.store.WithTx(r.Context(), func(ctx context.Context, tx resources.Ops) error {
 		ctx = context.WithValue(ctx, txKey, tx)
+		if err := s.resolveEntries(ctx, tx, works); err != nil {
+			return err
+		}
 		for _, w := range order {
 			rec := s.run(context.WithValue(ctx, preassignedKey, w.id), w)
 			if rec.status >= 400 {
@@ -273,6 +284,51 @@ func (s *Server) transaction(r *http.Request, entries []json.RawMessage) (*respo
 	}
 	body, err := json.Marshal(out)
 	return &response{body: body, interaction: "transaction"}, err
+}
+
+// resolveEntries settles, inside the transaction, the ids that conditional
+// entries will act on (ifNoneExist creates and conditional updates that
+// match an existing resource take its id), then rewrites every reference to
+// an entry's fullUrl and every conditional reference (Type?criteria).
+func (s *Server) resolveEntries(ctx context.Context, tx resources.Ops, works []*entryWork) error {
+	refs := map[string]string{}
+	for _, w := range works {
+		at := fmt.Sprintf("Bundle.entry[%d].request", w.index)
+		cond := ""
+		switch {
+		case w.method == http.MethodPost && w.ifNoneExist != "":
+			cond = w.ifNoneExist
+		case w.method == http.MethodPut && w.conditional:
+			cond = w.req.URL.RawQuery
+		}
+		if cond != "" {
+			found, err := s.match(ctx, tx, w.typ, cond, at)
+			if err != nil {
+				return err
+			}
+			switch len(found) {
+			case 0:
+			case 1:
+				w.id = found[0].ID
+			default:
+				return errMultiple
+			}
+		}
+		if w.full != "" && (w.method == http.MethodPost || w.method == http.MethodPut) {
+			refs[w.full] = w.typ + "/" + w.id
+		}
+	}
+	for _, w := range works {
+		if w.method != http.MethodPost && w.method != http.MethodPut {
+			continue
+		}
+		body, err := s.resolveConditionalRefs(ctx, tx, rewriteRefs(w.body, refs), fmt.Sprintf("Bundle.entry[%d].resource", w.index))
+		if err != nil {
+			return err
+		}
+		w.body = body
+	}
+	return nil
 }
 
 // entryFailure turns a failed transaction entry into the transaction's error,
@@ -314,6 +370,8 @@ func (s *Server) entryResult(r *http.Request, w *entryWork, rec *recorder, repre
 	resp := &entryResponse{Status: statusLine(rec.status), Etag: rec.header.Get("ETag")}
 	if loc := rec.header.Get("Location"); loc != "" {
 		resp.Location = strings.TrimPrefix(loc, s.base(w.req)+"/")
+	} else if (w.method == http.MethodPut || w.method == http.MethodPatch) && rec.status < 300 && w.id != "" && resp.Etag != "" {
+		resp.Location = w.typ + "/" + w.id + "/_history/" + strings.Trim(strings.TrimPrefix(resp.Etag, "W/"), `"`)
 	}
 	if lm := rec.header.Get("Last-Modified"); lm != "" {
 		if t, err := http.ParseTime(lm); err == nil {

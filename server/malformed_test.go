@@ -118,8 +118,9 @@ func badRequests() []badRequest {
 		{name: "unknown type operation", method: "GET", path: "/Patient/$bogus", status: 404, want: "$bogus"},
 		{name: "unknown instance operation", method: "POST", path: "/Patient/p1/$bogus", body: patient(``), status: 404, want: "$bogus"},
 		{name: "unknown route", method: "GET", path: "/Patient/p1/_history/1/extra", status: 404},
-		{name: "DELETE on a type", method: "DELETE", path: "/Patient", status: 405},
-		{name: "PUT on a type", method: "PUT", path: "/Patient", body: patient(``), status: 405},
+		{name: "conditional delete without criteria", method: "DELETE", path: "/Patient", status: 400, want: "criteria"},
+		{name: "conditional update without criteria", method: "PUT", path: "/Patient", body: patient(``), status: 400, want: "criteria"},
+		{name: "conditional update with a bad criterion", method: "PUT", path: "/Patient?birthdate=soon", body: patient(``), status: 400, want: "birthdate"},
 		{name: "POST to an instance", method: "POST", path: "/Patient/p1", body: patient(``), status: 405},
 
 		// Create, update and delete preconditions.
@@ -132,7 +133,8 @@ func badRequests() []badRequest {
 		{name: "If-Match wrong version", method: "PUT", path: "/Patient/p1", body: patient(`,"id":"p1"`), headers: []string{"If-Match", `W/"99"`}, status: 412},
 		{name: "DELETE If-Match garbage", method: "DELETE", path: "/Patient/p1", headers: []string{"If-Match", "W/x"}, status: 400, want: "If-Match"},
 		{name: "DELETE If-Match wrong version", method: "DELETE", path: "/Patient/p1", headers: []string{"If-Match", `W/"99"`}, status: 412},
-		{name: "conditional create", method: "POST", path: "/Patient", body: patient(``), headers: []string{"If-None-Exist", "identifier=x|1"}, status: 400, want: "If-None-Exist"},
+		{name: "conditional create with an unknown parameter", method: "POST", path: "/Patient", body: patient(``), headers: []string{"If-None-Exist", "colour=red"}, status: 400, want: "colour"},
+		{name: "conditional create without criteria", method: "POST", path: "/Patient", body: patient(``), headers: []string{"If-None-Exist", "_count=1"}, status: 400, want: "criteria"},
 
 		// Reads.
 		{name: "vread non-numeric version", method: "GET", path: "/Patient/p1/_history/abc", status: 400, want: "vid"},

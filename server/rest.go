@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/resources/fhirpatch"
 	"github.com/meizhou-yiyang/yiyang/resources/jsonpatch"
 )
 
@@ -100,12 +102,12 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) (*response, erro
 	if err != nil {
 		return nil, err
 	}
-	if r.Header.Get("If-None-Exist") != "" {
-		return nil, errorf(http.StatusBadRequest, "not-supported", "conditional create (If-None-Exist) is not supported yet")
-	}
 	p, err := s.parseResource(r, typ)
 	if err != nil {
 		return nil, err
+	}
+	if cond := r.Header.Get("If-None-Exist"); cond != "" {
+		return s.conditionalCreate(r, typ, p, cond)
 	}
 	// The server assigns the id; an id in the body is ignored (FHIR R4 create).
 	res, err := s.ops(r.Context()).Create(r.Context(), resources.CreateParams{Type: typ, ID: preassigned(r), Data: p.JSON,
@@ -280,13 +282,31 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request) (*response, error
 	if err != nil {
 		return nil, err
 	}
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(strings.TrimSpace(ct), "application/json-patch+json") {
-		return nil, errorf(http.StatusUnsupportedMediaType, "not-supported",
-			"PATCH needs Content-Type application/json-patch+json (JSON Patch); got %q", ct)
+	const need = "PATCH needs Content-Type application/json-patch+json (JSON Patch) or " +
+		"application/fhir+json (FHIRPath Patch, a Parameters resource)"
+	ct := r.Header.Get("Content-Type")
+	mediaType := strings.ToLower(strings.TrimSpace(strings.Split(ct, ";")[0]))
+	switch mediaType {
+	case "application/json-patch+json":
+	case "application/fhir+json", "application/json":
+		mediaType = "application/fhir+json"
+	default:
+		return nil, errorf(http.StatusUnsupportedMediaType, "not-supported", "%s; got %q", need, ct)
 	}
 	doc, err := readBody(r)
 	if err != nil {
 		return nil, err
+	}
+	if mediaType == "application/fhir+json" {
+		// FHIR JSON is a patch only as a Parameters resource; other resources
+		// are unsupported, anything else is left to the patch parser (400).
+		var body struct {
+			ResourceType string `json:"resourceType"`
+		}
+		if json.Unmarshal(doc, &body) == nil && body.ResourceType != "" && body.ResourceType != "Parameters" {
+			return nil, errorf(http.StatusUnsupportedMediaType, "not-supported",
+				"%s; got %q with a %s resource", need, ct, body.ResourceType)
+		}
 	}
 	ops := s.ops(r.Context())
 	for attempt := 0; ; attempt++ {
@@ -300,7 +320,7 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request) (*response, error
 		if match > 0 && match != cur.VersionID {
 			return nil, resources.ErrPreconditionFailed
 		}
-		p, err := s.applyPatch(cur, doc)
+		p, err := s.applyPatch(cur, mediaType, doc)
 		if err != nil {
 			return nil, err
 		}
@@ -316,13 +336,20 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request) (*response, error
 	}
 }
 
-// applyPatch applies a JSON Patch to the current version and validates the result.
-func (s *Server) applyPatch(cur resources.Resource, doc []byte) (resources.Parsed, error) {
-	out, err := jsonpatch.Apply(cur.Data, doc)
+// applyPatch applies a patch to the current version and validates the
+// result: a JSON Patch for mediaType application/json-patch+json, else a
+// FHIRPath Patch (a Parameters resource).
+func (s *Server) applyPatch(cur resources.Resource, mediaType string, doc []byte) (resources.Parsed, error) {
+	kind, apply := "FHIRPath Patch", fhirpatch.Apply
+	if mediaType == "application/json-patch+json" {
+		kind, apply = "JSON Patch", jsonpatch.Apply
+	}
+	out, err := apply(cur.Data, doc)
 	if err != nil {
-		var pe *jsonpatch.Error
-		if errors.As(err, &pe) && pe.Malformed {
-			return resources.Parsed{}, errorf(http.StatusBadRequest, "structure", "malformed JSON Patch: %v", err)
+		var je *jsonpatch.Error
+		var fe *fhirpatch.Error
+		if errors.As(err, &je) && je.Malformed || errors.As(err, &fe) && fe.Malformed {
+			return resources.Parsed{}, errorf(http.StatusBadRequest, "structure", "malformed %s: %v", kind, err)
 		}
 		return resources.Parsed{}, errorf(http.StatusUnprocessableEntity, "processing", "the patch cannot be applied: %v", err)
 	}

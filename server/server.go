@@ -126,6 +126,8 @@ func (s *Server) fhirRoutes() chi.Router {
 		r.Post("/", s.handle("create", s.create))
 		r.Get("/", s.handle("search-type", s.searchType))
 		r.Post("/_search", s.handle("search-type", s.searchType))
+		r.Put("/", s.handle("update", s.conditionalUpdate))
+		r.Delete("/", s.handle("delete", s.conditionalDelete))
 		r.Post("/{id}", s.handle("operation", s.operation))
 		r.Get("/{id}/{op}", s.handle("compartment-or-operation", s.compartmentOrOperation))
 		r.Post("/{id}/{op}", s.handle("operation", s.operation))

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 
 	"github.com/meizhou-yiyang/yiyang/resources/index"
 	"github.com/meizhou-yiyang/yiyang/resources/search"
@@ -27,4 +28,36 @@ func (s *Store) Each(ctx context.Context, sql string, args []any, fn func(scan f
 		}
 	}
 	return wrap(ctx, "search", rows.Err())
+}
+
+// Search runs a search inside the transaction: it sees the transaction's
+// own writes (conditional operations).
+func (o *ops) Search(ctx context.Context, q *search.Query) (search.Page, error) {
+	return engine.Search(ctx, o, q)
+}
+
+// Each runs a query in the transaction (search.Executor).
+func (o *ops) Each(ctx context.Context, sql string, args []any, fn func(scan func(dest ...any) error) error) error {
+	rows, err := o.q.Query(ctx, sql, args...)
+	if err != nil {
+		return wrap(ctx, "search", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows.Scan); err != nil {
+			return wrap(ctx, "search", err)
+		}
+	}
+	return wrap(ctx, "search", rows.Err())
+}
+
+// Lock serialises the transactions that use the same key (conditional
+// creates with the same criteria) until each ends: a transaction-level
+// advisory lock on a hash of the key.
+func (o *ops) Lock(ctx context.Context, key string) error {
+	if o.pool != nil {
+		return errors.New("postgres: Lock outside a transaction")
+	}
+	_, err := o.q.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, key)
+	return wrap(ctx, "lock", err)
 }

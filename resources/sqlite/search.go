@@ -28,3 +28,28 @@ func (s *Store) Each(ctx context.Context, sql string, args []any, fn func(scan f
 	}
 	return wrap("search", rows.Err())
 }
+
+// Search runs a search inside the transaction: it sees the transaction's
+// own writes (conditional operations).
+func (o ops) Search(ctx context.Context, q *search.Query) (search.Page, error) {
+	return engine.Search(ctx, o, q)
+}
+
+// Each runs a query in the transaction (search.Executor).
+func (o ops) Each(ctx context.Context, sql string, args []any, fn func(scan func(dest ...any) error) error) error {
+	rows, err := o.tx.QueryContext(ctx, sql, args...)
+	if err != nil {
+		return wrap("search", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows.Scan); err != nil {
+			return wrap("search", err)
+		}
+	}
+	return wrap("search", rows.Err())
+}
+
+// Lock serialises transactions that use the same key until they end. SQLite
+// write transactions are serialised already, so there is nothing to do.
+func (o ops) Lock(ctx context.Context, key string) error { return nil }

@@ -1,0 +1,238 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/resources/search"
+)
+
+// txSearcher is what conditional operations need from a transaction: a
+// search that sees the transaction's writes, and a lock that serialises
+// transactions deciding on the same criteria. Both stores' transactions
+// implement it.
+type txSearcher interface {
+	Search(ctx context.Context, q *search.Query) (search.Page, error)
+	Lock(ctx context.Context, key string) error
+}
+
+// inTx runs fn in the bundle's transaction when there is one, else in a new one.
+func (s *Server) inTx(ctx context.Context, fn func(ctx context.Context, tx resources.Ops) error) error {
+	if tx, ok := ctx.Value(txKey).(resources.Ops); ok {
+		return fn(ctx, tx)
+	}
+	return s.store.WithTx(ctx, func(ctx context.Context, tx resources.Ops) error {
+		return fn(context.WithValue(ctx, txKey, tx), tx)
+	})
+}
+
+// match returns the current resources of typ matching a conditional query
+// (at most two: more than one is already an error for every caller). The
+// lock makes concurrent conditional operations with the same criteria run
+// one after the other, so two creates cannot both find nothing.
+func (s *Server) match(ctx context.Context, tx resources.Ops, typ, query, where string) ([]resources.Resource, error) {
+	vals, err := url.ParseQuery(query)
+	if err != nil {
+		return nil, errorAt(http.StatusBadRequest, "value", where, "the condition %q is not a query string: %v", query, err)
+	}
+	q, err := search.Parse(search.R4, typ, vals, search.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if len(q.Filters) == 0 {
+		return nil, errorAt(http.StatusBadRequest, "required", where, "a conditional operation needs search criteria")
+	}
+	ts, ok := tx.(txSearcher)
+	if !ok {
+		return nil, errorf(http.StatusNotImplemented, "not-supported", "this store cannot run conditional operations")
+	}
+	if err := ts.Lock(ctx, typ+"?"+canonicalQuery(vals)); err != nil {
+		return nil, err
+	}
+	q.Count = 2
+	page, err := ts.Search(ctx, q)
+	return page.Matches, err
+}
+
+// canonicalQuery orders a query so that equal criteria share a lock.
+func canonicalQuery(v url.Values) string {
+	keys := make([]string, 0, len(v))
+	for k := range v {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		vs := append([]string(nil), v[k]...)
+		sort.Strings(vs)
+		for _, x := range vs {
+			b.WriteString(k + "=" + x + "&")
+		}
+	}
+	return b.String()
+}
+
+var errMultiple = errorf(http.StatusPreconditionFailed, "multiple-matches", "the condition matches more than one resource")
+
+// conditionalCreate is create with If-None-Exist: 201 when nothing matches,
+// 200 with the match when one does, 412 when several do.
+func (s *Server) conditionalCreate(r *http.Request, typ string, p resources.Parsed, cond string) (*response, error) {
+	var res resources.Resource
+	var existed bool
+	err := s.inTx(r.Context(), func(ctx context.Context, tx resources.Ops) error {
+		found, err := s.match(ctx, tx, typ, cond, "If-None-Exist")
+		if err != nil {
+			return err
+		}
+		switch len(found) {
+		case 0:
+			res, err = tx.Create(ctx, resources.CreateParams{Type: typ, ID: preassigned(r), Data: p.JSON, Index: s.index(ctx, typ, p.JSON)})
+			return err
+		case 1:
+			res, existed = found[0], true
+			return nil
+		}
+		return errMultiple
+	})
+	if err != nil {
+		return nil, err
+	}
+	if existed {
+		return &response{status: http.StatusOK, resource: &res, location: true, prefer: true}, nil
+	}
+	return &response{status: http.StatusCreated, resource: &res, location: true, prefer: true}, nil
+}
+
+// conditionalUpdate serves PUT /{type}?criteria: create when nothing
+// matches, update the match when one does, 412 when several do.
+func (s *Server) conditionalUpdate(w http.ResponseWriter, r *http.Request) (*response, error) {
+	typ, err := pathType(r)
+	if err != nil {
+		return nil, err
+	}
+	match, err := ifMatch(r)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.parseResource(r, typ)
+	if err != nil {
+		return nil, err
+	}
+	var res resources.Resource
+	var created bool
+	err = s.inTx(r.Context(), func(ctx context.Context, tx resources.Ops) error {
+		found, err := s.match(ctx, tx, typ, r.URL.RawQuery, "url")
+		if err != nil {
+			return err
+		}
+		id := p.ID
+		switch len(found) {
+		case 0:
+			if id == "" {
+				id = preassigned(r)
+			}
+			if id == "" {
+				res, err = tx.Create(ctx, resources.CreateParams{Type: typ, Data: p.JSON, Index: s.index(ctx, typ, p.JSON)})
+				created = true
+				return err
+			}
+		case 1:
+			if id != "" && id != found[0].ID {
+				return errorAt(http.StatusBadRequest, "invalid", typ+".id", "the body's id %q differs from the matching resource's %q", id, found[0].ID)
+			}
+			id = found[0].ID
+		default:
+			return errMultiple
+		}
+		res, created, err = tx.Update(ctx, resources.UpdateParams{Type: typ, ID: id, Data: p.JSON, IfMatch: match, Index: s.index(ctx, typ, p.JSON)})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	return &response{status: status, resource: &res, location: created, prefer: true}, nil
+}
+
+// conditionalDelete serves DELETE /{type}?criteria: deletes the one match;
+// nothing matching is a success, several matches are 412.
+func (s *Server) conditionalDelete(w http.ResponseWriter, r *http.Request) (*response, error) {
+	typ, err := pathType(r)
+	if err != nil {
+		return nil, err
+	}
+	var res *resources.Resource
+	err = s.inTx(r.Context(), func(ctx context.Context, tx resources.Ops) error {
+		found, err := s.match(ctx, tx, typ, r.URL.RawQuery, "url")
+		switch {
+		case err != nil:
+			return err
+		case len(found) > 1:
+			return errMultiple
+		case len(found) == 0:
+			return nil
+		}
+		d, err := tx.Delete(ctx, resources.DeleteParams{Type: typ, ID: found[0].ID})
+		res = &d
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if res == nil {
+		return deleted(r, nil, "nothing matches the condition; nothing to delete"), nil
+	}
+	return deleted(r, res, typ+"/"+res.ID+" deleted"), nil
+}
+
+// resolveConditionalRefs replaces references of the form Type?criteria in
+// a transaction entry's resource by the one resource they match.
+func (s *Server) resolveConditionalRefs(ctx context.Context, tx resources.Ops, body []byte, at string) ([]byte, error) {
+	const marker = `"reference":"`
+	rest := body
+	var out []byte
+	for {
+		i := strings.Index(string(rest), marker)
+		if i < 0 {
+			break
+		}
+		start := i + len(marker)
+		end := strings.IndexByte(string(rest[start:]), '"')
+		if end < 0 {
+			break
+		}
+		ref := string(rest[start : start+end])
+		typ, query, ok := strings.Cut(ref, "?")
+		if !ok || !resources.IsResourceType(typ) {
+			out = append(out, rest[:start+end]...)
+			rest = rest[start+end:]
+			continue
+		}
+		query = strings.ReplaceAll(query, `\u0026`, "&")
+		found, err := s.match(ctx, tx, typ, query, at)
+		if err != nil {
+			return nil, err
+		}
+		switch len(found) {
+		case 0:
+			return nil, errorAt(http.StatusBadRequest, "not-found", at, "the conditional reference %q matches no resource", ref)
+		case 1:
+		default:
+			return nil, errorAt(http.StatusPreconditionFailed, "multiple-matches", at, "the conditional reference %q matches more than one resource", ref)
+		}
+		out = append(out, rest[:start]...)
+		out = append(out, typ+"/"+found[0].ID...)
+		rest = rest[start+end:]
+	}
+	if out == nil {
+		return body, nil
+	}
+	return append(out, rest...), nil
+}
