@@ -5,6 +5,7 @@ package operations
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"sort"
 	"sync"
@@ -40,10 +41,12 @@ type Invocation struct {
 	Search func(ctx context.Context, q *search.Query, params url.Values) (Result, error)
 }
 
-// Result is an operation's answer: a status and a FHIR JSON body.
+// Result is an operation's answer: a status, a FHIR JSON body and any
+// headers to add (Content-Location of an asynchronous job).
 type Result struct {
 	Status int
 	Body   []byte
+	Header http.Header
 }
 
 // Registry is the set of operations a server offers. It is safe for

@@ -39,7 +39,7 @@ func (s *Server) match(ctx context.Context, tx resources.Ops, typ, query, where 
 	if err != nil {
 		return nil, errorAt(http.StatusBadRequest, "value", where, "the condition %q is not a query string: %v", query, err)
 	}
-	q, err := search.Parse(search.R4, typ, vals, search.Options{})
+	q, err := search.Parse(s.registry(), typ, vals, search.Options{})
 	if err != nil {
 		return nil, err
 	}

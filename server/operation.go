@@ -102,7 +102,10 @@ func (s *Server) operation(w http.ResponseWriter, r *http.Request) (*response, e
 	if err != nil {
 		return nil, err
 	}
-	return &response{status: res.Status, body: res.Body}, nil
+	if loc := res.Header.Get("Content-Location"); strings.HasPrefix(loc, "/") {
+		res.Header.Set("Content-Location", s.base(r)+loc)
+	}
+	return &response{status: res.Status, body: res.Body, header: res.Header}, nil
 }
 
 // searchable reports whether the server can search by sp: the index holds

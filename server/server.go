@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -64,6 +65,8 @@ type Server struct {
 	api     chi.Router // the FHIR routes, also the target of bundle entries
 	root    http.Handler
 	started time.Time
+	reg     atomic.Pointer[registryBox]
+	jobs    jobs
 }
 
 // New builds a Server.
@@ -87,7 +90,13 @@ func New(cfg Config) (*Server, error) {
 		cfg.Operations = operations.NewRegistry()
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	s := &Server{cfg: cfg, parser: cfg.Parser, indexer: cfg.Indexer, log: cfg.Logger, started: time.Now()}
+	s := &Server{cfg: cfg, parser: cfg.Parser, indexer: cfg.Indexer, log: cfg.Logger, started: time.Now(),
+		jobs: jobs{byID: map[string]*job{}}}
+	if _, ok := cfg.Operations.Lookup("reindex"); !ok {
+		if err := cfg.Operations.Register(operations.Reindex(s)); err != nil {
+			return nil, err
+		}
+	}
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
 		return nil, err
@@ -122,6 +131,7 @@ func (s *Server) fhirRoutes() chi.Router {
 	r.Post("/", s.handle("batch", s.bundle))
 	r.Get("/", s.handle("search-system", s.searchSystem))
 	r.Get("/_history", s.handle("history-system", s.history))
+	r.Get("/_jobs/{id}", s.handle("job-status", s.jobStatus))
 	r.Route("/{type}", func(r chi.Router) {
 		r.Post("/", s.handle("create", s.create))
 		r.Get("/", s.handle("search-type", s.searchType))

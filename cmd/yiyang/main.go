@@ -150,6 +150,9 @@ func serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := srv.LoadCustomParams(ctx); err != nil {
+		return fmt.Errorf("loading custom SearchParameters: %w", err)
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)

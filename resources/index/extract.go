@@ -23,8 +23,9 @@ type param struct {
 // Extractor holds the compiled parameters of each resource type, compiled
 // on first use. It is safe for concurrent use.
 type Extractor struct {
-	mu    sync.RWMutex
-	types map[string][]param
+	mu     sync.RWMutex
+	custom []Custom
+	types  map[string][]param
 	// Skipped lists, per type, parameters that cannot be indexed (no
 	// expression, composite or special type, or an expression that does not
 	// compile), with the reason.
@@ -69,9 +70,73 @@ func (x *Extractor) compiled(typ string) []param {
 		}
 		ps = append(ps, param{code: sp.Name, typ: sp.Type, expr: e})
 	}
+	for _, c := range x.custom {
+		if !AppliesTo(c.Base, typ) {
+			continue
+		}
+		e, err := fhirpath.Compile(c.Expression)
+		if err != nil {
+			skipped[c.Code] = "expression does not compile: " + err.Error()
+			continue
+		}
+		ps = append(ps, param{code: c.Code, typ: c.Type, expr: e})
+	}
 	x.types[typ] = ps
 	x.skipped[typ] = skipped
 	return ps
+}
+
+// Custom is a search parameter defined by a SearchParameter resource.
+type Custom struct {
+	Code, Type string
+	Base       []string
+	Expression string
+	Targets    []string
+}
+
+// CheckCustom reports why c cannot be indexed, or nil.
+func CheckCustom(c Custom) error {
+	switch c.Type {
+	case "string", "token", "reference", "date", "number", "quantity", "uri":
+	default:
+		return fmt.Errorf("type %q cannot be indexed (string, token, reference, date, number, quantity or uri)", c.Type)
+	}
+	if c.Code == "" || len(c.Base) == 0 || c.Expression == "" {
+		return fmt.Errorf("code, base and expression are required")
+	}
+	for _, b := range c.Base {
+		if !r4.IsType(b) {
+			return fmt.Errorf("base %q is not a resource type", b)
+		}
+		if _, taken := r4.LookupSearchParam(b, c.Code); taken {
+			return fmt.Errorf("%s already has a search parameter %q", b, c.Code)
+		}
+	}
+	if _, err := fhirpath.Compile(c.Expression); err != nil {
+		return fmt.Errorf("expression: %w", err)
+	}
+	return nil
+}
+
+// SetCustom replaces the custom parameters extracted on every write; they
+// must have passed CheckCustom.
+func (x *Extractor) SetCustom(cs []Custom) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.custom = append([]Custom(nil), cs...)
+	x.types = map[string][]param{}
+	x.skipped = map[string]map[string]string{}
+}
+
+// AppliesTo reports whether a parameter with these bases applies to typ
+// (a base may be Resource or DomainResource).
+func AppliesTo(base []string, typ string) bool {
+	for _, b := range base {
+		if b == typ || r4.IsA(typ, b) {
+			return true
+		}
+	}
+	return false
 }
 
 // Skipped returns the parameters of typ that are not indexed, with reasons.

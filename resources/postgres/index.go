@@ -132,3 +132,21 @@ func (s *Store) IndexOf(ctx context.Context, typ, id string) (*resources.Index, 
 	}
 	return x, nil
 }
+
+// sqlReindex replaces the index entries of a current, live version.
+var sqlReindex = `WITH r AS (
+	SELECT rid FROM resources WHERE type = $1 AND id = $2 AND version = $3 AND NOT deleted FOR UPDATE)` +
+	indexCTEs(4, true) + `
+SELECT count(*) FROM r`
+
+// Reindex replaces the index entries of a resource's current version when
+// it is still version (a newer version was indexed by its own write). It
+// reports whether it did.
+func (s *Store) Reindex(ctx context.Context, typ, id string, version int64, x *resources.Index) (bool, error) {
+	var n int64
+	args := append([]any{typ, id, version}, indexArgs(x)...)
+	if err := s.pool.QueryRow(ctx, sqlReindex, args...).Scan(&n); err != nil {
+		return false, wrap(ctx, "reindex", err)
+	}
+	return n == 1, nil
+}

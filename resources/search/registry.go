@@ -45,3 +45,29 @@ func toDef(p r4.SearchParam) ParamDef {
 	}
 	return d
 }
+
+// WithCustom returns a registry that knows base's parameters plus custom
+// ones, given per resource type. Custom parameters never shadow base ones.
+func WithCustom(base Registry, custom map[string][]ParamDef) Registry {
+	if len(custom) == 0 {
+		return base
+	}
+	return customRegistry{base: base, custom: custom}
+}
+
+type customRegistry struct {
+	base   Registry
+	custom map[string][]ParamDef
+}
+
+func (r customRegistry) Lookup(resourceType, code string) (ParamDef, bool) {
+	if d, ok := r.base.Lookup(resourceType, code); ok {
+		return d, true
+	}
+	for _, d := range r.custom[resourceType] {
+		if d.Code == code {
+			return d, true
+		}
+	}
+	return ParamDef{}, false
+}

@@ -138,3 +138,24 @@ func (s *Store) IndexOf(ctx context.Context, typ, id string) (*resources.Index, 
 	}
 	return x, nil
 }
+
+// Reindex replaces the index entries of a resource's current version when
+// it is still version (a newer version was indexed by its own write). It
+// reports whether it did.
+func (s *Store) Reindex(ctx context.Context, typ, id string, version int64, x *resources.Index) (done bool, err error) {
+	err = s.WithTx(ctx, func(ctx context.Context, tx resources.Ops) error {
+		o := tx.(ops)
+		var rid int64
+		err := o.tx.QueryRowContext(ctx, `SELECT rid FROM resources WHERE type = ?1 AND id = ?2 AND version = ?3 AND deleted = 0`,
+			typ, id, version).Scan(&rid)
+		if err == sql.ErrNoRows {
+			return nil
+		}
+		if err != nil {
+			return wrap("reindex", err)
+		}
+		done = true
+		return o.writeIndex(ctx, rid, typ, x, true)
+	})
+	return done, err
+}

@@ -156,3 +156,40 @@ func testIndexEntries(t *testing.T, s resources.Store) {
 	}
 	wantIndex(t, s, "Patient", kept, sampleIndex("k"))
 }
+
+// Reindexer is implemented by every store: it rewrites the index entries of
+// a current version ($reindex).
+type Reindexer interface {
+	Reindex(ctx context.Context, typ, id string, version int64, x *resources.Index) (bool, error)
+}
+
+func testReindex(t *testing.T, s resources.Store) {
+	ctx := context.Background()
+	rx, ok := s.(Reindexer)
+	if !ok {
+		t.Fatalf("%T does not implement storetest.Reindexer", s)
+	}
+	c, err := s.Create(ctx, resources.CreateParams{Type: "Patient", Data: patient("Li"), Index: sampleIndex("a")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done, err := rx.Reindex(ctx, "Patient", c.ID, 1, sampleIndex("r")); err != nil || !done {
+		t.Fatalf("reindex current version: %v %v", done, err)
+	}
+	wantIndex(t, s, "Patient", c.ID, sampleIndex("r"))
+	if _, _, err := s.Update(ctx, resources.UpdateParams{Type: "Patient", ID: c.ID, Data: patient("Li"), Index: sampleIndex("u")}); err != nil {
+		t.Fatal(err)
+	}
+	// A stale version is left alone: its successor was indexed by its own write.
+	if done, err := rx.Reindex(ctx, "Patient", c.ID, 1, sampleIndex("stale")); err != nil || done {
+		t.Fatalf("reindex of a stale version: %v %v", done, err)
+	}
+	wantIndex(t, s, "Patient", c.ID, sampleIndex("u"))
+	if _, err := s.Delete(ctx, resources.DeleteParams{Type: "Patient", ID: c.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if done, err := rx.Reindex(ctx, "Patient", c.ID, 3, sampleIndex("gone")); err != nil || done {
+		t.Fatalf("reindex of a deletion: %v %v", done, err)
+	}
+	wantIndex(t, s, "Patient", c.ID, nil)
+}

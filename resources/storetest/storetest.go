@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) resources.Store) {
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"CanceledContext", testCanceledContext},
 		{"IndexEntries", testIndexEntries},
+		{"Reindex", testReindex},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
