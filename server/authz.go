@@ -22,6 +22,17 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		// A device bridge presents a client certificate the TLS layer has
+		// verified against the configured client CA, and no bearer token.
+		if r.Header.Get("Authorization") == "" && r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
+			p, err := auth.DevicePrincipal(r.TLS.VerifiedChains[0][0])
+			if err != nil {
+				s.write(w, r, fhirJSON, nil, err)
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(auth.NewContext(r.Context(), p)))
+			return
+		}
 		verified.ServeHTTP(w, r)
 	})
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -37,6 +39,10 @@ type Config struct {
 	AuthAudiences []string
 	// AuthDisabled runs without authentication; it must be chosen explicitly.
 	AuthDisabled bool
+	// TLSCert and TLSKey serve HTTPS (TLS 1.2 or 1.3); TLSClientCA, when
+	// set, verifies client certificates: device bridges authenticate with
+	// them (mutual TLS).
+	TLSCert, TLSKey, TLSClientCA string
 }
 
 // DefaultConfig is the zero-setup configuration: SQLite under ./data on port 8080.
@@ -77,6 +83,9 @@ func (c *Config) bind(fs *flag.FlagSet) error {
 		env("AUTH_ISSUER", func(v string) error { c.AuthIssuers = splitList(v); return nil }),
 		env("AUTH_AUDIENCE", func(v string) error { c.AuthAudiences = splitList(v); return nil }),
 		env("AUTH_DISABLED", func(v string) (err error) { c.AuthDisabled, err = strconv.ParseBool(v); return }),
+		env("TLS_CERT", str(&c.TLSCert)),
+		env("TLS_KEY", str(&c.TLSKey)),
+		env("TLS_CLIENT_CA", str(&c.TLSClientCA)),
 	}
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address host:port; port 0 picks a free port (YIYANG_ADDR)")
 	fs.StringVar(&c.DB, "db", c.DB, "database: sqlite:PATH or postgres://... (YIYANG_DB)")
@@ -91,6 +100,9 @@ func (c *Config) bind(fs *flag.FlagSet) error {
 	fs.Func("auth-audience", "audience tokens must carry: one for all issuers, or one per issuer in order (YIYANG_AUTH_AUDIENCE)",
 		func(v string) error { c.AuthAudiences = append(c.AuthAudiences, splitList(v)...); return nil })
 	fs.BoolVar(&c.AuthDisabled, "auth-disabled", c.AuthDisabled, "run WITHOUT authentication: every client can read and change all data (YIYANG_AUTH_DISABLED)")
+	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "PEM certificate (chain) to serve HTTPS with (YIYANG_TLS_CERT)")
+	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "PEM private key of --tls-cert (YIYANG_TLS_KEY)")
+	fs.StringVar(&c.TLSClientCA, "tls-client-ca", c.TLSClientCA, "PEM CA bundle verifying client certificates of device bridges (mutual TLS) (YIYANG_TLS_CLIENT_CA)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long graceful shutdown waits for requests (YIYANG_SHUTDOWN_TIMEOUT)")
 	return errors.Join(errs...)
 }
@@ -121,6 +133,15 @@ func (c *Config) validate() error {
 	if c.BaseURL != "" && !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {
 		errs = append(errs, fmt.Errorf("--base-url %q: must start with http:// or https://", c.BaseURL))
 	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+	}
+	if c.TLSClientCA != "" && c.TLSCert == "" {
+		errs = append(errs, errors.New("--tls-client-ca needs --tls-cert and --tls-key"))
+	}
+	if c.TLSClientCA != "" && c.AuthDisabled {
+		errs = append(errs, errors.New("--tls-client-ca authenticates devices, which needs authentication on (not --auth-disabled)"))
+	}
 	switch {
 	case c.AuthDisabled && len(c.AuthIssuers) > 0:
 		errs = append(errs, errors.New("--auth-disabled and --auth-issuer contradict each other"))
@@ -131,6 +152,32 @@ func (c *Config) validate() error {
 			len(c.AuthIssuers), len(c.AuthAudiences)))
 	}
 	return errors.Join(errs...)
+}
+
+// tlsConfig loads the certificates; nil when TLS is off.
+func (c *Config) tlsConfig() (*tls.Config, error) {
+	if c.TLSCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	if c.TLSClientCA != "" {
+		pem, err := os.ReadFile(c.TLSClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-client-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--tls-client-ca: no PEM certificates in %s", c.TLSClientCA)
+		}
+		// Certificates are optional (apps use bearer tokens) but verified
+		// when given: an unknown one fails the handshake.
+		tc.ClientCAs, tc.ClientAuth = pool, tls.VerifyClientCertIfGiven
+	}
+	return tc, nil
 }
 
 // authConfig returns the verifier configuration of the auth flags.

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -153,16 +154,24 @@ func serve(ctx context.Context, args []string) error {
 	if err := srv.LoadCustomParams(ctx); err != nil {
 		return fmt.Errorf("loading custom SearchParameters: %w", err)
 	}
+	tlsConf, err := cfg.tlsConfig()
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	scheme := "http"
+	if tlsConf != nil {
+		ln, scheme = tls.NewListener(ln, tlsConf), "https"
 	}
 	if cfg.AuthDisabled {
 		log.Warn("AUTHENTICATION IS OFF (--auth-disabled): every client can read and change all data; do not expose this server beyond a trusted network")
 	} else {
 		log.Info("bearer-token authentication on", "issuers", cfg.AuthIssuers)
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "backend", st.Backend(), "version", buildVersion())
+	log.Info("listening", "addr", ln.Addr().String(), "scheme", scheme, "mtls", cfg.TLSClientCA != "", "backend", st.Backend(), "version", buildVersion())
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
