@@ -16,6 +16,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		start := time.Now()
 		status := s.write(w, r, fhirJSON, nil, err)
 		s.metrics.observe("authenticate", "", status, time.Since(start))
+		s.audit.record(r, "login", "", "", status)
 	})(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/metadata" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {

@@ -114,6 +114,9 @@ func (s *Server) conditionalUpdate(w http.ResponseWriter, r *http.Request) (*res
 	if err != nil {
 		return nil, err
 	}
+	if err := immutable(r, typ); err != nil {
+		return nil, err
+	}
 	match, err := ifMatch(r)
 	if err != nil {
 		return nil, err
@@ -166,6 +169,9 @@ func (s *Server) conditionalUpdate(w http.ResponseWriter, r *http.Request) (*res
 func (s *Server) conditionalDelete(w http.ResponseWriter, r *http.Request) (*response, error) {
 	typ, err := pathType(r)
 	if err != nil {
+		return nil, err
+	}
+	if err := immutable(r, typ); err != nil {
 		return nil, err
 	}
 	var res *resources.Resource

@@ -26,6 +26,15 @@ func pathType(r *http.Request) (string, error) {
 	return typ, nil
 }
 
+// immutable refuses changes to the audit trail: AuditEvents may be created
+// and read, never updated or deleted through the API.
+func immutable(r *http.Request, typ string) error {
+	if typ == "AuditEvent" {
+		return errorf(http.StatusMethodNotAllowed, "forbidden", "AuditEvents cannot be updated or deleted (%s refused)", r.Method)
+	}
+	return nil
+}
+
 // pathTypeID returns the resource type and id of the URL.
 func pathTypeID(r *http.Request) (string, string, error) {
 	typ, err := pathType(r)
@@ -212,6 +221,9 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) (*response, erro
 	if err != nil {
 		return nil, err
 	}
+	if err := immutable(r, typ); err != nil {
+		return nil, err
+	}
 	match, err := ifMatch(r)
 	if err != nil {
 		return nil, err
@@ -241,6 +253,9 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) (*response, erro
 func (s *Server) delete(w http.ResponseWriter, r *http.Request) (*response, error) {
 	typ, id, err := pathTypeID(r)
 	if err != nil {
+		return nil, err
+	}
+	if err := immutable(r, typ); err != nil {
 		return nil, err
 	}
 	match, err := ifMatch(r)
@@ -276,6 +291,9 @@ const maxPatchRetries = 5
 func (s *Server) patch(w http.ResponseWriter, r *http.Request) (*response, error) {
 	typ, id, err := pathTypeID(r)
 	if err != nil {
+		return nil, err
+	}
+	if err := immutable(r, typ); err != nil {
 		return nil, err
 	}
 	match, err := ifMatch(r)

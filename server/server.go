@@ -48,6 +48,8 @@ type Config struct {
 	// Auth verifies bearer tokens; every FHIR request but /metadata needs
 	// one, and its scopes must permit the interaction.
 	Auth *auth.Verifier
+	// Audit, when set, records an AuditEvent for every interaction.
+	Audit *AuditConfig
 	// AuthDisabled runs without authentication. It must be chosen explicitly
 	// (Auth nil and AuthDisabled false is an error); the server says so in its
 	// CapabilityStatement.
@@ -67,6 +69,7 @@ type Server struct {
 	started time.Time
 	reg     atomic.Pointer[registryBox]
 	jobs    jobs
+	audit   *auditor
 }
 
 // New builds a Server.
@@ -103,6 +106,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.metrics = m
 	s.store = s.instrument(cfg.Store)
+	if cfg.Audit != nil {
+		s.audit = newAuditor(s, *cfg.Audit)
+	}
 	s.api = s.fhirRoutes()
 	r := chi.NewRouter()
 	r.Use(s.requestID, s.recoverer, s.limitBody)
@@ -197,8 +203,17 @@ func (s *Server) handle(interaction string, fn apiFunc) http.HandlerFunc {
 			interaction = resp.interaction
 		}
 		s.metrics.observe(interaction, typ, status, time.Since(start))
+		id := chi.URLParam(r, "id")
+		if resp != nil && resp.resource != nil && resp.resource.ID != "" {
+			id = resp.resource.ID
+		}
+		s.audit.record(r, interaction, typ, id, status)
 	}
 }
+
+// Close flushes the audit events still queued; call it after the HTTP
+// server has stopped.
+func (s *Server) Close() { s.audit.Close() }
 
 func (s *Server) write(w http.ResponseWriter, r *http.Request, codec Codec, resp *response, err error) int {
 	h := w.Header()

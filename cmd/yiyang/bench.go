@@ -259,6 +259,7 @@ func (b *bencher) serveYiyang(ctx context.Context, name string, cfg Config) erro
 	}
 	b.onClose(func() { st.Close() })
 	cfg.AuthDisabled = true // the auth-on comparison comes with the security benchmark
+	cfg.Audit = "off"
 	srv, err := newServer(ctx, cfg, st, b.log)
 	if err != nil {
 		return fmt.Errorf("bench: %s: %w", name, err)

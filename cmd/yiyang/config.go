@@ -43,6 +43,9 @@ type Config struct {
 	// set, verifies client certificates: device bridges authenticate with
 	// them (mutual TLS).
 	TLSCert, TLSKey, TLSClientCA string
+	// Audit is async (batched), sync (each event written before the
+	// response) or off.
+	Audit string
 }
 
 // DefaultConfig is the zero-setup configuration: SQLite under ./data on port 8080.
@@ -55,6 +58,7 @@ func DefaultConfig() Config {
 		LogFormat:       "text",
 		SQLiteSync:      "FULL",
 		ShutdownTimeout: 15 * time.Second,
+		Audit:           "async",
 	}
 }
 
@@ -83,6 +87,7 @@ func (c *Config) bind(fs *flag.FlagSet) error {
 		env("AUTH_ISSUER", func(v string) error { c.AuthIssuers = splitList(v); return nil }),
 		env("AUTH_AUDIENCE", func(v string) error { c.AuthAudiences = splitList(v); return nil }),
 		env("AUTH_DISABLED", func(v string) (err error) { c.AuthDisabled, err = strconv.ParseBool(v); return }),
+		env("AUDIT", str(&c.Audit)),
 		env("TLS_CERT", str(&c.TLSCert)),
 		env("TLS_KEY", str(&c.TLSKey)),
 		env("TLS_CLIENT_CA", str(&c.TLSClientCA)),
@@ -100,6 +105,7 @@ func (c *Config) bind(fs *flag.FlagSet) error {
 	fs.Func("auth-audience", "audience tokens must carry: one for all issuers, or one per issuer in order (YIYANG_AUTH_AUDIENCE)",
 		func(v string) error { c.AuthAudiences = append(c.AuthAudiences, splitList(v)...); return nil })
 	fs.BoolVar(&c.AuthDisabled, "auth-disabled", c.AuthDisabled, "run WITHOUT authentication: every client can read and change all data (YIYANG_AUTH_DISABLED)")
+	fs.StringVar(&c.Audit, "audit", c.Audit, "AuditEvent for every interaction: async (batched; a crash loses at most the last 200 ms), sync or off (YIYANG_AUDIT)")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "PEM certificate (chain) to serve HTTPS with (YIYANG_TLS_CERT)")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "PEM private key of --tls-cert (YIYANG_TLS_KEY)")
 	fs.StringVar(&c.TLSClientCA, "tls-client-ca", c.TLSClientCA, "PEM CA bundle verifying client certificates of device bridges (mutual TLS) (YIYANG_TLS_CLIENT_CA)")
@@ -133,6 +139,11 @@ func (c *Config) validate() error {
 	if c.BaseURL != "" && !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {
 		errs = append(errs, fmt.Errorf("--base-url %q: must start with http:// or https://", c.BaseURL))
 	}
+	switch c.Audit {
+	case "async", "sync", "off":
+	default:
+		errs = append(errs, fmt.Errorf("--audit %q: must be async, sync or off", c.Audit))
+	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
 	}
@@ -152,6 +163,17 @@ func (c *Config) validate() error {
 			len(c.AuthIssuers), len(c.AuthAudiences)))
 	}
 	return errors.Join(errs...)
+}
+
+// auditConfig is the server's audit configuration; nil when off.
+func (c *Config) auditConfig() *server.AuditConfig {
+	switch c.Audit {
+	case "sync":
+		return &server.AuditConfig{Sync: true}
+	case "async":
+		return &server.AuditConfig{}
+	}
+	return nil
 }
 
 // tlsConfig loads the certificates; nil when TLS is off.

@@ -132,7 +132,7 @@ func newServer(ctx context.Context, cfg Config, st resources.Store, log *slog.Lo
 	}
 	return server.New(server.Config{
 		Store: st, Parser: parser, Logger: log, Operations: ops, BaseURL: cfg.BaseURL,
-		MaxBodyBytes: cfg.MaxBodyBytes, Version: buildVersion(), Auth: verifier, AuthDisabled: cfg.AuthDisabled,
+		MaxBodyBytes: cfg.MaxBodyBytes, Version: buildVersion(), Auth: verifier, AuthDisabled: cfg.AuthDisabled, Audit: cfg.auditConfig(),
 	})
 }
 
@@ -190,7 +190,9 @@ func serve(ctx context.Context, args []string) error {
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
+	err = hs.Shutdown(sctx)
+	srv.Close() // flush the audit trail
+	if err != nil {
 		return fmt.Errorf("graceful shutdown: %w", err)
 	}
 	log.Info("stopped")

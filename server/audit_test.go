@@ -1,0 +1,122 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/server"
+	"github.com/meizhou-yiyang/yiyang/server/auth"
+	"github.com/meizhou-yiyang/yiyang/server/auth/authtest"
+)
+
+// TestAuditTrail: every interaction, failed authentication and denials
+// included, leaves an AuditEvent that auditors can search; AuditEvents
+// cannot be changed. Both backends, synchronous and batched mode.
+func TestAuditTrail(t *testing.T) {
+	for _, b := range backends() {
+		for _, mode := range []server.AuditConfig{{Sync: true}, {FlushInterval: 20 * time.Millisecond}} {
+			name := b.name + "/async"
+			if mode.Sync {
+				name = b.name + "/sync"
+			}
+			t.Run(name, func(t *testing.T) { auditTrail(t, b.open(t), mode) })
+		}
+	}
+}
+
+func auditTrail(t *testing.T, st resources.Store, mode server.AuditConfig) {
+	iss := authtest.NewIssuer(t)
+	v, err := auth.New(context.Background(), auth.Config{Issuers: []auth.Issuer{{URL: iss.URL(), Audience: iss.Audience}}, HTTPClient: iss.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parser, _ := resources.NewParser()
+	srv, err := server.New(server.Config{Store: st, Parser: parser, Logger: testLogger(t), Auth: v, Audit: &mode})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	c := &client{t: t, base: ts.URL, hc: ts.Client()}
+	doctor := "Bearer " + iss.Token(t, "dr-li", "user/Patient.cruds user/Observation.rs", map[string]any{"fhirUser": "Practitioner/li"})
+	auditor := "Bearer " + iss.Token(t, "auditor-wang", "user/AuditEvent.rs user/AuditEvent.c", nil)
+
+	c.do(http.MethodPut, "/Patient/p1", []byte(`{"resourceType":"Patient","id":"p1"}`), "Authorization", doctor)
+	c.do(http.MethodGet, "/Patient/p1", nil, "Authorization", doctor)
+	c.do(http.MethodGet, "/Patient?gender=male", nil, "Authorization", doctor)
+	c.do(http.MethodGet, "/Patient/p1", nil)                                                                             // no token: 401
+	c.do(http.MethodDelete, "/Patient/p1", nil, "Authorization", "Bearer "+iss.Token(t, "dr-li", "user/Patient.r", nil)) // 403
+	if !mode.Sync {
+		srv.Close() // flush the batch
+	}
+	find := func(query string) []map[string]any {
+		t.Helper()
+		res := c.do(http.MethodGet, "/AuditEvent?"+query+"&_count=100", nil, "Authorization", auditor)
+		if res.status != http.StatusOK {
+			t.Fatalf("AuditEvent?%s: %d %s", query, res.status, res.body)
+		}
+		var b struct {
+			Entry []struct{ Resource map[string]any }
+		}
+		json.Unmarshal(res.body, &b)
+		var out []map[string]any
+		for _, e := range b.Entry {
+			out = append(out, e.Resource)
+		}
+		return out
+	}
+	all := find("_lastUpdated=gt2000")
+	if len(all) < 5 {
+		t.Fatalf("%d AuditEvents for 5 interactions", len(all))
+	}
+	for _, ev := range all {
+		data, _ := json.Marshal(ev)
+		if _, err := parser.Parse(data); err != nil {
+			t.Fatalf("an AuditEvent is not valid R4: %v\n%s", err, data)
+		}
+	}
+	if got := find("patient=Patient/p1"); len(got) < 2 {
+		t.Fatalf("by patient: %d events", len(got))
+	}
+	if got := find("agent=Practitioner/li"); len(got) < 3 {
+		t.Fatalf("by agent: %d events", len(got))
+	}
+	failed := find("outcome=4")
+	var sawLogin, sawDenied bool
+	for _, ev := range failed {
+		desc, _ := ev["outcomeDesc"].(string)
+		sawLogin = sawLogin || strings.Contains(desc, "Unauthorized")
+		sawDenied = sawDenied || strings.Contains(desc, "Forbidden")
+	}
+	if !sawLogin || !sawDenied {
+		t.Fatalf("failed authentication and denial must be audited: %d failure events", len(failed))
+	}
+	if got := find("date=ge" + time.Now().Add(-time.Hour).UTC().Format("2006-01-02T15:04:05Z")); len(got) < 5 {
+		t.Fatalf("by date: %d", len(got))
+	}
+	searches := 0
+	for _, ev := range find("subtype=search-type") {
+		if strings.Contains(mustJSON(ev), `"query"`) {
+			searches++
+		}
+	}
+	if searches == 0 {
+		t.Fatal("a search must be audited with its query")
+	}
+	id, _ := all[0]["id"].(string)
+	for _, m := range []string{http.MethodPut, http.MethodDelete} {
+		res := c.do(m, "/AuditEvent/"+id, mustBytes(all[0]), "Authorization", "Bearer "+iss.Token(t, "root", "system/*.cruds", nil))
+		if res.status != http.StatusMethodNotAllowed {
+			t.Fatalf("%s AuditEvent: %d", m, res.status)
+		}
+	}
+}
+
+func mustJSON(v any) string  { b, _ := json.Marshal(v); return string(b) }
+func mustBytes(v any) []byte { b, _ := json.Marshal(v); return b }
