@@ -3,7 +3,6 @@ package server
 import (
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -117,9 +116,9 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) (*response, err
 	}
 	b := newBundle("history")
 	self := s.base(r) + r.URL.Path
-	b.Link = append(b.Link, bundleLink{"self", self + encodeQuery(q, "")})
+	b.Link = append(b.Link, bundleLink{"self", self + sortedQuery(q, "")})
 	if page.Next != "" {
-		b.Link = append(b.Link, bundleLink{"next", self + encodeQuery(q, page.Next)})
+		b.Link = append(b.Link, bundleLink{"next", self + sortedQuery(q, page.Next)})
 	}
 	base := s.base(r)
 	for _, e := range page.Entries {
@@ -127,23 +126,6 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) (*response, err
 	}
 	body, err := json.Marshal(b)
 	return &response{body: body}, err
-}
-
-// encodeQuery renders the query of a paging link with the given cursor.
-func encodeQuery(q url.Values, cursor string) string {
-	out := url.Values{}
-	for k, v := range q {
-		if k != "_cursor" {
-			out[k] = v
-		}
-	}
-	if cursor != "" {
-		out.Set("_cursor", cursor)
-	}
-	if len(out) == 0 {
-		return ""
-	}
-	return "?" + out.Encode()
 }
 
 func historyEntry(base string, e resources.Resource) bundleEntry {

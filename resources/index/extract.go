@@ -59,6 +59,9 @@ func (x *Extractor) compiled(typ string) []param {
 		case expr == "":
 			skipped[sp.Name] = "no FHIRPath expression in the definition"
 			continue
+		case sp.Name == "_id" || sp.Name == "_lastUpdated":
+			skipped[sp.Name] = "searched on the stored resource row (the server sets id and meta.lastUpdated)"
+			continue
 		case sp.Type == "composite", sp.Type == "special":
 			skipped[sp.Name] = sp.Type + " parameters are not indexed yet"
 			continue

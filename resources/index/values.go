@@ -171,8 +171,14 @@ func addReference(out *resources.Index, code, typ string, n *fhirpath.Node, prim
 		return
 	}
 	e := resources.ReferenceEntry{Param: code}
-	if typ == "canonical" || typ == "uri" || typ == "url" || strings.Contains(ref, "://") || strings.HasPrefix(ref, "urn:") {
+	if strings.Contains(ref, "://") || strings.HasPrefix(ref, "urn:") {
 		e.URL, _, _ = strings.Cut(ref, "|")
+	} else if typ == "canonical" || typ == "uri" || typ == "url" {
+		// A relative canonical (Questionnaire/x) is also a local reference.
+		e.URL, _, _ = strings.Cut(ref, "|")
+		if segs := strings.Split(e.URL, "/"); len(segs) == 2 && resources.IsResourceType(segs[0]) && resources.ValidID(segs[1]) {
+			e.TargetType, e.TargetID = segs[0], segs[1]
+		}
 	} else {
 		segs := strings.Split(ref, "/")
 		if len(segs) != 2 && !(len(segs) == 4 && segs[2] == "_history") {

@@ -17,7 +17,12 @@ func (s *Store) Search(ctx context.Context, q *search.Query) (search.Page, error
 
 // Each runs a query on the pool (search.Executor).
 func (s *Store) Each(ctx context.Context, sql string, args []any, fn func(scan func(dest ...any) error) error) error {
-	rows, err := s.pool.Query(ctx, sql, args...)
+	return each(ctx, s.pool, sql, args, fn)
+}
+
+// each runs a query on q and calls fn for every row.
+func each(ctx context.Context, q querier, sql string, args []any, fn func(scan func(dest ...any) error) error) error {
+	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return wrap(ctx, "search", err)
 	}
@@ -38,17 +43,7 @@ func (o *ops) Search(ctx context.Context, q *search.Query) (search.Page, error) 
 
 // Each runs a query in the transaction (search.Executor).
 func (o *ops) Each(ctx context.Context, sql string, args []any, fn func(scan func(dest ...any) error) error) error {
-	rows, err := o.q.Query(ctx, sql, args...)
-	if err != nil {
-		return wrap(ctx, "search", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := fn(rows.Scan); err != nil {
-			return wrap(ctx, "search", err)
-		}
-	}
-	return wrap(ctx, "search", rows.Err())
+	return each(ctx, o.q, sql, args, fn)
 }
 
 // Lock serialises the transactions that use the same key (conditional

@@ -182,6 +182,10 @@ func (b *builder) reference(x string, f Filter, v Value) string {
 	}
 	if v.URL != "" {
 		ors = append(ors, fmt.Sprintf("%s.url = %s", x, b.arg(v.URL)))
+	} else {
+		// Canonical references may be stored as written (relative or a bare
+		// name), so a relative value also matches that text.
+		ors = append(ors, fmt.Sprintf("%s.url = %s", x, b.arg(v.Raw)))
 	}
 	return "(" + strings.Join(ors, " OR ") + ")"
 }

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 
 	"github.com/meizhou-yiyang/yiyang/resources/index"
 	"github.com/meizhou-yiyang/yiyang/resources/search"
@@ -16,7 +17,12 @@ func (s *Store) Search(ctx context.Context, q *search.Query) (search.Page, error
 
 // Each runs a query on the reader pool (search.Executor).
 func (s *Store) Each(ctx context.Context, sql string, args []any, fn func(scan func(dest ...any) error) error) error {
-	rows, err := s.r.QueryContext(ctx, sql, args...)
+	return each(ctx, s.r, sql, args, fn)
+}
+
+// each runs a query on q and calls fn for every row.
+func each(ctx context.Context, q querier, sql string, args []any, fn func(scan func(dest ...any) error) error) error {
+	rows, err := q.QueryContext(ctx, sql, args...)
 	if err != nil {
 		return wrap("search", err)
 	}
@@ -27,6 +33,11 @@ func (s *Store) Each(ctx context.Context, sql string, args []any, fn func(scan f
 		}
 	}
 	return wrap("search", rows.Err())
+}
+
+// querier is satisfied by *sql.DB and *sql.Tx.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
 // Search runs a search inside the transaction: it sees the transaction's
@@ -37,17 +48,7 @@ func (o ops) Search(ctx context.Context, q *search.Query) (search.Page, error) {
 
 // Each runs a query in the transaction (search.Executor).
 func (o ops) Each(ctx context.Context, sql string, args []any, fn func(scan func(dest ...any) error) error) error {
-	rows, err := o.tx.QueryContext(ctx, sql, args...)
-	if err != nil {
-		return wrap("search", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := fn(rows.Scan); err != nil {
-			return wrap("search", err)
-		}
-	}
-	return wrap("search", rows.Err())
+	return each(ctx, o.tx, sql, args, fn)
 }
 
 // Lock serialises transactions that use the same key until they end. SQLite
