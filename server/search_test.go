@@ -189,6 +189,7 @@ func TestSearch(t *testing.T) {
 			{"Patient?family:exact=" + url.QueryEscape(patientFamily), func(k string, m map[string]any) bool { return str(m, "name", "family") == patientFamily }},
 			{"Patient?_id=" + pid, func(k string, m map[string]any) bool { return k == patient }},
 			{"Patient?identifier=http://hl7.org/fhir/sid/us-ssn|" + ssn, func(k string, m map[string]any) bool { return k == patient }},
+			{"Patient?identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|SS|" + ssn, func(k string, m map[string]any) bool { return k == patient }},
 			{"Observation?code=http://loinc.org|8302-2", func(k string, m map[string]any) bool { return hasCoding(m, "http://loinc.org", "8302-2", "code") }},
 			{"Observation?code=8302-2,29463-7", func(k string, m map[string]any) bool {
 				return hasCoding(m, "", "8302-2", "code") || hasCoding(m, "", "29463-7", "code")

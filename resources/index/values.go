@@ -145,6 +145,12 @@ func addToken(out *resources.Index, code, typ string, n *fhirpath.Node, prim str
 		tok(text(n, "system"), text(n, "code"), text(n, "display"))
 	case n.IsObject() && typ == "Identifier":
 		tok(text(n, "system"), text(n, "value"), text(n.Get("type"), "text"))
+		// :of-type searches match the identifier's type coding and its value,
+		// kept under code:of-type with the value as text.
+		for _, c := range n.Get("type").Get("coding").Items() {
+			out.Tokens = append(out.Tokens, resources.TokenEntry{Param: code + ":of-type",
+				System: text(c, "system"), Code: text(c, "code"), Text: text(n, "value")})
+		}
 	case n.IsObject() && typ == "ContactPoint":
 		tok(text(n, "system"), text(n, "value"), "")
 	case n.IsObject() && typ == "Reference":

@@ -91,6 +91,9 @@ func (b *builder) where(r, typ string, f Filter) (string, error) {
 	if f.Param.Type == "reference" && f.Modifier == "identifier" {
 		table, code = "idx_token", code+":identifier"
 	}
+	if f.Modifier == "of-type" {
+		code += ":of-type"
+	}
 	if table == "" {
 		return "", resources.Invalid("not-supported", code, fmt.Sprintf("%s parameters (%s) cannot be searched yet", f.Param.Type, code))
 	}
@@ -138,7 +141,9 @@ func (b *builder) value(x string, f Filter, v Value) (string, error) {
 		case "text":
 			t := likeEscape(b.fold(v.Text))
 			return fmt.Sprintf(`(%s.text LIKE %s ESCAPE '\' OR %s.text LIKE %s ESCAPE '\')`, x, b.arg(t+"%"), x, b.arg("% "+t+"%")), nil
-		case "in", "not-in", "above", "below", "of-type":
+		case "of-type":
+			return fmt.Sprintf("(%s.system = %s AND %s.code = %s AND %s.text = %s)", x, b.arg(v.System), x, b.arg(v.Code), x, b.arg(v.Text)), nil
+		case "in", "not-in", "above", "below":
 			return "", resources.Invalid("not-supported", code+":"+f.Modifier, ":"+f.Modifier+" needs terminology services, which this server does not have yet")
 		}
 		var parts []string
