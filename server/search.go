@@ -87,7 +87,7 @@ func (s *Server) runSearch(r *http.Request, typ string, c *search.Compartment) (
 	if err != nil {
 		return nil, err
 	}
-	q, err := search.Parse(s.registry(), typ, params, search.Options{Lenient: handlingLenient(r)})
+	q, err := search.Parse(s.registry(), typ, params, search.Options{Lenient: handlingLenient(r), Base: s.base(r)})
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,9 @@ type Options struct {
 	// handling=lenient) instead of refusing the request; they are listed in
 	// Query.Ignored.
 	Lenient bool
+	// Base is this server's base URL: an absolute reference under it is a
+	// local one; any other absolute reference matches only by URL.
+	Base string
 }
 
 // resultParams are the parameters that shape the result rather than filter.
@@ -167,7 +170,7 @@ func (p *parser) filter(q *Query, key, typ, spec, raw string, depth int) (Filter
 		return Filter{}, false
 	}
 	for _, part := range parts {
-		v, err := parseValue(def, f, part)
+		v, err := parseValue(def, f, part, p.opt.Base)
 		if err != nil {
 			p.fail(key, "%s: %v", name, err)
 			return Filter{}, false

@@ -177,7 +177,8 @@ func TestParseFilters(t *testing.T) {
 			}
 		}},
 		{"Observation", "subject=http://other.org/fhir/Patient/9", func(t *testing.T, q *Query) {
-			if v := q.Filters[0].Values[0]; v.URL == "" || v.RefType != "Patient" || v.RefID != "9" {
+			// Another server's resource: matched by URL only.
+			if v := q.Filters[0].Values[0]; v.URL == "" || v.RefType != "" || v.RefID != "" {
 				t.Fatal(v)
 			}
 		}},
@@ -323,6 +324,17 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("expression %v, want %s", is.Expression, tc.where)
 			}
 		})
+	}
+}
+
+func TestLocalAbsoluteReference(t *testing.T) {
+	v, _ := url.ParseQuery("subject=https://fhir.meizhou.example/Patient/9")
+	q, err := Parse(reg, "Observation", v, Options{Base: "https://fhir.meizhou.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if val := q.Filters[0].Values[0]; val.RefType != "Patient" || val.RefID != "9" {
+		t.Fatalf("a URL under this server's base is a local reference too: %+v", val)
 	}
 }
 

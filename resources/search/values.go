@@ -142,7 +142,7 @@ func ParseDate(v string) (start, end time.Time, err error) {
 }
 
 // parseValue parses one OR value of filter f (already holding its modifier).
-func parseValue(def ParamDef, f Filter, part string) (Value, error) {
+func parseValue(def ParamDef, f Filter, part, base string) (Value, error) {
 	if part == "" {
 		return Value{}, fmt.Errorf("empty value in a list of values")
 	}
@@ -203,7 +203,7 @@ func parseValue(def ParamDef, f Filter, part string) (Value, error) {
 			return Value{}, fmt.Errorf("%q has more than one unescaped |", part)
 		}
 	case def.Type == "reference":
-		parseReference(&v, f.TargetType)
+		parseReference(&v, f.TargetType, base)
 		if v.RefID == "" && v.URL == "" {
 			return Value{}, fmt.Errorf("%q is not a reference (id, Type/id or an absolute URL)", v.Raw)
 		}
@@ -213,7 +213,7 @@ func parseValue(def ParamDef, f Filter, part string) (Value, error) {
 			return Value{}, fmt.Errorf("%q must have %d parts separated by $", part, len(def.Components))
 		}
 		for i, c := range def.Components {
-			cv, err := parseValue(c, Filter{Param: c}, pieces[i])
+			cv, err := parseValue(c, Filter{Param: c}, pieces[i], base)
 			if err != nil {
 				return Value{}, err
 			}
@@ -226,12 +226,14 @@ func parseValue(def ParamDef, f Filter, part string) (Value, error) {
 }
 
 // parseReference fills a reference value: id, Type/id, Type/id/_history/v or
-// an absolute URL (whose trailing Type/id is also kept).
-func parseReference(v *Value, targetType string) {
+// an absolute URL (whose trailing Type/id is also kept when the URL is under
+// this server's base, making it a local reference too).
+func parseReference(v *Value, targetType, base string) {
 	s := v.Raw
 	if strings.Contains(s, "://") || strings.HasPrefix(s, "urn:") {
 		v.URL = s
-		if u, err := url.Parse(s); err == nil {
+		local := base != "" && strings.HasPrefix(s, strings.TrimRight(base, "/")+"/")
+		if u, err := url.Parse(s); err == nil && local {
 			if segs := strings.Split(strings.Trim(u.Path, "/"), "/"); len(segs) >= 2 {
 				v.RefType, v.RefID = segs[len(segs)-2], segs[len(segs)-1]
 				if !resources.IsResourceType(v.RefType) || !resources.ValidID(v.RefID) {
