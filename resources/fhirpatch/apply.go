@@ -7,34 +7,35 @@ import (
 
 	"github.com/meizhou-yiyang/yiyang/conformance/r4"
 	"github.com/meizhou-yiyang/yiyang/resources/fhirpath"
+	"github.com/meizhou-yiyang/yiyang/resources/jsontree"
 )
 
 // doc is the resource being patched: a mutable JSON tree, and the FHIRPath
 // node tree of its current state with the place of every node in the first.
 type doc struct {
-	root *object
+	root *jsontree.Object
 	node *fhirpath.Node
 	at   map[*fhirpath.Node]loc
-	objs map[*object]loc // where each object of the tree is
+	objs map[*jsontree.Object]loc // where each object of the tree is
 }
 
 // loc is the place of an element in the tree: item idx of member key of obj.
 type loc struct {
-	obj *object // the object holding the member; nil for the resource itself
-	key string  // the member's JSON name (type-suffixed for choice elements)
-	idx int     // the index in the member's array, or -1 when it is no array
-	def string  // the element path of obj ("Patient.contact"), for the R4 model
+	obj *jsontree.Object // the object holding the member; nil for the resource itself
+	key string           // the member's JSON name (type-suffixed for choice elements)
+	idx int              // the index in the member's array, or -1 when it is no array
+	def string           // the element path of obj ("Patient.contact"), for the R4 model
 }
 
 // index (re)builds the FHIRPath view of the tree after a change.
 func (d *doc) index() error {
-	n, err := fhirpath.DecodeJSON(encode(nil, d.root))
+	n, err := fhirpath.DecodeJSON(jsontree.Encode(nil, d.root))
 	if err != nil {
 		return fmt.Errorf("the patched resource is unusable: %v", err)
 	}
 	d.node = n
 	d.at = map[*fhirpath.Node]loc{}
-	d.objs = map[*object]loc{}
+	d.objs = map[*jsontree.Object]loc{}
 	d.walk(n, d.root, loc{idx: -1})
 	return nil
 }
@@ -42,24 +43,24 @@ func (d *doc) index() error {
 func (d *doc) walk(n *fhirpath.Node, v any, l loc) {
 	d.at[n] = l
 	switch v := v.(type) {
-	case *object:
+	case *jsontree.Object:
 		d.objs[v] = l
 		def := objectDef(v, l)
 		i := 0
 		n.Fields(func(name string, c *fhirpath.Node) {
-			d.walk(c, v.members[i].val, loc{obj: v, key: name, idx: -1, def: def})
+			d.walk(c, v.Members[i].Val, loc{obj: v, key: name, idx: -1, def: def})
 			i++
 		})
-	case *array:
+	case *jsontree.Array:
 		for i, c := range n.Items() {
-			d.walk(c, v.elems[i], loc{obj: l.obj, key: l.key, idx: i, def: l.def})
+			d.walk(c, v.Elems[i], loc{obj: l.obj, key: l.key, idx: i, def: l.def})
 		}
 	}
 }
 
 // objectDef returns the element path of object o found at l: its
 // resourceType for a resource, else the path of its member.
-func objectDef(o *object, l loc) string {
+func objectDef(o *jsontree.Object, l loc) string {
 	if rt, ok := mustGet(o, "resourceType").(string); ok && rt != "" {
 		return rt
 	}
@@ -93,12 +94,12 @@ func get(l loc) any {
 	if l.obj == nil {
 		return nil
 	}
-	v, _ := l.obj.get(l.key)
+	v, _ := l.obj.Get(l.key)
 	if l.idx < 0 {
 		return v
 	}
-	if a, ok := v.(*array); ok && l.idx < len(a.elems) {
-		return a.elems[l.idx]
+	if a, ok := v.(*jsontree.Array); ok && l.idx < len(a.Elems) {
+		return a.Elems[l.idx]
 	}
 	return nil
 }
@@ -215,7 +216,7 @@ func build(v *value, def string) (any, error) {
 	if v.parts == nil {
 		return v.json, nil
 	}
-	o := &object{}
+	o := &jsontree.Object{}
 	for _, p := range v.parts {
 		e, err := elementDef(def, p.name)
 		if err != nil {
@@ -236,7 +237,7 @@ func build(v *value, def string) (any, error) {
 			appendItem(o, key, jv, p.val.ext)
 			continue
 		}
-		if _, dup := o.get(key); dup {
+		if _, dup := o.Get(key); dup {
 			return nil, fmt.Errorf("%s given twice, but it does not repeat", p.name)
 		}
 		setMember(o, key, jv, p.val.ext)
@@ -246,19 +247,19 @@ func build(v *value, def string) (any, error) {
 
 // setMember sets member key of o to v with its primitive extension ext
 // (nil: no "_key").
-func setMember(o *object, key string, v, ext any) {
+func setMember(o *jsontree.Object, key string, v, ext any) {
 	if v != nil {
-		o.set(key, v)
+		o.Set(key, v)
 	}
 	if ext != nil {
-		o.set("_"+key, ext)
+		o.Set("_"+key, ext)
 	} else {
-		o.remove("_" + key)
+		o.Delete("_" + key)
 	}
 }
 
 // appendItem appends v (with primitive extension ext) to the list key of o.
-func appendItem(o *object, key string, v, ext any) {
+func appendItem(o *jsontree.Object, key string, v, ext any) {
 	vals, exts := lists(o, key)
 	n := listLen(vals, exts)
 	insertAt(o, key, vals, exts, n, n, v, ext)
@@ -266,46 +267,46 @@ func appendItem(o *object, key string, v, ext any) {
 
 // lists returns the arrays of member key and "_key" of o (nil when absent or
 // not arrays).
-func lists(o *object, key string) (vals, exts *array) {
-	vals, _ = mustGet(o, key).(*array)
-	exts, _ = mustGet(o, "_"+key).(*array)
+func lists(o *jsontree.Object, key string) (vals, exts *jsontree.Array) {
+	vals, _ = mustGet(o, key).(*jsontree.Array)
+	exts, _ = mustGet(o, "_"+key).(*jsontree.Array)
 	return vals, exts
 }
 
-func listLen(vals, exts *array) int {
+func listLen(vals, exts *jsontree.Array) int {
 	n := 0
 	if vals != nil {
-		n = len(vals.elems)
+		n = len(vals.Elems)
 	}
 	if exts != nil {
-		n = max(n, len(exts.elems))
+		n = max(n, len(exts.Elems))
 	}
 	return n
 }
 
 // pad extends a to n items with nulls.
-func pad(a *array, n int) {
-	for len(a.elems) < n {
-		a.elems = append(a.elems, nil)
+func pad(a *jsontree.Array, n int) {
+	for len(a.Elems) < n {
+		a.Elems = append(a.Elems, nil)
 	}
 }
 
 // insertAt inserts v and ext at index i of the list key of o, which has n
 // items, keeping "_key" aligned.
-func insertAt(o *object, key string, vals, exts *array, n, i int, v, ext any) {
+func insertAt(o *jsontree.Object, key string, vals, exts *jsontree.Array, n, i int, v, ext any) {
 	if vals == nil {
-		vals = &array{}
-		o.set(key, vals)
+		vals = &jsontree.Array{}
+		o.Set(key, vals)
 	}
 	pad(vals, n)
-	vals.elems = insertItem(vals.elems, i, v)
+	vals.Elems = insertItem(vals.Elems, i, v)
 	if exts == nil && ext != nil {
-		exts = &array{}
-		o.set("_"+key, exts)
+		exts = &jsontree.Array{}
+		o.Set("_"+key, exts)
 	}
 	if exts != nil {
 		pad(exts, n)
-		exts.elems = insertItem(exts.elems, i, ext)
+		exts.Elems = insertItem(exts.Elems, i, ext)
 	}
 }
 
@@ -335,8 +336,8 @@ func (d *doc) add(l loc, name string, v *value) error {
 		return err
 	}
 	if e.Repeats() {
-		if cur, ok := o.get(key); ok {
-			if _, isList := cur.(*array); !isList {
+		if cur, ok := o.Get(key); ok {
+			if _, isList := cur.(*jsontree.Array); !isList {
 				return fmt.Errorf("%s is not a list", key)
 			}
 		}
@@ -344,15 +345,15 @@ func (d *doc) add(l loc, name string, v *value) error {
 		return nil
 	}
 	for _, k := range memberNames(e, name) {
-		if cur, _ := o.get(k); cur != nil {
+		if cur, _ := o.Get(k); cur != nil {
 			return fmt.Errorf("%s already has %s (add cannot replace a single element)", strings.TrimPrefix(def, "."), k)
 		}
 	}
 	if jv != nil {
-		o.set(key, jv)
+		o.Set(key, jv)
 	}
 	if v.ext != nil {
-		o.set("_"+key, v.ext)
+		o.Set("_"+key, v.ext)
 	}
 	return nil
 }
@@ -372,15 +373,15 @@ func memberNames(e r4.Element, name string) []string {
 // container returns the object the children of the element at l live in,
 // with its element path. The children of a primitive (id, extension) live
 // in its "_name" object, created when needed.
-func (d *doc) container(l loc, name string) (*object, string, error) {
+func (d *doc) container(l loc, name string) (*jsontree.Object, string, error) {
 	cur := get(l)
 	if l.obj == nil {
 		cur = d.root
 	}
-	if o, ok := cur.(*object); ok {
+	if o, ok := cur.(*jsontree.Object); ok {
 		return o, d.defOf(o), nil
 	}
-	if _, ok := cur.(*array); ok {
+	if _, ok := cur.(*jsontree.Array); ok {
 		return nil, "", fmt.Errorf("cannot add %s to a list", name)
 	}
 	// a primitive element
@@ -389,30 +390,30 @@ func (d *doc) container(l loc, name string) (*object, string, error) {
 	}
 	extKey := "_" + l.key
 	if l.idx < 0 {
-		if o, ok := mustGet(l.obj, extKey).(*object); ok {
+		if o, ok := mustGet(l.obj, extKey).(*jsontree.Object); ok {
 			return o, "Element", nil
 		}
-		o := &object{}
-		l.obj.set(extKey, o)
+		o := &jsontree.Object{}
+		l.obj.Set(extKey, o)
 		return o, "Element", nil
 	}
 	vals, exts := lists(l.obj, l.key)
 	n := listLen(vals, exts)
 	if exts == nil {
-		exts = &array{}
-		l.obj.set(extKey, exts)
+		exts = &jsontree.Array{}
+		l.obj.Set(extKey, exts)
 	}
 	pad(exts, n)
-	if o, ok := exts.elems[l.idx].(*object); ok {
+	if o, ok := exts.Elems[l.idx].(*jsontree.Object); ok {
 		return o, "Element", nil
 	}
-	o := &object{}
-	exts.elems[l.idx] = o
+	o := &jsontree.Object{}
+	exts.Elems[l.idx] = o
 	return o, "Element", nil
 }
 
 // defOf returns the element path of an object of the tree.
-func (d *doc) defOf(o *object) string {
+func (d *doc) defOf(o *jsontree.Object) string {
 	return objectDef(o, d.objs[o])
 }
 
@@ -444,7 +445,7 @@ func (d *doc) replace(l loc, v *value) error {
 			renameMember(l.obj, "_"+l.key, "_"+key)
 		}
 		if jv == nil {
-			l.obj.remove(key)
+			l.obj.Delete(key)
 		}
 		setMember(l.obj, key, jv, v.ext)
 		return nil
@@ -452,18 +453,18 @@ func (d *doc) replace(l loc, v *value) error {
 	vals, exts := lists(l.obj, l.key)
 	n := listLen(vals, exts)
 	if vals == nil {
-		vals = &array{}
-		l.obj.set(l.key, vals)
+		vals = &jsontree.Array{}
+		l.obj.Set(l.key, vals)
 	}
 	pad(vals, n)
-	vals.elems[l.idx] = jv
+	vals.Elems[l.idx] = jv
 	if exts == nil && v.ext != nil {
-		exts = &array{}
-		l.obj.set("_"+l.key, exts)
+		exts = &jsontree.Array{}
+		l.obj.Set("_"+l.key, exts)
 	}
 	if exts != nil {
 		pad(exts, n)
-		exts.elems[l.idx] = v.ext
+		exts.Elems[l.idx] = v.ext
 	}
 	tidyList(l.obj, l.key)
 	return nil
@@ -495,30 +496,30 @@ func choiceOf(def, key string) (string, r4.Element, bool) {
 }
 
 // renameMember renames member from of o to to, keeping its position.
-func renameMember(o *object, from, to string) {
-	if i := o.index(from); i >= 0 {
-		o.remove(to)
-		if i = o.index(from); i >= 0 {
-			o.members[i].key = to
+func renameMember(o *jsontree.Object, from, to string) {
+	if i := o.Index(from); i >= 0 {
+		o.Delete(to)
+		if i = o.Index(from); i >= 0 {
+			o.Members[i].Key = to
 		}
 	}
 }
 
 // tidyList removes the list key of o and its "_key" list when they hold
 // only nulls (or nothing).
-func tidyList(o *object, key string) {
+func tidyList(o *jsontree.Object, key string) {
 	vals, exts := lists(o, key)
 	if exts != nil && allNull(exts) {
-		o.remove("_" + key)
+		o.Delete("_" + key)
 		exts = nil
 	}
-	if vals != nil && (len(vals.elems) == 0 || exts == nil && allNull(vals)) {
-		o.remove(key)
+	if vals != nil && (len(vals.Elems) == 0 || exts == nil && allNull(vals)) {
+		o.Delete(key)
 	}
 }
 
-func allNull(a *array) bool {
-	for _, e := range a.elems {
+func allNull(a *jsontree.Array) bool {
+	for _, e := range a.Elems {
 		if e != nil {
 			return false
 		}
@@ -532,18 +533,18 @@ func (d *doc) delete(l loc) error {
 		return errors.New("cannot delete the resource itself")
 	}
 	if l.idx < 0 {
-		l.obj.remove(l.key)
-		l.obj.remove("_" + l.key)
+		l.obj.Delete(l.key)
+		l.obj.Delete("_" + l.key)
 	} else {
 		vals, exts := lists(l.obj, l.key)
-		for _, a := range []*array{vals, exts} {
-			if a != nil && l.idx < len(a.elems) {
-				a.elems = append(a.elems[:l.idx], a.elems[l.idx+1:]...)
+		for _, a := range []*jsontree.Array{vals, exts} {
+			if a != nil && l.idx < len(a.Elems) {
+				a.Elems = append(a.Elems[:l.idx], a.Elems[l.idx+1:]...)
 			}
 		}
 		tidyList(l.obj, l.key)
 	}
-	if len(l.obj.members) == 0 {
+	if len(l.obj.Members) == 0 {
 		if up, ok := d.objs[l.obj]; ok && up.obj != nil && get(up) == l.obj {
 			return d.delete(up)
 		}
@@ -604,7 +605,7 @@ func (d *doc) emptyList(op operation) (loc, int, error) {
 	if err != nil {
 		return loc{}, 0, notFound
 	}
-	o, ok := get(l).(*object)
+	o, ok := get(l).(*jsontree.Object)
 	if l.obj == nil {
 		o, ok = d.root, true
 	}
@@ -639,14 +640,14 @@ func move(l loc, n, src, dst int) error {
 		return fmt.Errorf("source %d or destination %d is beyond the end of the list (%d items)", src, dst, n)
 	}
 	vals, exts := lists(l.obj, l.key)
-	for _, a := range []*array{vals, exts} {
+	for _, a := range []*jsontree.Array{vals, exts} {
 		if a == nil {
 			continue
 		}
 		pad(a, n)
-		item := a.elems[src]
-		a.elems = append(a.elems[:src], a.elems[src+1:]...)
-		a.elems = insertItem(a.elems, dst, item)
+		item := a.Elems[src]
+		a.Elems = append(a.Elems[:src], a.Elems[src+1:]...)
+		a.Elems = insertItem(a.Elems, dst, item)
 	}
 	return nil
 }

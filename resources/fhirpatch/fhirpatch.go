@@ -32,6 +32,7 @@ import (
 
 	"github.com/meizhou-yiyang/yiyang/conformance/r4"
 	"github.com/meizhou-yiyang/yiyang/resources/fhirpath"
+	"github.com/meizhou-yiyang/yiyang/resources/jsontree"
 )
 
 // Limits that bound the work a single call to Apply can be made to do.
@@ -41,6 +42,10 @@ const (
 	// MaxPathSteps is the FHIRPath work budget of one operation's path.
 	MaxPathSteps = 100_000
 )
+
+// maxDepth bounds the nesting of arrays and objects in the resource, in the
+// patch, and in the values a patch builds.
+const maxDepth = 200
 
 // Error describes why a patch could not be applied.
 type Error struct {
@@ -110,7 +115,7 @@ func Apply(resource, patch []byte) ([]byte, error) {
 	if err != nil {
 		return nil, &Error{Op: -1, Msg: "resource: " + err.Error()}
 	}
-	root, ok := v.(*object)
+	root, ok := v.(*jsontree.Object)
 	if !ok {
 		return nil, &Error{Op: -1, Msg: "resource is not a JSON object"}
 	}
@@ -131,33 +136,39 @@ func Apply(resource, patch []byte) ([]byte, error) {
 			return nil, &Error{Op: i, opType: op.typ, Msg: err.Error()}
 		}
 	}
-	if depth(root) > maxDepth {
+	if jsontree.Depth(root) > maxDepth {
 		return nil, &Error{Op: len(ops) - 1, Msg: fmt.Sprintf("the result nests deeper than %d levels", maxDepth)}
 	}
-	return encode(nil, root), nil
+	return jsontree.Encode(nil, root), nil
 }
 
-func mustGet(o *object, key string) any {
-	v, _ := o.get(key)
+func mustGet(o *jsontree.Object, key string) any {
+	v, _ := o.Get(key)
 	return v
 }
 
-// depth returns the nesting depth of v (0 for a primitive).
-func depth(v any) int {
-	d := 0
-	switch v := v.(type) {
-	case *object:
-		for _, m := range v.members {
-			d = max(d, depth(m.val))
-		}
-		return d + 1
-	case *array:
-		for _, e := range v.elems {
-			d = max(d, depth(e))
-		}
-		return d + 1
+// decode parses data as exactly one JSON value. Duplicate member names are
+// rejected: they make the meaning of a FHIR resource ambiguous.
+func decode(data []byte) (any, error) {
+	v, err := jsontree.Parse(data, maxDepth)
+	if err == nil {
+		return v, nil
 	}
-	return 0
+	var pe *jsontree.ParseError
+	if !errors.As(err, &pe) {
+		return nil, err
+	}
+	switch pe.Kind {
+	case jsontree.Truncated:
+		return nil, errors.New("unexpected end of JSON input")
+	case jsontree.Trailing:
+		return nil, errors.New("unexpected data after the JSON value")
+	case jsontree.Duplicate:
+		return nil, fmt.Errorf("duplicate member %q", pe.Key)
+	case jsontree.TooDeep:
+		return nil, fmt.Errorf("JSON nested deeper than %d levels", pe.MaxDepth)
+	}
+	return nil, fmt.Errorf("invalid JSON: %v", pe.Err)
 }
 
 // malformed returns an *Error for a defect of the patch document.
@@ -171,26 +182,26 @@ func parsePatch(patch []byte) ([]operation, error) {
 	if err != nil {
 		return nil, malformed(-1, "%v", err)
 	}
-	doc, ok := v.(*object)
+	doc, ok := v.(*jsontree.Object)
 	if !ok {
 		return nil, malformed(-1, "the patch is not a JSON object")
 	}
-	if rt, _ := doc.get("resourceType"); rt != "Parameters" {
+	if rt, _ := doc.Get("resourceType"); rt != "Parameters" {
 		return nil, malformed(-1, "the patch is not a Parameters resource")
 	}
-	pv, ok := doc.get("parameter")
+	pv, ok := doc.Get("parameter")
 	if !ok {
 		return nil, nil
 	}
-	params, ok := pv.(*array)
+	params, ok := pv.(*jsontree.Array)
 	if !ok {
 		return nil, malformed(-1, "parameter is not an array")
 	}
-	if len(params.elems) > MaxOperations {
+	if len(params.Elems) > MaxOperations {
 		return nil, malformed(-1, "the patch has more than %d operations", MaxOperations)
 	}
-	ops := make([]operation, len(params.elems))
-	for i, p := range params.elems {
+	ops := make([]operation, len(params.Elems))
+	for i, p := range params.Elems {
 		op, err := parseOperation(p)
 		if err != nil {
 			return nil, malformed(i, "%v", err)
@@ -212,28 +223,28 @@ var operationParts = map[string][]string{
 
 func parseOperation(p any) (operation, error) {
 	var op operation
-	po, ok := p.(*object)
+	po, ok := p.(*jsontree.Object)
 	if !ok {
 		return op, errors.New("parameter is not an object")
 	}
-	for _, m := range po.members {
-		switch m.key {
+	for _, m := range po.Members {
+		switch m.Key {
 		case "name", "part", "id", "extension", "modifierExtension":
 		default:
-			return op, fmt.Errorf("an operation parameter may not have %q", m.key)
+			return op, fmt.Errorf("an operation parameter may not have %q", m.Key)
 		}
 	}
-	if name, _ := po.get("name"); name != "operation" {
+	if name, _ := po.Get("name"); name != "operation" {
 		return op, errors.New(`parameter name is not "operation"`)
 	}
-	pv, _ := po.get("part")
-	parts, ok := pv.(*array)
+	pv, _ := po.Get("part")
+	parts, ok := pv.(*jsontree.Array)
 	if !ok {
 		return op, errors.New("operation has no part array")
 	}
-	seen := map[string]*object{}
-	for _, e := range parts.elems {
-		pt, ok := e.(*object)
+	seen := map[string]*jsontree.Object{}
+	for _, e := range parts.Elems {
+		pt, ok := e.(*jsontree.Object)
 		if !ok {
 			return op, errors.New("part is not an object")
 		}
@@ -321,7 +332,7 @@ func isName(s string) bool {
 }
 
 // primitivePart returns the string value of part name, given as valueType.
-func primitivePart(parts map[string]*object, name, valueType string) (string, error) {
+func primitivePart(parts map[string]*jsontree.Object, name, valueType string) (string, error) {
 	pt := parts[name]
 	if pt == nil {
 		return "", fmt.Errorf("operation needs a %q part", name)
@@ -334,7 +345,7 @@ func primitivePart(parts map[string]*object, name, valueType string) (string, er
 }
 
 // integerPart returns the non-negative valueInteger of part name.
-func integerPart(parts map[string]*object, name string) (int, error) {
+func integerPart(parts map[string]*jsontree.Object, name string) (int, error) {
 	n, ok := mustGet(parts[name], "valueInteger").(json.Number)
 	if !ok {
 		return 0, fmt.Errorf("part %q needs a valueInteger", name)
@@ -348,7 +359,7 @@ func integerPart(parts map[string]*object, name string) (int, error) {
 
 // parseValue reads the value of a parameter part: one value[x] (with its
 // "_value[x]" extensions), a resource, or a list of parts.
-func parseValue(pt *object, depth int) (*value, error) {
+func parseValue(pt *jsontree.Object, depth int) (*value, error) {
 	if depth > maxDepth {
 		return nil, errors.New("parts nested too deeply")
 	}
@@ -362,11 +373,11 @@ func parseValue(pt *object, depth int) (*value, error) {
 		v = nv
 		return nil
 	}
-	for _, m := range pt.members {
+	for _, m := range pt.Members {
 		switch {
-		case m.key == "name" || m.key == "id" || m.key == "extension" || m.key == "modifierExtension":
-		case m.key == "resource":
-			r, ok := m.val.(*object)
+		case m.Key == "name" || m.Key == "id" || m.Key == "extension" || m.Key == "modifierExtension":
+		case m.Key == "resource":
+			r, ok := m.Val.(*jsontree.Object)
 			rt, _ := mustGet(r, "resourceType").(string)
 			if !ok || rt == "" {
 				return nil, errors.New("resource is not a resource")
@@ -374,14 +385,14 @@ func parseValue(pt *object, depth int) (*value, error) {
 			if err := set(&value{json: r, typ: rt}); err != nil {
 				return nil, err
 			}
-		case m.key == "part":
-			list, ok := m.val.(*array)
+		case m.Key == "part":
+			list, ok := m.Val.(*jsontree.Array)
 			if !ok {
 				return nil, errors.New("part is not an array")
 			}
 			nv := &value{}
-			for _, e := range list.elems {
-				sub, ok := e.(*object)
+			for _, e := range list.Elems {
+				sub, ok := e.(*jsontree.Object)
 				if !ok {
 					return nil, errors.New("part is not an object")
 				}
@@ -398,21 +409,21 @@ func parseValue(pt *object, depth int) (*value, error) {
 			if err := set(nv); err != nil {
 				return nil, err
 			}
-		case strings.HasPrefix(m.key, "_value") && isTypeSuffix(m.key[len("_value"):]):
-			if _, ok := m.val.(*object); !ok {
-				return nil, fmt.Errorf("%s is not an object", m.key)
+		case strings.HasPrefix(m.Key, "_value") && isTypeSuffix(m.Key[len("_value"):]):
+			if _, ok := m.Val.(*jsontree.Object); !ok {
+				return nil, fmt.Errorf("%s is not an object", m.Key)
 			}
-			ext, extType = m.val, m.key[len("_value"):]
-		case strings.HasPrefix(m.key, "value") && isTypeSuffix(m.key[len("value"):]):
-			suffix := m.key[len("value"):]
-			if m.val == nil {
-				return nil, fmt.Errorf("%s is null", m.key)
+			ext, extType = m.Val, m.Key[len("_value"):]
+		case strings.HasPrefix(m.Key, "value") && isTypeSuffix(m.Key[len("value"):]):
+			suffix := m.Key[len("value"):]
+			if m.Val == nil {
+				return nil, fmt.Errorf("%s is null", m.Key)
 			}
-			if err := set(&value{json: m.val, typ: typeName(suffix)}); err != nil {
+			if err := set(&value{json: m.Val, typ: typeName(suffix)}); err != nil {
 				return nil, err
 			}
 		default:
-			return nil, fmt.Errorf("unexpected member %q", m.key)
+			return nil, fmt.Errorf("unexpected member %q", m.Key)
 		}
 	}
 	if ext != nil {

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/meizhou-yiyang/yiyang/resources/jsontree"
 )
 
 // Limits that bound the work a single call to Apply can be made to do.
@@ -25,9 +27,6 @@ const (
 	// bound. Either way the result stays linear in the size of the input.
 	MaxCopiedValues = 100_000
 )
-
-// maxDepth is MaxDepth under the name used by the parser.
-const maxDepth = MaxDepth
 
 // Error describes why a patch could not be applied.
 type Error struct {
@@ -81,11 +80,11 @@ func Apply(doc, patch []byte) ([]byte, error) {
 		err.Malformed = true
 		return nil, err
 	}
-	root, perr := parseDocument(doc)
+	root, perr := jsontree.Parse(doc, MaxDepth)
 	if perr != nil {
 		return nil, &Error{Op: -1, Msg: "invalid document: " + perr.Error()}
 	}
-	limit := max(MaxCopiedValues, countNodes(root, math.MaxInt))
+	limit := max(MaxCopiedValues, jsontree.Count(root, math.MaxInt))
 	s := &state{root: root, copyLimit: limit, copyBudget: limit}
 	for i, raw := range ops {
 		op, err := decodeOperation(raw)
@@ -99,7 +98,7 @@ func Apply(doc, patch []byte) ([]byte, error) {
 			return nil, err
 		}
 	}
-	return encode(nil, s.root), nil
+	return jsontree.Encode(nil, s.root), nil
 }
 
 // parsePatch parses the patch document into its (still undecoded) operations.
@@ -107,40 +106,59 @@ func parsePatch(data []byte) ([]any, *Error) {
 	invalid := func(err error) *Error {
 		return &Error{Op: -1, Msg: "invalid patch document: " + err.Error()}
 	}
-	p := newParser(data)
-	tok, err := p.token()
+	p := jsontree.NewDecoder(data, MaxDepth)
+	tok, err := p.Token()
 	if err != nil {
 		return nil, invalid(err)
 	}
 	if tok != json.Delim('[') {
-		v, err := p.value(tok, 0)
+		v, err := p.Value(tok, 0)
 		if err != nil {
 			return nil, invalid(err)
 		}
 		return nil, &Error{Op: -1, Msg: "invalid patch document: must be a JSON array, not " + kindArticle(v)}
 	}
 	var ops []any
-	for p.dec.More() {
+	for p.More() {
 		if len(ops) == MaxOperations {
 			return nil, &Error{Op: -1, Msg: fmt.Sprintf("patch document has more than %d operations", MaxOperations)}
 		}
-		tok, err := p.token()
+		tok, err := p.Token()
 		if err != nil {
 			return nil, invalid(err)
 		}
-		v, err := p.value(tok, 1)
+		v, err := p.Value(tok, 1)
 		if err != nil {
 			return nil, invalid(err)
 		}
 		ops = append(ops, v)
 	}
-	if err := p.closing(']'); err != nil {
+	if err := p.ReadDelim(']'); err != nil {
 		return nil, invalid(err)
 	}
-	if err := p.end(); err != nil {
+	if err := p.End(); err != nil {
 		return nil, invalid(err)
 	}
 	return ops, nil
+}
+
+// kind names the JSON type of v for error messages.
+func kind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "boolean"
+	case json.Number:
+		return "number"
+	case string:
+		return "string"
+	case *jsontree.Array:
+		return "array"
+	case *jsontree.Object:
+		return "object"
+	}
+	return fmt.Sprintf("%T", v)
 }
 
 // kindArticle names the JSON type of v with an indefinite article.
@@ -154,18 +172,12 @@ func kindArticle(v any) string {
 
 // decodeOperation checks the members of one operation object.
 func decodeOperation(raw any) (*operation, *Error) {
-	obj, ok := raw.(*object)
+	obj, ok := raw.(*jsontree.Object)
 	if !ok {
 		return nil, &Error{Msg: "operation must be a JSON object, not " + kindArticle(raw)}
 	}
-	get := func(key string) (any, bool) {
-		if i := obj.index(key); i >= 0 {
-			return obj.members[i].val, true
-		}
-		return nil, false
-	}
 	getString := func(key string) (string, *Error) {
-		v, ok := get(key)
+		v, ok := obj.Get(key)
 		if !ok {
 			return "", &Error{Msg: fmt.Sprintf("missing %q member", key)}
 		}
@@ -207,7 +219,7 @@ func decodeOperation(raw any) (*operation, *Error) {
 		}
 	}
 	if name == "add" || name == "replace" || name == "test" {
-		if op.value, ok = get("value"); !ok {
+		if op.value, ok = obj.Get("value"); !ok {
 			return fail(&Error{Path: op.path, Msg: `missing "value" member`})
 		}
 	}
@@ -272,7 +284,7 @@ func (s *state) apply(op *operation) *Error {
 		if why != "" {
 			return fromErr(why)
 		}
-		n := countNodes(v, s.copyBudget)
+		n := jsontree.Count(v, s.copyBudget)
 		if n > s.copyBudget {
 			return fromErr(fmt.Sprintf("cannot be copied: the patch would copy more than %d values in total", s.copyLimit))
 		}
@@ -280,7 +292,7 @@ func (s *state) apply(op *operation) *Error {
 		if why := checkDepth(op.toks, v); why != "" {
 			return pathErr(why)
 		}
-		if why := s.insert(op.toks, clone(v)); why != "" {
+		if why := s.insert(op.toks, jsontree.Copy(v)); why != "" {
 			return pathErr(why)
 		}
 	case "test":
@@ -288,7 +300,7 @@ func (s *state) apply(op *operation) *Error {
 		if why != "" {
 			return pathErr(why)
 		}
-		if !equal(v, op.value) {
+		if !jsontree.Equal(v, op.value) {
 			if kind(v) != kind(op.value) {
 				return pathErr(fmt.Sprintf("test failed: found %s, expected %s", kindArticle(v), kindArticle(op.value)))
 			}
@@ -301,7 +313,7 @@ func (s *state) apply(op *operation) *Error {
 // checkDepth reports whether placing v at toks keeps the document within
 // MaxDepth levels of nesting.
 func checkDepth(toks []string, v any) reason {
-	if len(toks)+depth(v) > MaxDepth {
+	if len(toks)+jsontree.Depth(v) > MaxDepth {
 		return fmt.Sprintf("cannot hold the value: the document would nest deeper than %d levels", MaxDepth)
 	}
 	return ""
@@ -329,18 +341,14 @@ func (s *state) insert(toks []string, v any) reason {
 	}
 	key := toks[len(toks)-1]
 	switch c := parent.(type) {
-	case *object:
-		if i := c.index(key); i >= 0 {
-			c.members[i].val = v
-		} else {
-			c.members = append(c.members, member{key: key, val: v})
-		}
-	case *array:
-		i, why := arrayIndex(key, len(c.elems), true)
+	case *jsontree.Object:
+		c.Set(key, v)
+	case *jsontree.Array:
+		i, why := arrayIndex(key, len(c.Elems), true)
 		if why != "" {
 			return why
 		}
-		c.elems = slices.Insert(c.elems, i, v)
+		c.Elems = slices.Insert(c.Elems, i, v)
 	}
 	return ""
 }
@@ -356,18 +364,18 @@ func (s *state) remove(toks []string) reason {
 	}
 	key := toks[len(toks)-1]
 	switch c := parent.(type) {
-	case *object:
-		i := c.index(key)
+	case *jsontree.Object:
+		i := c.Index(key)
 		if i < 0 {
 			return "does not exist"
 		}
-		c.members = slices.Delete(c.members, i, i+1)
-	case *array:
-		i, why := arrayIndex(key, len(c.elems), false)
+		c.Members = slices.Delete(c.Members, i, i+1)
+	case *jsontree.Array:
+		i, why := arrayIndex(key, len(c.Elems), false)
 		if why != "" {
 			return why
 		}
-		c.elems = slices.Delete(c.elems, i, i+1)
+		c.Elems = slices.Delete(c.Elems, i, i+1)
 	}
 	return ""
 }
@@ -387,11 +395,11 @@ func (s *state) replace(toks []string, v any) reason {
 	parent, _ := container(s.root, toks)
 	key := toks[len(toks)-1]
 	switch c := parent.(type) {
-	case *object:
-		c.members[c.index(key)].val = v
-	case *array:
-		i, _ := arrayIndex(key, len(c.elems), false)
-		c.elems[i] = v
+	case *jsontree.Object:
+		c.Members[c.Index(key)].Val = v
+	case *jsontree.Array:
+		i, _ := arrayIndex(key, len(c.Elems), false)
+		c.Elems[i] = v
 	}
 	return ""
 }

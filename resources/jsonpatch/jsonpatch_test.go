@@ -375,25 +375,6 @@ func TestLimits(t *testing.T) {
 	}
 }
 
-func TestDecimalEquality(t *testing.T) {
-	tests := []struct {
-		a, b string
-		want bool
-	}{
-		{"1", "1.0", true}, {"1", "1e0", true}, {"10", "1e1", true}, {"0.01", "1E-2", true},
-		{"-0", "0", true}, {"0e5", "0.000", true}, {"120", "1.2e+2", true}, {"1.50", "1.5", true},
-		{"1", "-1", false}, {"1", "10", false}, {"0.1", "0.01", false},
-		{"1e999999999999999999999", "10e999999999999999999998", true},
-		{"1e999999999999999999999", "1e999999999999999999998", false},
-		{"100000000000000000000000000001", "100000000000000000000000000000", false},
-	}
-	for _, tc := range tests {
-		if got := numbersEqual(json.Number(tc.a), json.Number(tc.b)); got != tc.want {
-			t.Errorf("numbersEqual(%s, %s) = %v, want %v", tc.a, tc.b, got, tc.want)
-		}
-	}
-}
-
 func FuzzApply(f *testing.F) {
 	for _, tc := range successCases {
 		f.Add([]byte(tc.doc), []byte(tc.patch))

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/meizhou-yiyang/yiyang/resources/jsontree"
 )
 
 // A reason explains why a pointer cannot be used; it completes the sentence
@@ -96,18 +98,18 @@ func lookup(root any, toks []string) (any, reason) {
 	cur := root
 	for _, tok := range toks {
 		switch c := cur.(type) {
-		case *object:
-			i := c.index(tok)
-			if i < 0 {
+		case *jsontree.Object:
+			v, ok := c.Get(tok)
+			if !ok {
 				return nil, "does not exist"
 			}
-			cur = c.members[i].val
-		case *array:
-			i, why := arrayIndex(tok, len(c.elems), false)
+			cur = v
+		case *jsontree.Array:
+			i, why := arrayIndex(tok, len(c.Elems), false)
 			if why != "" {
 				return nil, why
 			}
-			cur = c.elems[i]
+			cur = c.Elems[i]
 		default:
 			return nil, fmt.Sprintf("does not exist: cannot descend into a %s", kind(cur))
 		}
@@ -123,7 +125,7 @@ func container(root any, toks []string) (any, reason) {
 		return nil, why
 	}
 	switch parent.(type) {
-	case *object, *array:
+	case *jsontree.Object, *jsontree.Array:
 		return parent, ""
 	}
 	return nil, fmt.Sprintf("does not exist: cannot descend into a %s", kind(parent))
