@@ -89,12 +89,19 @@ func (s *Server) authorize(r *http.Request, interaction string) error {
 	}
 	if p.PatientScoped(in, typ) {
 		// Patient-context access must be confined to the patient's
-		// compartment inside the queries; until compartment search exists
+		// compartment inside the queries; until every access path does that,
 		// such tokens are refused rather than trusted with more.
 		return &auth.Error{Status: http.StatusForbidden, Code: "forbidden",
 			Msg: "patient/ scopes are not supported yet: the server cannot yet confine them to the patient's compartment; use user/ or system/ scopes"}
 	}
-	return nil
+	name := interaction
+	switch {
+	case interaction == "compartment-or-operation" && in == auth.Search:
+		name = "search"
+	case interaction == "compartment-or-operation":
+		name = "operation"
+	}
+	return s.decide(r, p, name, typ, nil)
 }
 
 // smartConfiguration serves /.well-known/smart-configuration.

@@ -159,6 +159,9 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request) (*response, error)
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkLabels(r, "read", &res); err != nil {
+		return nil, err
+	}
 	return notModified(r, &response{resource: &res})
 }
 
@@ -211,6 +214,9 @@ func (s *Server) vread(w http.ResponseWriter, r *http.Request) (*response, error
 		return nil, goneError(res)
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkLabels(r, "vread", &res); err != nil {
 		return nil, err
 	}
 	return notModified(r, &response{resource: &res})

@@ -98,6 +98,7 @@ func (s *Server) runSearch(r *http.Request, typ string, c *search.Compartment) (
 // searchBundle runs q and renders the searchset Bundle; params are the
 // request's parameters, repeated in the self and next links.
 func (s *Server) searchBundle(r *http.Request, q *search.Query, params url.Values) (*response, error) {
+	s.excludeSensitive(r, q)
 	if q.Summary == "true" {
 		return nil, errorAt(http.StatusBadRequest, "not-supported", "_summary", "_summary=true is not supported yet; use _elements, _summary=data, text or count")
 	}

@@ -48,6 +48,9 @@ type Config struct {
 	// Auth verifies bearer tokens; every FHIR request but /metadata needs
 	// one, and its scopes must permit the interaction.
 	Auth *auth.Verifier
+	// Authorizer, when set, decides by the token's roles (OPA policy) after
+	// the scope check.
+	Authorizer Authorizer
 	// Audit, when set, records an AuditEvent for every interaction.
 	Audit *AuditConfig
 	// AuthDisabled runs without authentication. It must be chosen explicitly
@@ -68,8 +71,9 @@ type Server struct {
 	root    http.Handler
 	started time.Time
 	reg     atomic.Pointer[registryBox]
-	jobs    jobs
-	audit   *auditor
+	jobs      jobs
+	audit     *auditor
+	decisions decisions
 }
 
 // New builds a Server.

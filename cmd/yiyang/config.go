@@ -46,6 +46,9 @@ type Config struct {
 	// Audit is async (batched), sync (each event written before the
 	// response) or off.
 	Audit string
+	// PolicyDir, when set, replaces the embedded Rego policy with the .rego
+	// files in that directory.
+	PolicyDir string
 }
 
 // DefaultConfig is the zero-setup configuration: SQLite under ./data on port 8080.
@@ -88,6 +91,7 @@ func (c *Config) bind(fs *flag.FlagSet) error {
 		env("AUTH_AUDIENCE", func(v string) error { c.AuthAudiences = splitList(v); return nil }),
 		env("AUTH_DISABLED", func(v string) (err error) { c.AuthDisabled, err = strconv.ParseBool(v); return }),
 		env("AUDIT", str(&c.Audit)),
+		env("POLICY_DIR", str(&c.PolicyDir)),
 		env("TLS_CERT", str(&c.TLSCert)),
 		env("TLS_KEY", str(&c.TLSKey)),
 		env("TLS_CLIENT_CA", str(&c.TLSClientCA)),
@@ -106,6 +110,7 @@ func (c *Config) bind(fs *flag.FlagSet) error {
 		func(v string) error { c.AuthAudiences = append(c.AuthAudiences, splitList(v)...); return nil })
 	fs.BoolVar(&c.AuthDisabled, "auth-disabled", c.AuthDisabled, "run WITHOUT authentication: every client can read and change all data (YIYANG_AUTH_DISABLED)")
 	fs.StringVar(&c.Audit, "audit", c.Audit, "AuditEvent for every interaction: async (batched; a crash loses at most the last 200 ms), sync or off (YIYANG_AUDIT)")
+	fs.StringVar(&c.PolicyDir, "policy-dir", c.PolicyDir, "directory of .rego files replacing the embedded role policy (YIYANG_POLICY_DIR)")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "PEM certificate (chain) to serve HTTPS with (YIYANG_TLS_CERT)")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "PEM private key of --tls-cert (YIYANG_TLS_KEY)")
 	fs.StringVar(&c.TLSClientCA, "tls-client-ca", c.TLSClientCA, "PEM CA bundle verifying client certificates of device bridges (mutual TLS) (YIYANG_TLS_CLIENT_CA)")

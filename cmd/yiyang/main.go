@@ -22,6 +22,7 @@ import (
 	"github.com/meizhou-yiyang/yiyang/resources"
 	"github.com/meizhou-yiyang/yiyang/server"
 	"github.com/meizhou-yiyang/yiyang/server/auth"
+	"github.com/meizhou-yiyang/yiyang/server/policy"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -119,10 +120,16 @@ func newServer(ctx context.Context, cfg Config, st resources.Store, log *slog.Lo
 		return nil, err
 	}
 	var verifier *auth.Verifier
+	var authorizer server.Authorizer
 	if !cfg.AuthDisabled {
 		if verifier, err = auth.New(ctx, cfg.authConfig(log)); err != nil {
 			return nil, err
 		}
+		pol, err := policy.New(ctx, cfg.PolicyDir)
+		if err != nil {
+			return nil, err
+		}
+		authorizer = pol
 	}
 	ops := operations.NewRegistry()
 	for _, op := range []operations.Operation{operations.Validate, operations.Everything} {
@@ -132,7 +139,7 @@ func newServer(ctx context.Context, cfg Config, st resources.Store, log *slog.Lo
 	}
 	return server.New(server.Config{
 		Store: st, Parser: parser, Logger: log, Operations: ops, BaseURL: cfg.BaseURL,
-		MaxBodyBytes: cfg.MaxBodyBytes, Version: buildVersion(), Auth: verifier, AuthDisabled: cfg.AuthDisabled, Audit: cfg.auditConfig(),
+		MaxBodyBytes: cfg.MaxBodyBytes, Version: buildVersion(), Auth: verifier, Authorizer: authorizer, AuthDisabled: cfg.AuthDisabled, Audit: cfg.auditConfig(),
 	})
 }
 

@@ -1,0 +1,121 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/resources/search"
+	"github.com/meizhou-yiyang/yiyang/server/auth"
+	"github.com/meizhou-yiyang/yiyang/server/policy"
+)
+
+// Authorizer decides by role whether a principal may perform an
+// interaction; server/policy (embedded OPA) implements it.
+type Authorizer interface {
+	Decide(ctx context.Context, in policy.Input) (policy.Decision, error)
+}
+
+// BreakGlassHeader carries the reason of an emergency access to sensitive
+// resources; such requests are always audited.
+const BreakGlassHeader = "X-Break-Glass-Reason"
+
+// sensitive are the security labels that need the sensitive-access role or
+// break-the-glass (the policy decides; the search side filters by them).
+var sensitive = []policy.Coding{
+	{System: "http://terminology.hl7.org/CodeSystem/v3-ActCode", Code: "PSY"},
+	{System: "http://terminology.hl7.org/CodeSystem/v3-ActCode", Code: "ETH"},
+	{System: "http://terminology.hl7.org/CodeSystem/v3-ActCode", Code: "HIV"},
+	{System: "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", Code: "R"},
+	{System: "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", Code: "V"},
+}
+
+// decisions caches label-free decisions: they depend only on roles,
+// interaction and type, and the policy is fixed while the server runs.
+type decisions struct {
+	m sync.Map
+	n atomic.Int64
+}
+
+const maxCachedDecisions = 10000
+
+// decide asks the Authorizer, when there is one and the principal has
+// roles (tokens without roles are authorized by their scopes alone).
+func (s *Server) decide(r *http.Request, p *auth.Principal, interaction, typ string, labels []policy.Coding) error {
+	if s.cfg.Authorizer == nil || len(p.Roles) == 0 {
+		return nil
+	}
+	in := policy.Input{Roles: p.Roles, Interaction: interaction, Type: typ, Security: labels, Subject: p.Subject}
+	if reason := strings.TrimSpace(r.Header.Get(BreakGlassHeader)); reason != "" {
+		in.BreakGlass = &policy.BreakGlass{Reason: reason}
+	}
+	cacheable := len(labels) == 0 && in.BreakGlass == nil
+	key := strings.Join(p.Roles, ",") + "|" + interaction + "|" + typ
+	if cacheable {
+		if d, ok := s.decisions.m.Load(key); ok {
+			return denial(d.(policy.Decision))
+		}
+	}
+	d, err := s.cfg.Authorizer.Decide(r.Context(), in)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "policy evaluation failed", "err", err)
+		return &auth.Error{Status: http.StatusForbidden, Code: "forbidden", Msg: "the access policy could not be evaluated; access denied"}
+	}
+	if d.Audit {
+		s.log.WarnContext(r.Context(), "sensitive access", "subject", p.Subject, "interaction", interaction, "type", typ, "reason", d.Reason)
+	}
+	if cacheable && s.decisions.n.Load() < maxCachedDecisions {
+		s.decisions.n.Add(1)
+		s.decisions.m.Store(key, d)
+	}
+	return denial(d)
+}
+
+func denial(d policy.Decision) error {
+	if d.Allow {
+		return nil
+	}
+	return &auth.Error{Status: http.StatusForbidden, Code: "forbidden", Msg: "denied by policy: " + d.Reason}
+}
+
+// checkLabels applies the policy to a loaded resource's security labels.
+func (s *Server) checkLabels(r *http.Request, interaction string, res *resources.Resource) error {
+	p, ok := auth.FromContext(r.Context())
+	if !ok || s.cfg.Authorizer == nil || len(p.Roles) == 0 || res == nil || len(res.Data) == 0 {
+		return nil
+	}
+	var head struct {
+		Meta struct {
+			Security []policy.Coding `json:"security"`
+		} `json:"meta"`
+	}
+	if json.Unmarshal(res.Data, &head) != nil || len(head.Meta.Security) == 0 {
+		return nil
+	}
+	return s.decide(r, p, interaction, res.Type, head.Meta.Security)
+}
+
+// excludeSensitive pushes the sensitivity rule into a search: unless the
+// principal may see sensitive resources (role or break-the-glass), resources
+// carrying a sensitive label are filtered out by the query itself.
+func (s *Server) excludeSensitive(r *http.Request, q *search.Query) {
+	p, ok := auth.FromContext(r.Context())
+	if !ok || s.cfg.Authorizer == nil || len(p.Roles) == 0 || slices.Contains(p.Roles, "sensitive-access") ||
+		strings.TrimSpace(r.Header.Get(BreakGlassHeader)) != "" {
+		return
+	}
+	def, ok := s.registry().Lookup(q.Type, "_security")
+	if !ok {
+		return
+	}
+	f := search.Filter{Param: def, Modifier: "not"}
+	for _, c := range sensitive {
+		f.Values = append(f.Values, search.Value{Raw: c.System + "|" + c.Code, System: c.System, Code: c.Code, HasSystem: true})
+	}
+	q.Filters = append(q.Filters, f)
+}

@@ -1,0 +1,89 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/server"
+	"github.com/meizhou-yiyang/yiyang/server/auth"
+	"github.com/meizhou-yiyang/yiyang/server/auth/authtest"
+	"github.com/meizhou-yiyang/yiyang/server/policy"
+)
+
+// TestRolePolicy: after the scopes, the OPA policy decides by role;
+// sensitive resources need sensitive-access or break-the-glass, and
+// searches leave them out in the query itself. Both backends.
+func TestRolePolicy(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			iss := authtest.NewIssuer(t)
+			v, err := auth.New(context.Background(), auth.Config{Issuers: []auth.Issuer{{URL: iss.URL(), Audience: iss.Audience}}, HTTPClient: iss.Client()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pol, err := policy.New(context.Background(), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			parser, _ := resources.NewParser()
+			srv, err := server.New(server.Config{Store: b.open(t), Parser: parser, Logger: testLogger(t), Auth: v, Authorizer: pol})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts := httptest.NewServer(srv.Handler())
+			t.Cleanup(ts.Close)
+			c := &client{t: t, base: ts.URL, hc: ts.Client()}
+			token := func(roles ...string) string {
+				return "Bearer " + iss.Token(t, "u", "user/*.cruds", map[string]any{"roles": roles})
+			}
+			admin, doctor, nurse := token("admin"), token("doctor"), token("nurse")
+			psych := token("doctor", "sensitive-access")
+			c.do(http.MethodPut, "/Patient/p1", []byte(`{"resourceType":"Patient","id":"p1"}`), "Authorization", admin)
+			c.do(http.MethodPut, "/Condition/flu", []byte(`{"resourceType":"Condition","id":"flu","subject":{"reference":"Patient/p1"},"code":{"text":"influenza"}}`), "Authorization", admin)
+			c.do(http.MethodPut, "/Condition/dep", []byte(`{"resourceType":"Condition","id":"dep","meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"PSY"}]},"subject":{"reference":"Patient/p1"},"code":{"text":"depression"}}`), "Authorization", admin)
+
+			for _, tc := range []struct {
+				name, method, path, authz string
+				headers               []string
+				status                int
+			}{
+				{"doctor reads a condition", "GET", "/Condition/flu", doctor, nil, 200},
+				{"nurse may not create a patient", "POST", "/Patient", nurse, nil, 403},
+				{"nobody deletes but admin", "DELETE", "/Condition/flu", doctor, nil, 403},
+				{"sensitive needs the role", "GET", "/Condition/dep", doctor, nil, 403},
+				{"sensitive-access role", "GET", "/Condition/dep", psych, nil, 200},
+				{"break the glass", "GET", "/Condition/dep", doctor, []string{server.BreakGlassHeader, "unconscious patient in ED"}, 200},
+				{"roleless tokens follow their scopes", "GET", "/Condition/flu", "Bearer " + iss.Token(t, "app", "user/Condition.rs", nil), nil, 200},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					h := append([]string{"Authorization", tc.authz}, tc.headers...)
+					body := []byte(nil)
+					if tc.method == "POST" {
+						body = []byte(`{"resourceType":"Patient"}`)
+					}
+					if res := c.do(tc.method, tc.path, body, h...); res.status != tc.status {
+						t.Fatalf("%d, want %d: %s", res.status, tc.status, res.body)
+					}
+				})
+			}
+			// Search leaves sensitive resources out unless allowed.
+			count := func(authz string, h ...string) int {
+				res := c.do(http.MethodGet, "/Condition?subject=Patient/p1", nil, append([]string{"Authorization", authz}, h...)...)
+				return strings.Count(string(res.body), `"resourceType":"Condition"`)
+			}
+			if n := count(doctor); n != 1 {
+				t.Fatalf("doctor's search: %d conditions, want 1", n)
+			}
+			if n := count(psych); n != 2 {
+				t.Fatalf("sensitive-access search: %d, want 2", n)
+			}
+			if n := count(doctor, server.BreakGlassHeader, "emergency"); n != 2 {
+				t.Fatalf("break-the-glass search: %d, want 2", n)
+			}
+		})
+	}
+}
