@@ -48,8 +48,8 @@ func TestRolePolicy(t *testing.T) {
 
 			for _, tc := range []struct {
 				name, method, path, authz string
-				headers               []string
-				status                int
+				headers                   []string
+				status                    int
 			}{
 				{"doctor reads a condition", "GET", "/Condition/flu", doctor, nil, 200},
 				{"nurse may not create a patient", "POST", "/Patient", nurse, nil, 403},

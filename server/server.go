@@ -61,16 +61,16 @@ type Config struct {
 
 // Server serves the FHIR REST API.
 type Server struct {
-	cfg     Config
-	store   resources.Store
-	parser  *resources.Parser
-	indexer *index.Extractor
-	log     *slog.Logger
-	metrics *metrics
-	api     chi.Router // the FHIR routes, also the target of bundle entries
-	root    http.Handler
-	started time.Time
-	reg     atomic.Pointer[registryBox]
+	cfg       Config
+	store     resources.Store
+	parser    *resources.Parser
+	indexer   *index.Extractor
+	log       *slog.Logger
+	metrics   *metrics
+	api       chi.Router // the FHIR routes, also the target of bundle entries
+	root      http.Handler
+	started   time.Time
+	reg       atomic.Pointer[registryBox]
 	jobs      jobs
 	audit     *auditor
 	decisions decisions
