@@ -18,10 +18,12 @@ test:
 	$(GO) test -count=1 -timeout 40m ./...
 
 # Load benchmark against a bare chi+pgx baseline (needs TEST_DATABASE_URL for
-# PostgreSQL), then the Go micro-benchmarks.
+# PostgreSQL), the search benchmark at 100k and 1M Observations, then the Go
+# micro-benchmarks. About 15 minutes on 2 cores.
 bench:
 	$(GO) run ./cmd/yiyang bench $(BENCHARGS)
-	$(GO) test -run '^$$' -bench . -benchmem ./resources/... ./cmd/...
+	$(GO) run ./cmd/yiyang bench-search $(BENCHSEARCHARGS)
+	$(GO) test -run '^$$' -bench . -benchmem ./resources/... ./cmd/... ./server/...
 
 generate:
 	$(GO) generate ./...
@@ -42,3 +44,10 @@ fuzz:
 
 clean:
 	rm -rf bin
+
+# Search latency at 100k and 1M Observations against DESIGN.md's targets
+# (p95 < 50 ms, growth < 2x); needs TEST_DATABASE_URL (PostgreSQL), takes
+# ~10 minutes. BENCHSEARCHARGS="--scales 0.1 --queries 50" for a quick run.
+.PHONY: bench-search
+bench-search:
+	$(GO) run ./cmd/yiyang bench-search $(BENCHSEARCHARGS)

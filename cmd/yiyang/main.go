@@ -34,6 +34,7 @@ Usage:
   yiyang serve   [flags]   run the server (default: SQLite under ./data, 127.0.0.1:8080)
   yiyang migrate [flags]   apply database migrations and exit
   yiyang bench   [flags]   measure create/read throughput against a bare baseline
+  yiyang bench-search [flags]  load up to 1M Observations into PostgreSQL and time typical searches
   yiyang version           print the version
 
 Run "yiyang serve -h" for the flags; each has a YIYANG_* environment variable.
@@ -54,6 +55,8 @@ func main() {
 		err = migrate(ctx, args)
 	case "bench":
 		err = bench(ctx, args)
+	case "bench-search":
+		err = benchSearch(ctx, args)
 	case "version":
 		fmt.Println("yiyang", buildVersion())
 	case "-h", "--help", "help":

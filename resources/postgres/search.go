@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/meizhou-yiyang/yiyang/resources/index"
 	"github.com/meizhou-yiyang/yiyang/resources/search"
 )
@@ -22,7 +24,11 @@ func (s *Store) Each(ctx context.Context, sql string, args []any, fn func(scan f
 
 // each runs a query on q and calls fn for every row.
 func each(ctx context.Context, q querier, sql string, args []any, fn func(scan func(dest ...any) error) error) error {
-	rows, err := q.Query(ctx, sql, args...)
+	// Searches run as unnamed statements, planned for each call's values: a
+	// cached generic plan ignores how selective a patient or a code is
+	// (662 ms instead of 0.9 ms at 1M Observations), and varying search SQL
+	// would only churn the statement cache.
+	rows, err := q.Query(ctx, sql, append([]any{pgx.QueryExecModeExec}, args...)...)
 	if err != nil {
 		return wrap(ctx, "search", err)
 	}

@@ -18,13 +18,16 @@ type Dialect struct {
 	False string
 	// Collate makes text comparisons bytewise, so that both stores sort alike.
 	Collate string
+	// NoFlatten ends a correlated subquery the planner must run per row
+	// rather than turn into a join over all candidates.
+	NoFlatten string
 }
 
 // Postgres and SQLite are the dialects of the two stores. SQLite
 // connections must run with case_sensitive_like on, so that LIKE behaves as
 // in PostgreSQL and prefix matches use the indexes.
 var (
-	Postgres = Dialect{Placeholder: func(n int) string { return "$" + strconv.Itoa(n) }, False: "false", Collate: ` COLLATE "C"`}
+	Postgres = Dialect{Placeholder: func(n int) string { return "$" + strconv.Itoa(n) }, False: "false", Collate: ` COLLATE "C"`, NoFlatten: " OFFSET 0"}
 	SQLite   = Dialect{Placeholder: func(n int) string { return "?" + strconv.Itoa(n) }, False: "0"}
 )
 
@@ -322,15 +325,20 @@ func (b *builder) chain(r, typ string, f Filter) (string, error) {
 }
 
 // has: resources referred to by a resource of h.Type, through h.Param, that
-// matches the inner filter.
+// matches the inner filter. It is a correlated EXISTS the planner runs per
+// candidate: with the default order a page stops after Count matches, where
+// a semi-join would first collect every referring resource (926 ms against
+// 5 ms for a common code at 1M Observations; a rare code costs a scan).
 func (b *builder) has(r, typ string, h *Has) (string, error) {
 	x, s := b.alias("x"), b.alias("s")
 	inner, err := b.where(s, h.Type, h.Filter)
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf(`%s.id IN (SELECT %s.target_id FROM idx_reference %s WHERE %s.res_type = %s AND %s.param = %s AND %s.target_type = %s
-		AND %s.rid IN (SELECT %s.rid FROM resources %s WHERE %s.type = %s AND %s.deleted = %s AND %s))`,
-		r, x, x, x, b.arg(h.Type), x, b.arg(h.Param.Code), x, b.arg(typ),
-		x, s, s, s, b.arg(h.Type), s, b.d.False, inner), nil
+	return fmt.Sprintf(`EXISTS (SELECT 1 FROM idx_reference %s JOIN resources %s ON %s.rid = %s.rid
+		WHERE %s.target_id = %s.id AND %s.target_type = %s.type AND %s.res_type = %s AND %s.param = %s
+		AND %s.type = %s AND %s.deleted = %s AND %s%s)`,
+		x, s, s, x,
+		x, r, x, r, x, b.arg(h.Type), x, b.arg(h.Param.Code),
+		s, b.arg(h.Type), s, b.d.False, inner, b.d.NoFlatten), nil
 }
