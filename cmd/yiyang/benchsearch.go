@@ -210,6 +210,7 @@ func runSearchScale(ctx context.Context, f benchSearchFlags, scale float64, keep
 		fmt.Fprintf(out, "schema size: %s (tables with their indexes)\n", sizes)
 	}
 
+	cfg.Audit = "off" // searches are measured without the audit trail, as in bench
 	srv, err := newServer(ctx, cfg, st, log)
 	if err != nil {
 		return res, fmt.Errorf("bench-search: %w", err)

@@ -280,12 +280,31 @@ func addQuantity(out *resources.Index, code, typ string, n *fhirpath.Node) {
 // same value twice).
 func dedupe(x *resources.Index) {
 	x.Strings = uniq(x.Strings)
-	x.Tokens = uniq(x.Tokens)
+	x.Tokens = uniqTokens(x.Tokens)
 	x.References = uniq(x.References)
 	x.Dates = uniq(x.Dates)
 	x.Numbers = uniq(x.Numbers)
 	x.Quantities = uniq(x.Quantities)
 	x.URIs = uniq(x.URIs)
+}
+
+// uniqTokens keeps one token entry per (param, system, code), the first
+// with its text: searches join on these keys and must not see a resource
+// twice.
+func uniqTokens(list []resources.TokenEntry) []resources.TokenEntry {
+	if len(list) < 2 {
+		return list
+	}
+	type key struct{ p, s, c string }
+	seen := make(map[key]bool, len(list))
+	return slices.DeleteFunc(list, func(e resources.TokenEntry) bool {
+		k := key{e.Param, e.System, e.Code}
+		if seen[k] {
+			return true
+		}
+		seen[k] = true
+		return false
+	})
 }
 
 func uniq[T comparable](list []T) []T {

@@ -45,6 +45,8 @@ type builder struct {
 	args []any
 	fold Folder
 	conv Converter
+	// correlated makes top-level filters probe per candidate (see member).
+	correlated bool
 	// alias counter for nested subqueries
 	n int
 }
@@ -106,7 +108,7 @@ func (b *builder) where(r, typ string, f Filter) (string, error) {
 		scope = fmt.Sprintf("%s.res_type = %s AND %s", x, b.arg(typ), scope)
 	}
 	if f.Modifier == "missing" {
-		cond := fmt.Sprintf("%s.rid IN (SELECT %s.rid FROM %s %s WHERE %s)", r, x, table, x, scope)
+		cond := b.member(r, x, table, scope)
 		if f.Missing {
 			return "NOT " + cond, nil
 		}
@@ -120,11 +122,22 @@ func (b *builder) where(r, typ string, f Filter) (string, error) {
 		}
 		ors = append(ors, c)
 	}
-	cond := fmt.Sprintf("%s.rid IN (SELECT %s.rid FROM %s %s WHERE %s AND (%s))", r, x, table, x, scope, strings.Join(ors, " OR "))
+	cond := b.member(r, x, table, scope+" AND ("+strings.Join(ors, " OR ")+")")
 	if f.Modifier == "not" {
 		return "NOT " + cond, nil
 	}
 	return cond, nil
+}
+
+// member is "resource r has an entry in table matching cond". Normally a
+// set (r.rid IN subquery), which suits filters that start a search; when
+// another filter drives the query in rid order, a correlated probe per
+// candidate lets the page stop early instead of collecting every match.
+func (b *builder) member(r, x, table, cond string) string {
+	if b.correlated && r == "r" {
+		return fmt.Sprintf("EXISTS (SELECT 1 FROM %s %s WHERE %s.rid = %s.rid AND %s%s)", table, x, x, r, cond, b.d.NoFlatten)
+	}
+	return fmt.Sprintf("%s.rid IN (SELECT %s.rid FROM %s %s WHERE %s)", r, x, table, x, cond)
 }
 
 // value compiles one OR value against index alias x.
