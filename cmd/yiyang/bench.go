@@ -198,7 +198,7 @@ func runBench(ctx context.Context, f benchFlags, out io.Writer) error {
 // setupPostgres creates the bench schema and serves the bare baseline and
 // yiyang-postgres in it.
 func (b *bencher) setupPostgres(ctx context.Context, out io.Writer) error {
-	schema, err := newBenchSchema(ctx, b.f.pg)
+	schema, err := newBenchSchema(ctx, b.f.pg, "bench_")
 	if err != nil {
 		return fmt.Errorf("bench: PostgreSQL: %w", err)
 	}

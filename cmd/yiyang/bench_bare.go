@@ -24,11 +24,11 @@ type benchSchema struct {
 	DSN string
 }
 
-// newBenchSchema creates the schema bench_<random hex> on the database at base.
-func newBenchSchema(ctx context.Context, base string) (*benchSchema, error) {
+// newBenchSchema creates the schema <prefix><random hex> on the database at base.
+func newBenchSchema(ctx context.Context, base, prefix string) (*benchSchema, error) {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	s := &benchSchema{base: base, name: "bench_" + hex.EncodeToString(b[:])}
+	s := &benchSchema{base: base, name: prefix + hex.EncodeToString(b[:])}
 	dsn, err := withSearchPath(base, s.name)
 	if err != nil {
 		return nil, err

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -135,26 +133,10 @@ func runBenchSearch(ctx context.Context, f benchSearchFlags, out io.Writer) erro
 	return searchSummary(out, results)
 }
 
-// newSearchBenchSchema creates the schema benchs_<random hex>.
-func newSearchBenchSchema(ctx context.Context, base string) (*benchSchema, error) {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	s := &benchSchema{base: base, name: "benchs_" + hex.EncodeToString(b[:])}
-	dsn, err := withSearchPath(base, s.name)
-	if err != nil {
-		return nil, err
-	}
-	s.DSN = dsn
-	if err := pgExec(ctx, base, "CREATE SCHEMA "+s.name); err != nil {
-		return nil, fmt.Errorf("create schema %s: %w", s.name, err)
-	}
-	return s, nil
-}
-
 func runSearchScale(ctx context.Context, f benchSearchFlags, scale float64, keep bool, log *slog.Logger, out io.Writer) (res scaleResult, err error) {
 	d := newSearchData(f.seed, int(float64(f.observations)*scale+0.5), int(float64(f.patients)*scale+0.5), f.practitioners)
 	res = scaleResult{scale: scale, data: d}
-	schema, err := newSearchBenchSchema(ctx, f.pg)
+	schema, err := newBenchSchema(ctx, f.pg, "benchs_")
 	if err != nil {
 		return res, fmt.Errorf("bench-search: %w", err)
 	}
