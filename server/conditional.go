@@ -157,11 +157,7 @@ func (s *Server) conditionalUpdate(w http.ResponseWriter, r *http.Request) (*res
 	if err != nil {
 		return nil, err
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	return &response{status: status, resource: &res, location: created, prefer: true}, nil
+	return written(&res, created), nil
 }
 
 // conditionalDelete serves DELETE /{type}?criteria: deletes the one match;

@@ -35,6 +35,29 @@ func immutable(r *http.Request, typ string) error {
 	return nil
 }
 
+// writeTarget is the common start of the interactions that change one
+// resource: its type and id from the URL (AuditEvents refused) and If-Match.
+func writeTarget(r *http.Request) (typ, id string, match int64, err error) {
+	if typ, id, err = pathTypeID(r); err != nil {
+		return "", "", 0, err
+	}
+	if err = immutable(r, typ); err != nil {
+		return "", "", 0, err
+	}
+	match, err = ifMatch(r)
+	return typ, id, match, err
+}
+
+// written answers an update: 201 with Location when it created the
+// resource, 200 otherwise.
+func written(res *resources.Resource, created bool) *response {
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	return &response{status: status, resource: res, location: created, prefer: true}
+}
+
 // pathTypeID returns the resource type and id of the URL.
 func pathTypeID(r *http.Request) (string, string, error) {
 	typ, err := pathType(r)
@@ -223,14 +246,7 @@ func (s *Server) vread(w http.ResponseWriter, r *http.Request) (*response, error
 }
 
 func (s *Server) update(w http.ResponseWriter, r *http.Request) (*response, error) {
-	typ, id, err := pathTypeID(r)
-	if err != nil {
-		return nil, err
-	}
-	if err := immutable(r, typ); err != nil {
-		return nil, err
-	}
-	match, err := ifMatch(r)
+	typ, id, match, err := writeTarget(r)
 	if err != nil {
 		return nil, err
 	}
@@ -249,22 +265,11 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) (*response, erro
 	if err != nil {
 		return nil, err
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	return &response{status: status, resource: &res, location: created, prefer: true}, nil
+	return written(&res, created), nil
 }
 
 func (s *Server) delete(w http.ResponseWriter, r *http.Request) (*response, error) {
-	typ, id, err := pathTypeID(r)
-	if err != nil {
-		return nil, err
-	}
-	if err := immutable(r, typ); err != nil {
-		return nil, err
-	}
-	match, err := ifMatch(r)
+	typ, id, match, err := writeTarget(r)
 	if err != nil {
 		return nil, err
 	}
@@ -295,14 +300,7 @@ func deleted(r *http.Request, res *resources.Resource, msg string) *response {
 const maxPatchRetries = 5
 
 func (s *Server) patch(w http.ResponseWriter, r *http.Request) (*response, error) {
-	typ, id, err := pathTypeID(r)
-	if err != nil {
-		return nil, err
-	}
-	if err := immutable(r, typ); err != nil {
-		return nil, err
-	}
-	match, err := ifMatch(r)
+	typ, id, match, err := writeTarget(r)
 	if err != nil {
 		return nil, err
 	}
