@@ -115,21 +115,13 @@ var extFuncs = map[string]*funcDef{
 }
 
 func codec(fn func(s, enc string) (string, bool)) func(ec *evalCtx, c *callExpr, f []Value) ([]Value, error) {
-	return func(ec *evalCtx, c *callExpr, f []Value) ([]Value, error) {
-		s, ok, err := stringInput(c, f)
-		if err != nil || !ok {
-			return nil, err
-		}
-		enc, ok, err := c.argString(ec, 0)
-		if err != nil || !ok {
-			return nil, err
-		}
+	return strFunc(func(s, enc string) Value {
 		r, ok := fn(s, enc)
 		if !ok {
-			return nil, nil
+			return nil
 		}
-		return []Value{String(r)}, nil
-	}
+		return String(r)
+	})
 }
 
 func boundary(high bool) func(ec *evalCtx, c *callExpr, f []Value) ([]Value, error) {

@@ -22,6 +22,17 @@ func stringInput(c *callExpr, f []Value) (string, bool, error) {
 }
 
 // strFunc adapts a function of the input string and one string argument.
+// strMap builds a function of the input string alone.
+func strMap(fn func(s string) Value) func(ec *evalCtx, c *callExpr, f []Value) ([]Value, error) {
+	return func(ec *evalCtx, c *callExpr, f []Value) ([]Value, error) {
+		s, ok, err := stringInput(c, f)
+		if err != nil || !ok {
+			return nil, err
+		}
+		return []Value{fn(s)}, nil
+	}
+}
+
 func strFunc(fn func(s, arg string) Value) func(ec *evalCtx, c *callExpr, f []Value) ([]Value, error) {
 	return func(ec *evalCtx, c *callExpr, f []Value) ([]Value, error) {
 		s, ok, err := stringInput(c, f)
@@ -93,34 +104,10 @@ var stringFuncs = map[string]*funcDef{
 	"startsWith": {min: 1, max: 1, fn: strFunc(func(s, p string) Value { return Boolean(strings.HasPrefix(s, p)) })},
 	"endsWith":   {min: 1, max: 1, fn: strFunc(func(s, p string) Value { return Boolean(strings.HasSuffix(s, p)) })},
 	"contains":   {min: 1, max: 1, fn: strFunc(func(s, p string) Value { return Boolean(strings.Contains(s, p)) })},
-	"upper": {fn: func(ec *evalCtx, c *callExpr, f []Value) ([]Value, error) {
-		s, ok, err := stringInput(c, f)
-		if err != nil || !ok {
-			return nil, err
-		}
-		return []Value{String(strings.ToUpper(s))}, nil
-	}},
-	"lower": {fn: func(ec *evalCtx, c *callExpr, f []Value) ([]Value, error) {
-		s, ok, err := stringInput(c, f)
-		if err != nil || !ok {
-			return nil, err
-		}
-		return []Value{String(strings.ToLower(s))}, nil
-	}},
-	"trim": {fn: func(ec *evalCtx, c *callExpr, f []Value) ([]Value, error) {
-		s, ok, err := stringInput(c, f)
-		if err != nil || !ok {
-			return nil, err
-		}
-		return []Value{String(strings.TrimSpace(s))}, nil
-	}},
-	"length": {fn: func(ec *evalCtx, c *callExpr, f []Value) ([]Value, error) {
-		s, ok, err := stringInput(c, f)
-		if err != nil || !ok {
-			return nil, err
-		}
-		return []Value{Integer(utf8.RuneCountInString(s))}, nil
-	}},
+	"upper":      {fn: strMap(func(s string) Value { return String(strings.ToUpper(s)) })},
+	"lower":      {fn: strMap(func(s string) Value { return String(strings.ToLower(s)) })},
+	"trim":       {fn: strMap(func(s string) Value { return String(strings.TrimSpace(s)) })},
+	"length":     {fn: strMap(func(s string) Value { return Integer(utf8.RuneCountInString(s)) })},
 	"toChars": {fn: func(ec *evalCtx, c *callExpr, f []Value) ([]Value, error) {
 		s, ok, err := stringInput(c, f)
 		if err != nil || !ok {
