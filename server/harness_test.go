@@ -2,11 +2,11 @@ package server_test
 
 import (
 	"context"
+	"github.com/meizhou-yiyang/yiyang/conformance/fhirdata"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -136,23 +136,5 @@ func (c *client) do(method, path string, body []byte, headers ...string) result 
 	return result{resp.StatusCode, resp.Header, b}
 }
 
-// fhirData returns the directory of the shared FHIR test data, or skips.
-func fhirData(t testing.TB) string {
-	if d := os.Getenv("YIYANG_FHIR_TESTDATA"); d != "" {
-		return d
-	}
-	dir, _ := os.Getwd()
-	for i := 0; i < 6; i++ {
-		for _, c := range []string{filepath.Join(dir, "shared", "fhir"), filepath.Join(dir, "..", "shared", "fhir")} {
-			if st, err := os.Stat(c); err == nil && st.IsDir() {
-				return c
-			}
-		}
-		dir = filepath.Dir(dir)
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("FHIR test data not found in CI: set YIYANG_FHIR_TESTDATA to the shared/fhir folder")
-	}
-	t.Skip("FHIR test data not found: set YIYANG_FHIR_TESTDATA to the shared/fhir folder to run this test")
-	return ""
-}
+// fhirData returns the shared FHIR test data folder, or skips.
+func fhirData(t testing.TB) string { return fhirdata.Require(t) }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/meizhou-yiyang/yiyang/conformance/fhirdata"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -27,42 +28,13 @@ type officialCase struct {
 // Every other case must pass.
 var knownFailures = map[string]string{}
 
-// fhirTestdata returns the shared `fhir` reference folder: $YIYANG_FHIR_TESTDATA,
-// or the first shared/fhir found walking up from the working directory.
-func fhirTestdata() string {
-	if dir := os.Getenv("YIYANG_FHIR_TESTDATA"); dir != "" {
-		return dir
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		candidate := filepath.Join(dir, "shared", "fhir")
-		if fi, err := os.Stat(candidate); err == nil && fi.IsDir() {
-			return candidate
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
-
 func readCases(dir string) ([]byte, error) {
 	return os.ReadFile(filepath.Join(dir, "patch-tests", "fhir-patch-tests.json"))
 }
 
 func loadOfficialCases(t *testing.T) []officialCase {
 	t.Helper()
-	dir := fhirTestdata()
-	if dir == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("shared FHIR test data not found in CI: set YIYANG_FHIR_TESTDATA to the shared fhir folder")
-		}
-		t.Skip("shared FHIR test data not found: set YIYANG_FHIR_TESTDATA to the shared fhir folder to run the official FHIRPath Patch cases")
-	}
+	dir := fhirdata.Require(t)
 	data, err := readCases(dir)
 	if err != nil {
 		t.Fatalf("reading official FHIRPath Patch cases: %v", err)

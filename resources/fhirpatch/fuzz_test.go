@@ -3,6 +3,7 @@ package fhirpatch
 import (
 	"encoding/json"
 	"errors"
+	"github.com/meizhou-yiyang/yiyang/conformance/fhirdata"
 	"testing"
 )
 
@@ -15,7 +16,7 @@ func FuzzApply(f *testing.F) {
 	f.Add([]byte(patient), []byte(params(`[{"name":"type","valueCode":"add"},{"name":"path","valueString":"Patient.name[0].given[1]"},{"name":"name","valueString":"extension"},{"name":"value","part":[{"name":"url","valueUri":"u"}]}]`)))
 	f.Add([]byte(patient), []byte(params(`[{"name":"type","valueCode":"replace"},{"name":"path","valueString":"Patient.deceased"},{"name":"value","valueDateTime":"2000"}]`)))
 	f.Add([]byte(patient), []byte(params(`[{"name":"type","valueCode":"insert"},{"name":"path","valueString":"Patient.identifier"},{"name":"index","valueInteger":0},{"name":"value","valueIdentifier":{}}]`)))
-	if dir := fhirTestdata(); dir != "" {
+	if dir := fhirdata.Dir(); dir != "" {
 		var cases []officialCase
 		if data, err := readCases(dir); err == nil && json.Unmarshal(data, &cases) == nil {
 			for _, c := range cases {

@@ -2,6 +2,7 @@ package fhirpath
 
 import (
 	"encoding/json"
+	"github.com/meizhou-yiyang/yiyang/conformance/fhirdata"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,43 +10,9 @@ import (
 	"testing"
 )
 
-// fhirTestData returns the shared/fhir folder (env YIYANG_FHIR_TESTDATA or
-// found by walking up from the working directory), or "".
-func fhirTestData() string {
-	if d := os.Getenv("YIYANG_FHIR_TESTDATA"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		cand := filepath.Join(dir, "shared", "fhir")
-		if st, err := os.Stat(cand); err == nil && st.IsDir() {
-			return cand
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
-
 // requireTestData skips (or fails under CI) when the shared data is absent.
-func requireTestData(t testing.TB) string {
-	t.Helper()
-	d := fhirTestData()
-	if d == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("shared/fhir test data not found (set YIYANG_FHIR_TESTDATA)")
-		}
-		t.Skip("shared/fhir test data not found (set YIYANG_FHIR_TESTDATA); skipping")
-	}
-	return d
-}
+func requireTestData(t testing.TB) string { return fhirdata.Require(t) }
 
-// sdModel is a test-only Model built from the R4 StructureDefinitions.
 type sdModel struct {
 	elements  map[string]sdElement // "Type.path" → element
 	base      map[string]string

@@ -2,6 +2,7 @@ package index
 
 import (
 	"encoding/json"
+	"github.com/meizhou-yiyang/yiyang/conformance/fhirdata"
 	"os"
 	"path/filepath"
 	"sort"
@@ -11,23 +12,7 @@ import (
 	"github.com/meizhou-yiyang/yiyang/resources"
 )
 
-func fhirData(t testing.TB) string {
-	if d := os.Getenv("YIYANG_FHIR_TESTDATA"); d != "" {
-		return d
-	}
-	dir, _ := os.Getwd()
-	for i := 0; i < 6; i++ {
-		if st, err := os.Stat(filepath.Join(dir, "shared", "fhir")); err == nil && st.IsDir() {
-			return filepath.Join(dir, "shared", "fhir")
-		}
-		dir = filepath.Dir(dir)
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("FHIR test data not found in CI: set YIYANG_FHIR_TESTDATA")
-	}
-	t.Skip("FHIR test data not found: set YIYANG_FHIR_TESTDATA to the shared/fhir folder")
-	return ""
-}
+func fhirData(t testing.TB) string { return fhirdata.Require(t) }
 
 func TestFold(t *testing.T) {
 	for in, want := range map[string]string{

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/meizhou-yiyang/yiyang/conformance/fhirdata"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -23,33 +24,10 @@ type officialCase struct {
 	Disabled bool            `json:"disabled"`
 }
 
-// fhirTestdata returns the shared `fhir` reference folder: $YIYANG_FHIR_TESTDATA,
-// or the first shared/fhir found walking up from the working directory.
-func fhirTestdata() string {
-	if dir := os.Getenv("YIYANG_FHIR_TESTDATA"); dir != "" {
-		return dir
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		candidate := filepath.Join(dir, "shared", "fhir")
-		if fi, err := os.Stat(candidate); err == nil && fi.IsDir() {
-			return candidate
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
-
 // loadOfficialCases returns the official cases, or ok == false when the
 // reference data is not available.
 func loadOfficialCases(tb testing.TB) (cases []officialCase, ok bool) {
-	dir := fhirTestdata()
+	dir := fhirdata.Dir()
 	if dir == "" {
 		return nil, false
 	}
@@ -66,7 +44,7 @@ func loadOfficialCases(tb testing.TB) (cases []officialCase, ok bool) {
 func TestOfficialCases(t *testing.T) {
 	cases, ok := loadOfficialCases(t)
 	if !ok {
-		t.Skip("shared FHIR test data not found: set YIYANG_FHIR_TESTDATA to the shared fhir folder to run the official JSON Patch cases")
+		fhirdata.Require(t) // skips, or fails in CI
 	}
 	if len(cases) == 0 {
 		t.Fatal("no official JSON Patch cases")
