@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/resources/search"
 	"github.com/meizhou-yiyang/yiyang/server/auth"
 )
 
@@ -127,6 +128,9 @@ func (a *auditor) Close() {
 
 // write stores events in one transaction.
 func (a *auditor) write(ctx context.Context, events [][]byte) error {
+	// The server records the audit trail itself: the caller's scope, which
+	// may confine the request to a patient's record, does not apply.
+	ctx = search.WithScope(ctx, nil)
 	return a.s.store.WithTx(ctx, func(ctx context.Context, tx resources.Ops) error {
 		for _, ev := range events {
 			if _, err := tx.Create(ctx, resources.CreateParams{Type: "AuditEvent", Data: ev, Index: a.s.index(ctx, "AuditEvent", ev)}); err != nil {

@@ -12,6 +12,7 @@ import (
 // authenticate verifies the bearer token of every FHIR request except the
 // CapabilityStatement, which clients read before they have a token.
 func (s *Server) authenticate(next http.Handler) http.Handler {
+	next = s.withScope(next)
 	verified := auth.Middleware(s.cfg.Auth, func(w http.ResponseWriter, r *http.Request, err error) {
 		start := time.Now()
 		status := s.write(w, r, fhirJSON, nil, err)
@@ -86,13 +87,6 @@ func (s *Server) authorize(r *http.Request, interaction string) error {
 	}
 	if err := p.Authorize(in, typ); err != nil {
 		return err
-	}
-	if p.PatientScoped(in, typ) {
-		// Patient-context access must be confined to the patient's
-		// compartment inside the queries; until every access path does that,
-		// such tokens are refused rather than trusted with more.
-		return &auth.Error{Status: http.StatusForbidden, Code: "forbidden",
-			Msg: "patient/ scopes are not supported yet: the server cannot yet confine them to the patient's compartment; use user/ or system/ scopes"}
 	}
 	name := interaction
 	switch {

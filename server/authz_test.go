@@ -70,7 +70,12 @@ func TestAuthorization(t *testing.T) {
 		{"delete needs d", "DELETE", "/Patient/p1", nil, bearer("user/Patient.cru", nil), 403, "insufficient_scope"},
 		{"system history needs *", "GET", "/_history", nil, bearer("user/Patient.rs", nil), 403, "insufficient_scope"},
 		{"system history with *", "GET", "/_history", nil, bearer("system/*.rs", nil), 200, ""},
-		{"patient scopes not yet", "GET", "/Patient/p1", nil, bearer("patient/Patient.rs", map[string]any{"patient": "p1"}), 403, ""},
+		{"patient scope on own record", "GET", "/Patient/p1", nil, bearer("patient/Patient.rs", map[string]any{"patient": "p1"}), 200, ""},
+		{"patient scope on another record", "GET", "/Patient/p1", nil, bearer("patient/Patient.rs", map[string]any{"patient": "p2"}), 404, ""},
+		{"patient scope without launch context", "GET", "/Patient/p1", nil, bearer("patient/Patient.rs", nil), 403, ""},
+		{"granular scope on unknown parameter", "GET", "/Patient/p1", nil, bearer("user/Patient.rs?nonsense=1", nil), 403, ""},
+		{"granular scope on a string parameter", "GET", "/Patient/p1", nil, bearer("user/Patient.rs?name=x", nil), 403, ""},
+		{"granular scope on all types", "GET", "/Patient/p1", nil, bearer("user/*.rs?category=x", nil), 403, ""},
 		{"operation needs read", "POST", "/Patient/$validate", patient, bearer("user/Observation.rs", nil), 403, "insufficient_scope"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

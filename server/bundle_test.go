@@ -33,6 +33,7 @@ func syntheaFiles(t *testing.T) []string {
 type respBundle struct {
 	ResourceType string `json:"resourceType"`
 	Type         string `json:"type"`
+	Total        int64  `json:"total"`
 	Link         []struct {
 		Relation, URL string
 	} `json:"link"`

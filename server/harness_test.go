@@ -73,18 +73,23 @@ func newServer(t testing.TB, st resources.Store) *server.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	srv, err := server.New(server.Config{Store: st, Parser: parser, Logger: testLogger(t), Operations: newOperations(t),
+		MaxBodyBytes: 4 << 20, AuthDisabled: true, Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
+// newOperations registers the operations the tests use.
+func newOperations(t testing.TB) *operations.Registry {
 	ops := operations.NewRegistry()
 	for _, op := range []operations.Operation{operations.Validate, operations.Everything} {
 		if err := ops.Register(op); err != nil {
 			t.Fatal(err)
 		}
 	}
-	srv, err := server.New(server.Config{Store: st, Parser: parser, Logger: testLogger(t), Operations: ops,
-		MaxBodyBytes: 4 << 20, AuthDisabled: true, Version: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return srv
+	return ops
 }
 
 // client talks to a test server over real HTTP.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/resources/search"
 	"github.com/meizhou-yiyang/yiyang/server/auth"
 )
 
@@ -59,6 +60,8 @@ func statusOf(err error) (int, []resources.Issue, bool) {
 		return http.StatusConflict, issue("duplicate", "a resource with this id already exists"), true
 	case errors.Is(err, resources.ErrPreconditionFailed):
 		return http.StatusPreconditionFailed, issue("conflict", "the resource's current version does not match If-Match"), true
+	case errors.Is(err, search.ErrOutOfScope):
+		return http.StatusForbidden, issue("forbidden", err.Error()), true
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, issue("timeout", "the request took too long"), true
 	case errors.Is(err, context.Canceled):

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -160,6 +161,21 @@ func (s *Server) fhirRoutes() chi.Router {
 		r.Get("/{id}/_history/{vid}", s.handle("vread", s.vread))
 	})
 	return r
+}
+
+// Routes lists the FHIR API's routes as "METHOD pattern", sorted. Tests
+// that must cover every access path (the leakage matrix) enumerate them.
+func (s *Server) Routes() []string {
+	var out []string
+	chi.Walk(s.api, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		if route = strings.TrimSuffix(route, "/*"); len(route) > 1 {
+			route = strings.TrimSuffix(route, "/")
+		}
+		out = append(out, method+" "+route)
+		return nil
+	})
+	sort.Strings(out)
+	return out
 }
 
 // response is what a handler returns; handle writes it.

@@ -2,11 +2,13 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/resources/search"
 )
 
 const sqlExists = `SELECT EXISTS (SELECT 1 FROM resources WHERE type = $1 AND id = $2)`
@@ -60,6 +62,18 @@ FROM resource_history h`)
 	if p.Cursor != "" {
 		and("(h.last_updated, h.seq) < (" + arg(cur.Micros) + ", " + arg(cur.Seq) + ")")
 	}
+	scoped := search.ScopeFrom(ctx) != nil
+	if scoped {
+		// The resource, as it is now, must be within the caller's scope.
+		cond, all, err := engine.Condition(ctx, args, "r", p.Type, false)
+		if err != nil {
+			return resources.HistoryPage{}, err
+		}
+		args = all
+		if cond != "" {
+			and("EXISTS (SELECT 1 FROM resources r WHERE r.type = h.type AND r.id = h.id AND " + cond + ")")
+		}
+	}
 	sb.WriteString("\nORDER BY h.last_updated DESC, h.seq DESC LIMIT ")
 	sb.WriteString(arg(count + 1))
 
@@ -91,7 +105,11 @@ FROM resource_history h`)
 	}
 	// An instance with rows has history; only an empty page needs to check
 	// that the resource exists at all.
-	if p.ID != "" && len(page.Entries) == 0 {
+	if p.ID != "" && len(page.Entries) == 0 && scoped {
+		if _, err := engine.Read(ctx, o, p.Type, p.ID); err != nil && !errors.Is(err, resources.ErrGone) {
+			return resources.HistoryPage{}, err
+		}
+	} else if p.ID != "" && len(page.Entries) == 0 {
 		var exists bool
 		if err := o.q.QueryRow(ctx, sqlExists, p.Type, p.ID).Scan(&exists); err != nil {
 			return resources.HistoryPage{}, wrap(ctx, "history", err)

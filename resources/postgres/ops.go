@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/resources/search"
 )
 
 // querier is the part of *pgxpool.Pool and pgx.Tx the interactions use.
@@ -76,6 +77,9 @@ func (o *ops) Create(ctx context.Context, p resources.CreateParams) (resources.R
 	if id == "" {
 		id = uuid.Must(uuid.NewV7()).String()
 	}
+	if err := search.Admits(ctx, p.Type, id, p.Index); err != nil {
+		return resources.Resource{}, err
+	}
 	r, ok, err := insert(ctx, o.q, p.Type, id, p.Data, p.Index, methodPOST)
 	if err != nil {
 		return resources.Resource{}, err
@@ -105,6 +109,9 @@ func insert(ctx context.Context, q querier, typ, id string, data []byte, idx *re
 }
 
 func (o *ops) Read(ctx context.Context, typ, id string) (resources.Resource, error) {
+	if search.ScopeFrom(ctx).Limits(typ, false) {
+		return engine.Read(ctx, o, typ, id)
+	}
 	r := resources.Resource{Type: typ, ID: id}
 	var micros int64
 	err := o.q.QueryRow(ctx, sqlRead, typ, id).Scan(&r.VersionID, &micros, &r.Deleted, &r.Data)
@@ -112,6 +119,9 @@ func (o *ops) Read(ctx context.Context, typ, id string) (resources.Resource, err
 }
 
 func (o *ops) VRead(ctx context.Context, typ, id string, version int64) (resources.Resource, error) {
+	if search.ScopeFrom(ctx).Limits(typ, false) {
+		return engine.VRead(ctx, o, typ, id, version)
+	}
 	r := resources.Resource{Type: typ, ID: id, VersionID: version}
 	var micros int64
 	err := o.q.QueryRow(ctx, sqlVRead, typ, id, version).Scan(&micros, &r.Deleted, &r.Method, &r.Data)
@@ -165,6 +175,9 @@ func update(ctx context.Context, q querier, p resources.UpdateParams) (resources
 			if p.IfMatch > 0 {
 				return resources.Resource{}, false, resources.ErrPreconditionFailed
 			}
+			if err := search.Admits(ctx, p.Type, p.ID, p.Index); err != nil {
+				return resources.Resource{}, false, err
+			}
 			r, ok, err := insert(ctx, q, p.Type, p.ID, p.Data, p.Index, method)
 			if err != nil || ok {
 				return r, ok, err
@@ -175,6 +188,14 @@ func update(ctx context.Context, q querier, p resources.UpdateParams) (resources
 		}
 		if p.IfMatch > 0 && p.IfMatch != cur.version {
 			return resources.Resource{}, false, resources.ErrPreconditionFailed
+		}
+		if ok, err := engine.Permits(ctx, &ops{q: q}, p.Type, p.ID); err != nil {
+			return resources.Resource{}, false, err
+		} else if !ok {
+			return resources.Resource{}, false, fmt.Errorf("%w: %s/%s is outside it", search.ErrOutOfScope, p.Type, p.ID)
+		}
+		if err := search.Admits(ctx, p.Type, p.ID, p.Index); err != nil {
+			return resources.Resource{}, false, err
 		}
 		r, err := write(ctx, q, p.Type, p.ID, cur, p.Data, p.Index, method)
 		return r, false, err
@@ -207,6 +228,14 @@ func remove(ctx context.Context, q querier, p resources.DeleteParams) (resources
 		return resources.Resource{}, resources.ErrNotFound
 	case p.IfMatch > 0 && p.IfMatch != cur.version:
 		return resources.Resource{}, resources.ErrPreconditionFailed
+	}
+	if ok, err := engine.Permits(ctx, &ops{q: q}, p.Type, p.ID); err != nil {
+		return resources.Resource{}, err
+	} else if !ok {
+		// Outside the caller's scope the resource is as good as absent.
+		return resources.Resource{}, resources.ErrNotFound
+	}
+	switch {
 	case cur.deleted:
 		return resources.Resource{Type: p.Type, ID: p.ID, VersionID: cur.version,
 			LastUpdated: time.UnixMicro(cur.micros).UTC(), Deleted: true, Method: methodDELETE}, nil

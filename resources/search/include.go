@@ -81,13 +81,17 @@ func (e Engine) include(ctx context.Context, ex Executor, inc Include, from []re
 	if len(ids) == 0 {
 		return nil
 	}
-	b := e.builder()
+	b := e.scoped(ctx)
 	cond := fmt.Sprintf("s.type = %s AND s.id IN (%s)", b.arg(inc.Source), b.list(ids))
 	if !inc.Wildcard {
 		cond += " AND x.param = " + b.arg(inc.Param.Code)
 	}
 	if inc.Target != "" {
 		cond += " AND x.target_type = " + b.arg(inc.Target)
+	}
+	cond, err := b.andConfined(cond, "t", inc.Target)
+	if err != nil {
+		return err
 	}
 	sql := fmt.Sprintf(`SELECT DISTINCT t.type, t.id, t.version, t.last_updated, t.data
 FROM resources s JOIN idx_reference x ON x.rid = s.rid
@@ -105,10 +109,14 @@ func (e Engine) revinclude(ctx context.Context, ex Executor, inc Include, from [
 		}
 	}
 	for typ, ids := range byType {
-		b := e.builder()
+		b := e.scoped(ctx)
 		cond := fmt.Sprintf("x.res_type = %s AND x.target_type = %s AND x.target_id IN (%s)", b.arg(inc.Source), b.arg(typ), b.list(ids))
 		if !inc.Wildcard {
 			cond += " AND x.param = " + b.arg(inc.Param.Code)
+		}
+		cond, err := b.andConfined(cond, "s", inc.Source)
+		if err != nil {
+			return err
 		}
 		sql := fmt.Sprintf(`SELECT DISTINCT s.type, s.id, s.version, s.last_updated, s.data
 FROM idx_reference x JOIN resources s ON s.rid = x.rid

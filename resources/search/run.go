@@ -152,6 +152,11 @@ func (e Engine) filtersExcept(b *builder, q *Query, skip int) (string, error) {
 	if c := q.Compartment; c != nil {
 		conds = append(conds, compartment(b, c))
 	}
+	if c, err := b.confine("r", q.Type, false); err != nil {
+		return "", err
+	} else if c != "" {
+		conds = append(conds, c)
+	}
 	for i, f := range q.Filters {
 		if i == skip {
 			continue
@@ -167,11 +172,18 @@ func (e Engine) filtersExcept(b *builder, q *Query, skip int) (string, error) {
 
 func (e Engine) builder() *builder { return &builder{d: e.Dialect, fold: e.Fold, conv: e.Convert} }
 
+// scoped is a builder carrying the scope of ctx.
+func (e Engine) scoped(ctx context.Context) *builder {
+	b := e.builder()
+	b.scope = ScopeFrom(ctx)
+	return b
+}
+
 // Search runs q: one page of matches, then the total when asked for, then
 // the _include and _revinclude resources of the page.
 func (e Engine) Search(ctx context.Context, ex Executor, q *Query) (Page, error) {
 	page := Page{Total: -1}
-	b := e.builder()
+	b := e.scoped(ctx)
 	from := "resources r"
 	drive := driver(q)
 	b.correlated = drive >= 0
@@ -187,9 +199,12 @@ func (e Engine) Search(ctx context.Context, ex Executor, q *Query) (Page, error)
 			b.arg(q.Type), b.arg(f.Param.Code), b.arg(v.Code), b.arg(v.System))
 	}
 	if q.Total == "accurate" || q.Total == "estimate" || q.Summary == "count" || q.Count == 0 {
-		cb := e.builder()
-		cw, _ := e.filters(cb, q)
-		err := ex.Each(ctx, "SELECT count(*) FROM resources r WHERE "+cw, cb.args, func(scan func(...any) error) error {
+		cb := e.scoped(ctx)
+		cw, err := e.filters(cb, q)
+		if err != nil {
+			return Page{}, err
+		}
+		err = ex.Each(ctx, "SELECT count(*) FROM resources r WHERE "+cw, cb.args, func(scan func(...any) error) error {
 			return scan(&page.Total)
 		})
 		if err != nil {
@@ -357,21 +372,8 @@ func compartment(b *builder, c *Compartment) string {
 	sort.Strings(types)
 	var ors []string
 	for _, typ := range types {
-		var links []string
-		var params []string
-		for _, p := range c.Params[typ] {
-			if p == "{def}" {
-				links = append(links, "r.id = "+b.arg(c.ID))
-			} else {
-				params = append(params, p)
-			}
-		}
-		if len(params) > 0 {
-			links = append(links, fmt.Sprintf(`r.rid IN (SELECT c.rid FROM idx_reference c WHERE c.res_type = %s AND c.param IN (%s)
-		AND c.target_type = %s AND c.target_id = %s)`, b.arg(typ), b.list(params), b.arg(c.Type), b.arg(c.ID)))
-		}
-		if len(links) > 0 {
-			ors = append(ors, fmt.Sprintf("(r.type = %s AND (%s))", b.arg(typ), strings.Join(links, " OR ")))
+		if cond := compartmentOf(b, "r", c, typ); cond != "1 = 0" {
+			ors = append(ors, fmt.Sprintf("(r.type = %s AND %s)", b.arg(typ), cond))
 		}
 	}
 	if len(ors) == 0 {

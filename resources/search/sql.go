@@ -47,6 +47,8 @@ type builder struct {
 	conv Converter
 	// correlated makes top-level filters probe per candidate (see member).
 	correlated bool
+	// scope confines every resource the query reads (see Scope).
+	scope *Scope
 	// alias counter for nested subqueries
 	n int
 }
@@ -331,6 +333,9 @@ func (b *builder) chain(r, typ string, f Filter) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if inner, err = b.andConfined(inner, t, f.Chain.Type); err != nil {
+		return "", err
+	}
 	return fmt.Sprintf(`%s.rid IN (SELECT %s.rid FROM idx_reference %s WHERE %s.res_type = %s AND %s.param = %s AND %s.target_type = %s
 		AND %s.target_id IN (SELECT %s.id FROM resources %s WHERE %s.type = %s AND %s.deleted = %s AND %s))`,
 		r, x, x, x, b.arg(typ), x, b.arg(f.Param.Code), x, b.arg(f.Chain.Type),
@@ -346,6 +351,9 @@ func (b *builder) has(r, typ string, h *Has) (string, error) {
 	x, s := b.alias("x"), b.alias("s")
 	inner, err := b.where(s, h.Type, h.Filter)
 	if err != nil {
+		return "", err
+	}
+	if inner, err = b.andConfined(inner, s, h.Type); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf(`EXISTS (SELECT 1 FROM idx_reference %s JOIN resources %s ON %s.rid = %s.rid

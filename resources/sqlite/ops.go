@@ -5,10 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/resources/search"
 )
 
 // statements are prepared once per pool: SQLite's prepare is a large part
@@ -57,6 +59,7 @@ func (st *statements) close() {
 // outside a transaction, the writer's bound to tx inside one.
 type ops struct {
 	tx  *sql.Tx
+	db  *sql.DB // the reader pool, outside a transaction
 	st  *statements
 	idx *indexStatements // writer's; set inside a transaction
 }
@@ -93,6 +96,9 @@ func (o ops) Create(ctx context.Context, p resources.CreateParams) (resources.Re
 
 // insert writes a stamped new resource and its index entries.
 func (o ops) insert(ctx context.Context, r resources.Resource, idx *resources.Index) (resources.Resource, error) {
+	if err := search.Admits(ctx, r.Type, r.ID, idx); err != nil {
+		return resources.Resource{}, err
+	}
 	data := r.Data
 	var rid int64
 	err := o.stmt(ctx, o.st.insert).QueryRowContext(ctx, r.Type, r.ID, r.LastUpdated.UnixMicro(), data).Scan(&rid)
@@ -114,6 +120,9 @@ func (o ops) history(ctx context.Context, r resources.Resource, data []byte) err
 }
 
 func (o ops) Read(ctx context.Context, typ, id string) (resources.Resource, error) {
+	if search.ScopeFrom(ctx).Limits(typ, false) {
+		return engine.Read(ctx, o, typ, id)
+	}
 	r := resources.Resource{Type: typ, ID: id}
 	var micros int64
 	err := o.stmt(ctx, o.st.read).QueryRowContext(ctx, typ, id).Scan(&r.VersionID, &micros, &r.Deleted, &r.Data)
@@ -121,6 +130,9 @@ func (o ops) Read(ctx context.Context, typ, id string) (resources.Resource, erro
 }
 
 func (o ops) VRead(ctx context.Context, typ, id string, version int64) (resources.Resource, error) {
+	if search.ScopeFrom(ctx).Limits(typ, false) {
+		return engine.VRead(ctx, o, typ, id, version)
+	}
 	r := resources.Resource{Type: typ, ID: id, VersionID: version}
 	var micros int64
 	err := o.stmt(ctx, o.st.vread).QueryRowContext(ctx, typ, id, version).Scan(&micros, &r.Deleted, &r.Method, &r.Data)
@@ -160,6 +172,9 @@ func (o ops) Update(ctx context.Context, p resources.UpdateParams) (resources.Re
 	if p.IfMatch > 0 && (!found || p.IfMatch != version) {
 		return resources.Resource{}, false, resources.ErrPreconditionFailed
 	}
+	if err := o.admit(ctx, p.Type, p.ID, found, p.Index); err != nil {
+		return resources.Resource{}, false, err
+	}
 	method := p.Method
 	if method == "" {
 		method = "PUT"
@@ -193,7 +208,14 @@ func (o ops) Delete(ctx context.Context, p resources.DeleteParams) (resources.Re
 		return resources.Resource{}, resources.ErrNotFound
 	case p.IfMatch > 0 && p.IfMatch != version:
 		return resources.Resource{}, resources.ErrPreconditionFailed
-	case deleted:
+	}
+	if ok, err := engine.Permits(ctx, o, p.Type, p.ID); err != nil {
+		return resources.Resource{}, err
+	} else if !ok {
+		// Outside the caller's scope the resource is as good as absent.
+		return resources.Resource{}, resources.ErrNotFound
+	}
+	if deleted {
 		return resources.Resource{Type: p.Type, ID: p.ID, VersionID: version, LastUpdated: time.UnixMicro(prev).UTC(),
 			Deleted: true, Method: "DELETE"}, nil
 	}
@@ -210,26 +232,67 @@ func (o ops) Delete(ctx context.Context, p resources.DeleteParams) (resources.Re
 	return r, o.history(ctx, r, nil)
 }
 
+// admit checks an update against the caller's scope, in the write
+// transaction: the current version (when there is one) and the new one must
+// both be within it.
+func (o ops) admit(ctx context.Context, typ, id string, found bool, idx *resources.Index) error {
+	if search.ScopeFrom(ctx) == nil {
+		return nil
+	}
+	if found {
+		ok, err := engine.Permits(ctx, o, typ, id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("%w: %s/%s is outside it", search.ErrOutOfScope, typ, id)
+		}
+	}
+	return search.Admits(ctx, typ, id, idx)
+}
+
 // History lists versions newest first with keyset paging on (last_updated, seq).
 func (s *Store) History(ctx context.Context, p resources.HistoryParams) (resources.HistoryPage, error) {
 	var where []string
 	var args []any
 	arg := func(v any) string {
 		args = append(args, v)
-		return "?"
+		return "?" + strconv.Itoa(len(args))
 	}
 	if p.Type != "" {
 		where = append(where, "h.type = "+arg(p.Type))
 	}
 	if p.ID != "" {
 		where = append(where, "h.id = "+arg(p.ID))
-		var one int
-		err := s.rs.current.QueryRowContext(ctx, p.Type, p.ID).Scan(&one, &one, &one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return resources.HistoryPage{}, resources.ErrNotFound
-		} else if err != nil {
+		var found bool
+		var err error
+		if search.ScopeFrom(ctx) != nil {
+			_, err = engine.Read(ctx, s, p.Type, p.ID)
+			found = err == nil || errors.Is(err, resources.ErrGone)
+			if errors.Is(err, resources.ErrNotFound) || found {
+				err = nil
+			}
+		} else {
+			var one int
+			err = s.rs.current.QueryRowContext(ctx, p.Type, p.ID).Scan(&one, &one, &one)
+			found = err == nil
+			if errors.Is(err, sql.ErrNoRows) {
+				err = nil
+			}
+		}
+		if err != nil {
 			return resources.HistoryPage{}, wrap("history", err)
 		}
+		if !found {
+			return resources.HistoryPage{}, resources.ErrNotFound
+		}
+	}
+	cond, args, err := engine.Condition(ctx, args, "r", p.Type, false)
+	if err != nil {
+		return resources.HistoryPage{}, err
+	}
+	if cond != "" {
+		where = append(where, "EXISTS (SELECT 1 FROM resources r WHERE r.type = h.type AND r.id = h.id AND "+cond+")")
 	}
 	if !p.Since.IsZero() {
 		where = append(where, "h.last_updated >= "+arg(p.Since.UnixMicro()))

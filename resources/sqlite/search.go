@@ -48,6 +48,9 @@ func (o ops) Search(ctx context.Context, q *search.Query) (search.Page, error) {
 
 // Each runs a query in the transaction (search.Executor).
 func (o ops) Each(ctx context.Context, sql string, args []any, fn func(scan func(dest ...any) error) error) error {
+	if o.tx == nil {
+		return each(ctx, o.db, sql, args, fn)
+	}
 	return each(ctx, o.tx, sql, args, fn)
 }
 

@@ -110,7 +110,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
-	s.ops = ops{st: s.rs}
+	s.ops = ops{st: s.rs, db: s.r}
 	return s, nil
 }
 

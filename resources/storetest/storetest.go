@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) resources.Store) {
 		{"CanceledContext", testCanceledContext},
 		{"IndexEntries", testIndexEntries},
 		{"Reindex", testReindex},
+		{"Scope", testScope},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)

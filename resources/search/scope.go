@@ -1,0 +1,361 @@
+package search
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/meizhou-yiyang/yiyang/resources"
+)
+
+// Scope confines what one request may see and change. The server derives it
+// from the caller's token (a patient launch context, SMART v2 granular
+// scopes) and puts it in the request's context; every store query then
+// carries it as a condition: reads, vreads, history, searches with their
+// chains, _has, _include and _revinclude, and the checks of updates and
+// deletes. Nothing is filtered after the fact.
+type Scope struct {
+	// Compartment, when set, limits the resource types it lists to the
+	// resources in that compartment (Patient/123). Types outside the
+	// compartment definition hold no one's record and are not limited.
+	Compartment *Compartment
+	// ReadOpen and WriteOpen are the types the caller may read or write
+	// beyond the compartment ("*": all), as user/ or system/ scopes grant.
+	ReadOpen, WriteOpen map[string]bool
+	// Restrict limits resource types (or "*", all types) to resources that
+	// match all filters of at least one alternative (SMART v2 granular
+	// scopes such as patient/Observation.rs?category=vital-signs). Only
+	// token filters are allowed, so that writes can be checked too.
+	Restrict map[string][][]Filter
+}
+
+type scopeKey struct{}
+
+// WithScope returns ctx carrying s; a nil s removes any scope (the server's
+// own writes, such as AuditEvents, run unconfined).
+func WithScope(ctx context.Context, s *Scope) context.Context {
+	return context.WithValue(ctx, scopeKey{}, s)
+}
+
+// ScopeFrom returns the scope of ctx, or nil.
+func ScopeFrom(ctx context.Context) *Scope {
+	s, _ := ctx.Value(scopeKey{}).(*Scope)
+	return s
+}
+
+// confined reports whether the compartment limits typ.
+func (s *Scope) confined(typ string, write bool) bool {
+	if s == nil || s.Compartment == nil {
+		return false
+	}
+	open := s.ReadOpen
+	if write {
+		open = s.WriteOpen
+	}
+	if open["*"] || open[typ] {
+		return false
+	}
+	_, in := s.Compartment.Params[typ]
+	return in
+}
+
+// restrictions are the granular alternatives that apply to typ.
+func (s *Scope) restrictions(typ string) [][]Filter {
+	if s == nil {
+		return nil
+	}
+	return append(slices.Clip(s.Restrict[typ]), s.Restrict["*"]...)
+}
+
+// Limits reports whether the scope limits resources of typ in any way.
+func (s *Scope) Limits(typ string, write bool) bool {
+	return s.confined(typ, write) || len(s.restrictions(typ)) > 0
+}
+
+// limited lists the types whose resources the scope limits, sorted, and
+// whether every type is limited (a "*" restriction).
+func (s *Scope) limited(write bool) (types []string, all bool) {
+	if s == nil {
+		return nil, false
+	}
+	if len(s.Restrict["*"]) > 0 {
+		return nil, true
+	}
+	seen := map[string]bool{}
+	if s.Compartment != nil {
+		for t := range s.Compartment.Params {
+			if s.confined(t, write) {
+				seen[t] = true
+			}
+		}
+	}
+	for t := range s.Restrict {
+		seen[t] = true
+	}
+	for t := range seen {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	return types, false
+}
+
+// ErrOutOfScope is returned by writes of resources the caller's scope does
+// not admit: they would not be in the patient's compartment, or not match
+// the granular scope.
+var ErrOutOfScope = errors.New("resource outside the caller's access scope")
+
+// confine is the condition that a resource row (alias a, of type typ, or
+// of any type when typ is "") is within the scope; "" when nothing limits it.
+func (b *builder) confine(a, typ string, write bool) (string, error) {
+	s := b.scope
+	if s == nil {
+		return "", nil
+	}
+	if typ != "" {
+		return b.confineType(a, typ, write)
+	}
+	types, all := s.limited(write)
+	if all {
+		// A "*" restriction needs the row's type to compile its filters:
+		// every type of the registry would be too many alternatives.
+		return "", resources.Invalid("forbidden", "", "a granular scope on all resource types cannot limit a search across types; search one type at a time")
+	}
+	if len(types) == 0 {
+		return "", nil
+	}
+	ors := []string{fmt.Sprintf("%s.type NOT IN (%s)", a, b.list(types))}
+	for _, t := range types {
+		c, err := b.confineType(a, t, write)
+		if err != nil {
+			return "", err
+		}
+		if c != "" {
+			ors = append(ors, fmt.Sprintf("(%s.type = %s AND %s)", a, b.arg(t), c))
+		}
+	}
+	return "(" + strings.Join(ors, "\n   OR ") + ")", nil
+}
+
+// confineType is confine for a known type.
+func (b *builder) confineType(a, typ string, write bool) (string, error) {
+	s := b.scope
+	var ands []string
+	if s.confined(typ, write) {
+		ands = append(ands, compartmentOf(b, a, s.Compartment, typ))
+	}
+	if alts := s.restrictions(typ); len(alts) > 0 {
+		var ors []string
+		for _, alt := range alts {
+			var all []string
+			for _, f := range alt {
+				c, err := b.where(a, typ, f)
+				if err != nil {
+					return "", err
+				}
+				all = append(all, c)
+			}
+			ors = append(ors, "("+strings.Join(all, " AND ")+")")
+		}
+		ands = append(ands, "("+strings.Join(ors, " OR ")+")")
+	}
+	return strings.Join(ands, " AND "), nil
+}
+
+// compartmentOf is the condition that resource alias a of type typ is in
+// compartment c; "1 = 0" when typ has no place in it.
+func compartmentOf(b *builder, a string, c *Compartment, typ string) string {
+	var links, params []string
+	for _, p := range c.Params[typ] {
+		if p == "{def}" {
+			if typ == c.Type {
+				links = append(links, fmt.Sprintf("%s.id = %s", a, b.arg(c.ID)))
+			}
+		} else {
+			params = append(params, p)
+		}
+	}
+	if len(params) > 0 {
+		x := b.alias("c")
+		links = append(links, fmt.Sprintf(`%s.rid IN (SELECT %s.rid FROM idx_reference %s WHERE %s.res_type = %s AND %s.param IN (%s)
+		AND %s.target_type = %s AND %s.target_id = %s)`, a, x, x, x, b.arg(typ), x, b.list(params), x, b.arg(c.Type), x, b.arg(c.ID)))
+	}
+	if len(links) == 0 {
+		return "1 = 0"
+	}
+	return "(" + strings.Join(links, " OR ") + ")"
+}
+
+// Condition returns the SQL condition that resource row alias a (a row of
+// the resources table, of type typ or any type when typ is "") is within
+// the scope of ctx, with its arguments appended to args; "" when the scope
+// does not limit it. Stores use it for history and for the checks of
+// updates and deletes.
+func (e Engine) Condition(ctx context.Context, args []any, a, typ string, write bool) (string, []any, error) {
+	b := e.builder()
+	b.scope = ScopeFrom(ctx)
+	b.args = args
+	c, err := b.confine(a, typ, write)
+	return c, b.args, err
+}
+
+// Read is a store's read by id under the scope of ctx: the condition is part
+// of the one query, so a resource outside the scope is simply not found.
+func (e Engine) Read(ctx context.Context, ex Executor, typ, id string) (resources.Resource, error) {
+	cond, args, err := e.Condition(ctx, []any{typ, id}, "r", typ, false)
+	if err != nil {
+		return resources.Resource{}, err
+	}
+	d := e.Dialect
+	sql := fmt.Sprintf("SELECT r.version, r.last_updated, r.deleted, r.data FROM resources r WHERE r.type = %s AND r.id = %s",
+		d.Placeholder(1), d.Placeholder(2))
+	if cond != "" {
+		sql += " AND " + cond
+	}
+	r := resources.Resource{Type: typ, ID: id}
+	var micros int64
+	found := false
+	err = ex.Each(ctx, sql, args, func(scan func(...any) error) error {
+		found = true
+		return scan(&r.VersionID, &micros, &r.Deleted, &r.Data)
+	})
+	return finishRead(r, micros, found, err)
+}
+
+// VRead is a store's version read under the scope of ctx: the resource, as
+// it is now, must be within the scope.
+func (e Engine) VRead(ctx context.Context, ex Executor, typ, id string, version int64) (resources.Resource, error) {
+	cond, args, err := e.Condition(ctx, []any{typ, id, version}, "r", typ, false)
+	if err != nil {
+		return resources.Resource{}, err
+	}
+	d := e.Dialect
+	sql := fmt.Sprintf("SELECT h.last_updated, h.deleted, h.method, h.data FROM resource_history h WHERE h.type = %s AND h.id = %s AND h.version = %s",
+		d.Placeholder(1), d.Placeholder(2), d.Placeholder(3))
+	if cond != "" {
+		sql += " AND EXISTS (SELECT 1 FROM resources r WHERE r.type = h.type AND r.id = h.id AND " + cond + ")"
+	}
+	r := resources.Resource{Type: typ, ID: id, VersionID: version}
+	var micros int64
+	found := false
+	err = ex.Each(ctx, sql, args, func(scan func(...any) error) error {
+		found = true
+		return scan(&micros, &r.Deleted, &r.Method, &r.Data)
+	})
+	return finishRead(r, micros, found, err)
+}
+
+func finishRead(r resources.Resource, micros int64, found bool, err error) (resources.Resource, error) {
+	switch {
+	case err != nil:
+		return resources.Resource{}, err
+	case !found:
+		return resources.Resource{}, resources.ErrNotFound
+	}
+	r.LastUpdated = time.UnixMicro(micros).UTC()
+	if r.Deleted {
+		r.Method, r.Data = "DELETE", nil
+		return r, resources.ErrGone
+	}
+	return r, nil
+}
+
+// Permits reports whether the current row of typ/id is within the scope of
+// ctx for writing; stores ask it, inside the write's transaction after
+// locking the row, before they update or delete it.
+func (e Engine) Permits(ctx context.Context, ex Executor, typ, id string) (bool, error) {
+	cond, args, err := e.Condition(ctx, []any{typ, id}, "r", typ, true)
+	if err != nil || cond == "" {
+		return err == nil, err
+	}
+	d := e.Dialect
+	sql := fmt.Sprintf("SELECT 1 FROM resources r WHERE r.type = %s AND r.id = %s AND %s", d.Placeholder(1), d.Placeholder(2), cond)
+	found := false
+	err = ex.Each(ctx, sql, args, func(scan func(...any) error) error {
+		found = true
+		var one int
+		return scan(&one)
+	})
+	return found, err
+}
+
+// Admits checks a version about to be written (its type, id and index
+// entries) against the scope of ctx: in a patient's compartment when the
+// compartment limits its type, and matching a granular alternative. It
+// returns ErrOutOfScope, wrapped with the reason, when it does not.
+func Admits(ctx context.Context, typ, id string, x *resources.Index) error {
+	s := ScopeFrom(ctx)
+	if s == nil {
+		return nil
+	}
+	if s.confined(typ, true) && !inCompartment(s.Compartment, typ, id, x) {
+		return fmt.Errorf("%w: %s/%s would not be in the compartment of %s/%s", ErrOutOfScope, typ, id, s.Compartment.Type, s.Compartment.ID)
+	}
+	alts := s.restrictions(typ)
+	if len(alts) == 0 {
+		return nil
+	}
+	for _, alt := range alts {
+		if matchesAll(alt, x) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s/%s does not match the granular scope", ErrOutOfScope, typ, id)
+}
+
+func inCompartment(c *Compartment, typ, id string, x *resources.Index) bool {
+	for _, p := range c.Params[typ] {
+		if p == "{def}" {
+			if typ == c.Type && id == c.ID {
+				return true
+			}
+			continue
+		}
+		if x == nil {
+			continue
+		}
+		for _, ref := range x.References {
+			if ref.Param == p && ref.TargetType == c.Type && ref.TargetID == c.ID {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// matchesAll evaluates token filters (the only kind a Restrict holds)
+// against index entries.
+func matchesAll(alt []Filter, x *resources.Index) bool {
+	for _, f := range alt {
+		if !matchesToken(f, x) {
+			return false
+		}
+	}
+	return true
+}
+
+func matchesToken(f Filter, x *resources.Index) bool {
+	if x == nil || f.Param.Type != "token" || f.Modifier != "" {
+		return false
+	}
+	for _, v := range f.Values {
+		for _, t := range x.Tokens {
+			if t.Param == f.Param.Code && (v.Code == "" || t.Code == v.Code) && (!v.HasSystem || t.System == v.System) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// andConfined appends to cond the scope's condition on alias a of type typ.
+func (b *builder) andConfined(cond, a, typ string) (string, error) {
+	c, err := b.confine(a, typ, false)
+	if err != nil || c == "" {
+		return cond, err
+	}
+	return cond + " AND " + c, nil
+}

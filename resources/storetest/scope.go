@@ -1,0 +1,193 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/resources/search"
+)
+
+// Searcher is implemented by every store.
+type Searcher interface {
+	Search(ctx context.Context, q *search.Query) (search.Page, error)
+}
+
+// scopeFixture holds two patients' records and one shared resource.
+type scopeFixture struct {
+	a, b           resources.Resource // Patients
+	aObs, aLab     resources.Resource // A's vital-signs and laboratory Observations
+	bObs           resources.Resource // B's Observation
+	org            resources.Resource // outside the Patient compartment
+	patientA       *search.Scope
+	vitalsOfA      *search.Scope
+	categoryFilter search.Filter
+}
+
+func observation(t *testing.T, s resources.Ops, patient, category string) resources.Resource {
+	t.Helper()
+	data := fmt.Appendf(nil, `{"resourceType":"Observation","status":"final","category":[{"coding":[{"code":%q}]}],"code":{"text":"x"},"subject":{"reference":"Patient/%s"}}`, category, patient)
+	x := &resources.Index{
+		References: []resources.ReferenceEntry{{Param: "subject", TargetType: "Patient", TargetID: patient}, {Param: "patient", TargetType: "Patient", TargetID: patient}},
+		Tokens:     []resources.TokenEntry{{Param: "category", System: "http://terminology.hl7.org/CodeSystem/observation-category", Code: category}},
+	}
+	r, err := s.Create(context.Background(), resources.CreateParams{Type: "Observation", Data: data, Index: x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func newScopeFixture(t *testing.T, s resources.Store) *scopeFixture {
+	f := &scopeFixture{}
+	f.a = mustCreate(t, s, "Patient", patient("A"))
+	f.b = mustCreate(t, s, "Patient", patient("B"))
+	f.aObs = observation(t, s, f.a.ID, "vital-signs")
+	f.aLab = observation(t, s, f.a.ID, "laboratory")
+	f.bObs = observation(t, s, f.b.ID, "vital-signs")
+	f.org = mustCreate(t, s, "Organization", []byte(`{"resourceType":"Organization","name":"Meizhou"}`))
+	comp := &search.Compartment{Type: "Patient", ID: f.a.ID, Params: map[string][]string{
+		"Patient": {"{def}", "link"}, "Observation": {"subject", "performer"},
+	}}
+	f.patientA = &search.Scope{Compartment: comp}
+	f.categoryFilter = search.Filter{Param: search.ParamDef{Code: "category", Type: "token"},
+		Values: []search.Value{{Raw: "vital-signs", Code: "vital-signs"}}}
+	f.vitalsOfA = &search.Scope{Compartment: comp, Restrict: map[string][][]search.Filter{"Observation": {{f.categoryFilter}}}}
+	return f
+}
+
+// testScope checks that a search.Scope in the context confines every
+// interaction of the store inside its queries.
+func testScope(t *testing.T, s resources.Store) {
+	f := newScopeFixture(t, s)
+	ctx := search.WithScope(context.Background(), f.patientA)
+
+	// Reads: B's resources are not found; A's and shared ones are.
+	for _, r := range []resources.Resource{f.a, f.aObs, f.aLab, f.org} {
+		if _, err := s.Read(ctx, r.Type, r.ID); err != nil {
+			t.Errorf("read %s/%s in scope: %v", r.Type, r.ID, err)
+		}
+		if _, err := s.VRead(ctx, r.Type, r.ID, 1); err != nil {
+			t.Errorf("vread %s/%s in scope: %v", r.Type, r.ID, err)
+		}
+	}
+	for _, r := range []resources.Resource{f.b, f.bObs} {
+		_, err := s.Read(ctx, r.Type, r.ID)
+		wantErr(t, err, resources.ErrNotFound)
+		_, err = s.VRead(ctx, r.Type, r.ID, 1)
+		wantErr(t, err, resources.ErrNotFound)
+		_, err = s.History(ctx, resources.HistoryParams{Type: r.Type, ID: r.ID})
+		wantErr(t, err, resources.ErrNotFound)
+	}
+
+	// History at every level lists only what the scope admits.
+	for _, p := range []resources.HistoryParams{{Type: "Observation"}, {Type: "Patient"}, {}} {
+		page, err := s.History(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page.Entries {
+			if e.ID == f.b.ID || e.ID == f.bObs.ID {
+				t.Errorf("history %+v returned %s/%s of patient B", p, e.Type, e.ID)
+			}
+		}
+		if p.Type == "" && !slices.Contains(plainIDs(page.Entries), f.org.ID) {
+			t.Errorf("system history lost the shared Organization")
+		}
+	}
+	if page, err := s.History(ctx, resources.HistoryParams{Type: "Observation", ID: f.aObs.ID}); err != nil || len(page.Entries) != 1 {
+		t.Errorf("instance history of A's Observation: %v %v", page, err)
+	}
+
+	// Searches: the main query, with and without filters.
+	se := s.(Searcher)
+	page, err := se.Search(ctx, &search.Query{Type: "Observation", Count: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := plainIDs(page.Matches); len(got) != 2 || slices.Contains(got, f.bObs.ID) {
+		t.Errorf("Observation search in A's scope: %v", got)
+	}
+	page, err = se.Search(ctx, &search.Query{Count: 50, Total: "accurate"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := plainIDs(page.Matches); slices.Contains(got, f.b.ID) || slices.Contains(got, f.bObs.ID) || !slices.Contains(got, f.org.ID) || page.Total != int64(len(got)) {
+		t.Errorf("system search in A's scope: %v (total %d)", got, page.Total)
+	}
+
+	// Writes: creating, updating or deleting outside the compartment is refused.
+	bData := fmt.Appendf(nil, `{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/%s"}}`, f.b.ID)
+	bIndex := &resources.Index{References: []resources.ReferenceEntry{{Param: "subject", TargetType: "Patient", TargetID: f.b.ID}}}
+	aIndex := &resources.Index{References: []resources.ReferenceEntry{{Param: "subject", TargetType: "Patient", TargetID: f.a.ID}}}
+	_, err = s.Create(ctx, resources.CreateParams{Type: "Observation", Data: bData, Index: bIndex})
+	wantErr(t, err, search.ErrOutOfScope)
+	_, _, err = s.Update(ctx, resources.UpdateParams{Type: "Observation", ID: f.bObs.ID, Data: bData, Index: aIndex})
+	wantErr(t, err, search.ErrOutOfScope)
+	_, _, err = s.Update(ctx, resources.UpdateParams{Type: "Observation", ID: f.aObs.ID, Data: bData, Index: bIndex})
+	wantErr(t, err, search.ErrOutOfScope)
+	_, _, err = s.Update(ctx, resources.UpdateParams{Type: "Observation", ID: "new-for-b", Data: bData, Index: bIndex})
+	wantErr(t, err, search.ErrOutOfScope)
+	_, err = s.Delete(ctx, resources.DeleteParams{Type: "Observation", ID: f.bObs.ID})
+	wantErr(t, err, resources.ErrNotFound)
+	if r, err := s.Read(context.Background(), "Observation", f.bObs.ID); err != nil || r.VersionID != 1 {
+		t.Fatalf("B's Observation changed by refused writes: %+v %v", r, err)
+	}
+	kept := &resources.Index{References: aIndex.References, Tokens: []resources.TokenEntry{{Param: "category", Code: "vital-signs"}}}
+	if _, _, err := s.Update(ctx, resources.UpdateParams{Type: "Observation", ID: f.aObs.ID, Data: bData, Index: kept}); err != nil {
+		t.Errorf("update of A's Observation in scope: %v", err)
+	}
+
+	// Inside a transaction the same holds.
+	err = s.WithTx(ctx, func(ctx context.Context, tx resources.Ops) error {
+		if _, err := tx.Read(ctx, "Observation", f.bObs.ID); !errors.Is(err, resources.ErrNotFound) {
+			return fmt.Errorf("tx read of B's Observation: %v", err)
+		}
+		if _, err := tx.Delete(ctx, resources.DeleteParams{Type: "Patient", ID: f.b.ID}); !errors.Is(err, resources.ErrNotFound) {
+			return fmt.Errorf("tx delete of Patient B: %v", err)
+		}
+		page, err := tx.(Searcher).Search(ctx, &search.Query{Type: "Patient", Count: 10})
+		if err != nil {
+			return err
+		}
+		if got := plainIDs(page.Matches); len(got) != 1 || got[0] != f.a.ID {
+			return fmt.Errorf("tx Patient search: %v", got)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
+
+	// A granular restriction narrows further, on reads and on writes.
+	vctx := search.WithScope(context.Background(), f.vitalsOfA)
+	if _, err := s.Read(vctx, "Observation", f.aLab.ID); !errors.Is(err, resources.ErrNotFound) {
+		t.Errorf("laboratory Observation read under a vital-signs scope: %v", err)
+	}
+	page, err = se.Search(vctx, &search.Query{Type: "Observation", Count: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := plainIDs(page.Matches); len(got) != 1 {
+		t.Errorf("Observation search under a vital-signs scope: %v", got)
+	}
+	labIndex := &resources.Index{References: aIndex.References, Tokens: []resources.TokenEntry{{Param: "category", Code: "laboratory"}}}
+	_, err = s.Create(vctx, resources.CreateParams{Type: "Observation", Data: bData, Index: labIndex})
+	wantErr(t, err, search.ErrOutOfScope)
+
+	// Without a scope nothing is limited.
+	if _, err := s.Read(context.Background(), "Patient", f.b.ID); err != nil {
+		t.Errorf("unscoped read: %v", err)
+	}
+}
+
+func plainIDs(rs []resources.Resource) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.ID
+	}
+	return out
+}

@@ -1,0 +1,174 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+
+	"github.com/meizhou-yiyang/yiyang/conformance/r4"
+	"github.com/meizhou-yiyang/yiyang/resources/search"
+	"github.com/meizhou-yiyang/yiyang/server/auth"
+)
+
+// patientCompartment is the Patient compartment of p, with the owner itself
+// ({def}) among the Patient resources in it.
+func patientCompartment(id string) *search.Compartment {
+	def, _ := r4.CompartmentFor("Patient")
+	c := &search.Compartment{Type: "Patient", ID: id, Params: make(map[string][]string, len(def.Resources)+1)}
+	for typ, ps := range def.Resources {
+		c.Params[typ] = ps
+	}
+	c.Params["Patient"] = append([]string{"{def}"}, c.Params["Patient"]...)
+	return c
+}
+
+// scopeOf turns a principal's SMART scopes into the search.Scope that the
+// stores enforce inside their queries:
+//   - resource types granted only by patient/ scopes are confined to the
+//     Patient compartment of the launch context; a user/ or system/ grant on a
+//     type opens it (the broader grant wins);
+//   - SMART v2 granular restrictions (?category=...) limit their type to
+//     matching resources. Where patient/ and user/ grants on one type meet,
+//     only the user/ ones count, so a restriction is never lost by merging.
+//
+// It returns nil when nothing limits the principal, and a 403 when a scope
+// cannot be enforced (a patient/ scope without a patient launch context, a
+// restriction on a parameter this server cannot check on writes).
+func (s *Server) scopeOf(p *auth.Principal) (*search.Scope, error) {
+	var patientScoped bool
+	for _, sc := range p.Scopes {
+		if sc.Context == "patient" {
+			patientScoped = true
+		}
+	}
+	sco := &search.Scope{ReadOpen: map[string]bool{}, WriteOpen: map[string]bool{}, Restrict: map[string][][]search.Filter{}}
+	if patientScoped {
+		if p.Patient == "" {
+			return nil, forbidden("the token has patient/ scopes but no patient launch context: the server cannot tell whose record they open")
+		}
+		sco.Compartment = patientCompartment(p.Patient)
+	}
+	// Per type (or *), the scopes granting read-class and write-class access.
+	type grants struct{ read, write []auth.Scope }
+	byType := map[string]*grants{}
+	for _, sc := range p.Scopes {
+		g := byType[sc.Type]
+		if g == nil {
+			g = &grants{}
+			byType[sc.Type] = g
+		}
+		if sc.Read || sc.Search {
+			g.read = append(g.read, sc)
+		}
+		if sc.Create || sc.Update || sc.Delete {
+			g.write = append(g.write, sc)
+		}
+	}
+	types := make([]string, 0, len(byType))
+	for t := range byType {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	for _, typ := range types {
+		g := byType[typ]
+		readOpen, readAlts := broadest(g.read)
+		writeOpen, writeAlts := broadest(g.write)
+		sco.ReadOpen[typ] = readOpen
+		sco.WriteOpen[typ] = writeOpen
+		// One restriction set serves reads and writes: the read-class one
+		// when there is one (writes are then checked against it too, the
+		// safe side), else the write-class one.
+		alts := readAlts
+		if len(g.read) == 0 {
+			alts = writeAlts
+		}
+		if alts == nil {
+			continue
+		}
+		if typ == "*" {
+			return nil, forbidden("granular restrictions on all resource types (%s) cannot be enforced; restrict named types instead", g.read[0].Raw)
+		}
+		for _, vals := range alts {
+			fs, err := s.restriction(typ, vals)
+			if err != nil {
+				return nil, err
+			}
+			sco.Restrict[typ] = append(sco.Restrict[typ], fs)
+		}
+	}
+	if sco.Compartment == nil && len(sco.Restrict) == 0 {
+		return nil, nil
+	}
+	return sco, nil
+}
+
+// broadest picks, among the scopes granting one class of access, the user/
+// and system/ ones when there are any (open: not confined to a compartment),
+// else the patient/ ones; alts are their restrictions, nil when one of them
+// is unrestricted.
+func broadest(scs []auth.Scope) (open bool, alts []url.Values) {
+	var chosen []auth.Scope
+	for _, sc := range scs {
+		if sc.Context != "patient" {
+			chosen = append(chosen, sc)
+		}
+	}
+	open = len(chosen) > 0
+	if !open {
+		chosen = scs
+	}
+	for _, sc := range chosen {
+		if sc.Params == nil {
+			return open, nil
+		}
+		alts = append(alts, sc.Params)
+	}
+	return open, alts
+}
+
+// restriction parses a granular scope's parameters as a search on typ. Only
+// token parameters without modifiers are accepted: they can be checked
+// against a new version's index entries as well as in queries.
+func (s *Server) restriction(typ string, vals url.Values) ([]search.Filter, error) {
+	q, err := search.Parse(s.registry(), typ, vals, search.Options{})
+	if err != nil {
+		return nil, forbidden("granular scope restriction %s?%s cannot be enforced: %v", typ, vals.Encode(), err)
+	}
+	if len(q.Filters) == 0 || len(q.Sort) > 0 || len(q.Includes)+len(q.RevIncludes) > 0 {
+		return nil, forbidden("granular scope restriction %s?%s holds no search parameter this server can enforce", typ, vals.Encode())
+	}
+	for _, f := range q.Filters {
+		if f.Param.Type != "token" || f.Modifier != "" || f.Chain != nil || f.Has != nil || f.Param.Code == "_id" {
+			return nil, forbidden("granular scope restriction %s?%s uses %s; only token parameters without modifiers can be enforced", typ, vals.Encode(), f.Param.Code)
+		}
+	}
+	return q.Filters, nil
+}
+
+func forbidden(format string, args ...any) error {
+	return &auth.Error{Status: http.StatusForbidden, Code: "forbidden", Msg: fmt.Sprintf(format, args...)}
+}
+
+// withScope puts the principal's scope into the request context, so every
+// store call of the request (bundle entries, conditional operations,
+// $everything included) runs confined.
+func (s *Server) withScope(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := auth.FromContext(r.Context())
+		if !ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		sco, err := s.scopeOf(p)
+		if err != nil {
+			s.write(w, r, fhirJSON, nil, err)
+			s.audit.record(r, "authorize", "", "", http.StatusForbidden)
+			return
+		}
+		if sco != nil {
+			r = r.WithContext(search.WithScope(r.Context(), sco))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
