@@ -160,6 +160,9 @@ var restInteraction = map[string]string{
 	"compartment-or-operation": "operation",
 }
 
+// maxBreakGlassReason bounds the reason kept in an AuditEvent (bytes).
+const maxBreakGlassReason = 1000
+
 // event builds an AuditEvent following the Basic Audit Log Patterns.
 func (a *auditor) event(r *http.Request, interaction, typ, id string, status int) []byte {
 	action := "E"
@@ -214,6 +217,17 @@ func (a *auditor) event(r *http.Request, interaction, typ, id string, status int
 		patient = p.Patient
 	} else {
 		agent["who"] = reference{Display: "anonymous"}
+	}
+	if reason := strings.TrimSpace(r.Header.Get(BreakGlassHeader)); reason != "" {
+		// Break-the-glass: the emergency and its stated reason are part of
+		// the record (AuditEvent.agent.purposeOfUse, v3 ActReason BTG).
+		if len(reason) > maxBreakGlassReason {
+			reason = strings.ToValidUTF8(reason[:maxBreakGlassReason], "")
+		}
+		agent["purposeOfUse"] = []any{map[string]any{
+			"coding": []coding{{System: "http://terminology.hl7.org/CodeSystem/v3-ActReason", Code: "BTG", Display: "break the glass"}},
+			"text":   reason,
+		}}
 	}
 	ev["agent"] = []any{agent}
 	var entities []any

@@ -50,6 +50,7 @@ func auditTrail(t *testing.T, st resources.Store, mode server.AuditConfig) {
 	c.do(http.MethodPut, "/Patient/p1", []byte(`{"resourceType":"Patient","id":"p1"}`), "Authorization", doctor)
 	c.do(http.MethodGet, "/Patient/p1", nil, "Authorization", doctor)
 	c.do(http.MethodGet, "/Patient?gender=male", nil, "Authorization", doctor)
+	c.do(http.MethodGet, "/Patient/p1", nil, "Authorization", doctor, server.BreakGlassHeader, "unconscious in ED 急诊")
 	c.do(http.MethodGet, "/Patient/p1", nil)                                                                             // no token: 401
 	c.do(http.MethodDelete, "/Patient/p1", nil, "Authorization", "Bearer "+iss.Token(t, "dr-li", "user/Patient.r", nil)) // 403
 	if !mode.Sync {
@@ -108,6 +109,16 @@ func auditTrail(t *testing.T, st resources.Store, mode server.AuditConfig) {
 	}
 	if searches == 0 {
 		t.Fatal("a search must be audited with its query")
+	}
+	// Break-the-glass leaves its reason in the record.
+	glass := 0
+	for _, ev := range all {
+		if js := mustJSON(ev); strings.Contains(js, `"code":"BTG"`) && strings.Contains(js, "unconscious in ED 急诊") {
+			glass++
+		}
+	}
+	if glass != 1 {
+		t.Fatalf("%d AuditEvents record the break-the-glass access and its reason, want 1", glass)
 	}
 	id, _ := all[0]["id"].(string)
 	for _, m := range []string{http.MethodPut, http.MethodDelete} {

@@ -44,7 +44,7 @@ func TestRolePolicy(t *testing.T) {
 			psych := token("doctor", "sensitive-access")
 			c.do(http.MethodPut, "/Patient/p1", []byte(`{"resourceType":"Patient","id":"p1"}`), "Authorization", admin)
 			c.do(http.MethodPut, "/Condition/flu", []byte(`{"resourceType":"Condition","id":"flu","subject":{"reference":"Patient/p1"},"code":{"text":"influenza"}}`), "Authorization", admin)
-			c.do(http.MethodPut, "/Condition/dep", []byte(`{"resourceType":"Condition","id":"dep","meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"PSY"}]},"subject":{"reference":"Patient/p1"},"code":{"text":"depression"}}`), "Authorization", admin)
+			c.do(http.MethodPut, "/Condition/dep", []byte(`{"resourceType":"Condition","id":"dep","meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"PSY"}]},"subject":{"reference":"Patient/p1"},"code":{"text":"depression"}}`), "Authorization", token("admin", "sensitive-access"))
 
 			for _, tc := range []struct {
 				name, method, path, authz string
@@ -83,6 +83,36 @@ func TestRolePolicy(t *testing.T) {
 			}
 			if n := count(doctor, server.BreakGlassHeader, "emergency"); n != 2 {
 				t.Fatalf("break-the-glass search: %d, want 2", n)
+			}
+
+			// Writes: changing or deleting a labelled resource needs what
+			// reading it needs, and so does labelling one sensitive.
+			psy := `"meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"PSY"}]},`
+			for _, tc := range []struct {
+				name, method, path, body, authz string
+				headers                         []string
+				status                          int
+			}{
+				{"doctor updates a sensitive condition", "PUT", "/Condition/dep", `{"resourceType":"Condition","id":"dep",` + psy + `"subject":{"reference":"Patient/p1"},"code":{"text":"x"}}`, doctor, nil, 403},
+				{"doctor strips the label off", "PUT", "/Condition/dep", `{"resourceType":"Condition","id":"dep","subject":{"reference":"Patient/p1"},"code":{"text":"x"}}`, doctor, nil, 403},
+				{"doctor labels a condition sensitive", "PUT", "/Condition/flu", `{"resourceType":"Condition","id":"flu",` + psy + `"subject":{"reference":"Patient/p1"},"code":{"text":"x"}}`, doctor, nil, 403},
+				{"doctor creates a sensitive condition", "POST", "/Condition", `{"resourceType":"Condition",` + psy + `"subject":{"reference":"Patient/p1"},"code":{"text":"x"}}`, doctor, nil, 403},
+				{"doctor patches a sensitive condition", "PATCH", "/Condition/dep", `[{"op":"replace","path":"/code/text","value":"y"}]`, doctor, []string{"Content-Type", "application/json-patch+json"}, 403},
+				{"admin without sensitive-access deletes it", "DELETE", "/Condition/dep", "", admin, nil, 403},
+				{"sensitive-access updates it", "PUT", "/Condition/dep", `{"resourceType":"Condition","id":"dep",` + psy + `"subject":{"reference":"Patient/p1"},"code":{"text":"y"}}`, psych, nil, 200},
+				{"break the glass to update it", "PUT", "/Condition/dep", `{"resourceType":"Condition","id":"dep",` + psy + `"subject":{"reference":"Patient/p1"},"code":{"text":"z"}}`, doctor, []string{server.BreakGlassHeader, "ED: suicidal ideation"}, 200},
+				{"doctor updates an ordinary condition", "PUT", "/Condition/flu", `{"resourceType":"Condition","id":"flu","subject":{"reference":"Patient/p1"},"code":{"text":"flu"}}`, doctor, nil, 200},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					h := append([]string{"Authorization", tc.authz}, tc.headers...)
+					var body []byte
+					if tc.body != "" {
+						body = []byte(tc.body)
+					}
+					if res := c.do(tc.method, tc.path, body, h...); res.status != tc.status {
+						t.Fatalf("%d, want %d: %s", res.status, tc.status, res.body)
+					}
+				})
 			}
 		})
 	}

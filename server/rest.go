@@ -141,6 +141,9 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) (*response, erro
 	if cond := r.Header.Get("If-None-Exist"); cond != "" {
 		return s.conditionalCreate(r, typ, p, cond)
 	}
+	if err := s.checkWrite(r, "create", typ, "", p.JSON); err != nil {
+		return nil, err
+	}
 	// The server assigns the id; an id in the body is ignored (FHIR R4 create).
 	res, err := s.ops(r.Context()).Create(r.Context(), resources.CreateParams{Type: typ, ID: preassigned(r), Data: p.JSON,
 		Index: s.index(r.Context(), typ, p.JSON)})
@@ -260,6 +263,9 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) (*response, erro
 	if p.ID != id {
 		return nil, errorAt(http.StatusBadRequest, "invalid", typ+".id", "the body's id %q differs from the URL's id %q", p.ID, id)
 	}
+	if err := s.checkWrite(r, "update", typ, id, p.JSON); err != nil {
+		return nil, err
+	}
 	res, created, err := s.ops(r.Context()).Update(r.Context(), resources.UpdateParams{Type: typ, ID: id, Data: p.JSON, IfMatch: match,
 		Index: s.index(r.Context(), typ, p.JSON)})
 	if err != nil {
@@ -271,6 +277,9 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) (*response, erro
 func (s *Server) delete(w http.ResponseWriter, r *http.Request) (*response, error) {
 	typ, id, match, err := writeTarget(r)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkWrite(r, "delete", typ, id, nil); err != nil {
 		return nil, err
 	}
 	res, err := s.ops(r.Context()).Delete(r.Context(), resources.DeleteParams{Type: typ, ID: id, IfMatch: match})
@@ -342,8 +351,14 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request) (*response, error
 		if match > 0 && match != cur.VersionID {
 			return nil, resources.ErrPreconditionFailed
 		}
+		if err := s.checkLabels(r, "patch", &cur); err != nil {
+			return nil, err
+		}
 		p, err := s.applyPatch(cur, mediaType, doc)
 		if err != nil {
+			return nil, err
+		}
+		if err := s.checkLabels(r, "patch", &resources.Resource{Type: typ, Data: p.JSON}); err != nil {
 			return nil, err
 		}
 		res, _, err := ops.Update(r.Context(), resources.UpdateParams{Type: typ, ID: id, Data: p.JSON, IfMatch: cur.VersionID,
