@@ -32,6 +32,9 @@ func searchParams(r *http.Request) (url.Values, error) {
 		return nil, errorf(http.StatusUnsupportedMediaType, "not-supported", "POST _search takes application/x-www-form-urlencoded, not %q", ct)
 	}
 	if err := r.ParseForm(); err != nil {
+		if big := bodyTooLarge(err); big != nil {
+			return nil, big
+		}
 		return nil, errorf(http.StatusBadRequest, "structure", "the form body cannot be read: %v", err)
 	}
 	for k, vs := range r.PostForm {

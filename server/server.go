@@ -8,11 +8,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"strconv"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -58,6 +59,16 @@ type Config struct {
 	// (Auth nil and AuthDisabled false is an error); the server says so in its
 	// CapabilityStatement.
 	AuthDisabled bool
+	// CORSOrigins are the exact origins (https://app.example.cn) of browser
+	// apps allowed to call the API; empty turns CORS off.
+	CORSOrigins []string
+	// RateLimit is the sustained number of requests per second each client
+	// may make (the authenticated principal, else the remote address); more
+	// get 429 with Retry-After. 0 turns rate limiting off.
+	RateLimit float64
+	// RateBurst is how many requests a client may make at once above
+	// RateLimit; 0 means twice RateLimit.
+	RateBurst int
 }
 
 // Server serves the FHIR REST API.
@@ -75,6 +86,7 @@ type Server struct {
 	jobs      jobs
 	audit     *auditor
 	decisions decisions
+	limits    *limiter // nil when rate limiting is off
 }
 
 // New builds a Server.
@@ -115,17 +127,27 @@ func New(cfg Config) (*Server, error) {
 		s.audit = newAuditor(s, *cfg.Audit)
 	}
 	s.api = s.fhirRoutes()
+	origins, err := ParseCORSOrigins(cfg.CORSOrigins)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	if cfg.RateLimit < 0 || cfg.RateBurst < 0 {
+		return nil, errors.New("server: RateLimit and RateBurst must not be negative")
+	}
+	if cfg.RateLimit > 0 {
+		s.limits = newLimiter(cfg.RateLimit, cfg.RateBurst, 0, nil)
+	}
 	r := chi.NewRouter()
+	r.Use(securityHeaders)
+	if len(origins) > 0 {
+		r.Use(func(next http.Handler) http.Handler { return cors(origins, next) })
+	}
 	r.Use(s.requestID, s.recoverer, s.limitBody)
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Handle("/metrics", m.handler())
 	r.Get("/.well-known/smart-configuration", s.smartConfiguration)
-	if cfg.Auth != nil {
-		r.Mount("/", s.authenticate(s.api))
-	} else {
-		r.Mount("/", s.api)
-	}
+	r.Mount("/", s.guard(s.api))
 	s.root = r
 	return s, nil
 }

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -49,6 +50,13 @@ type Config struct {
 	// PolicyDir, when set, replaces the embedded Rego policy with the .rego
 	// files in that directory.
 	PolicyDir string
+	// CORSOrigins are the exact origins of browser apps allowed to call the
+	// API; empty turns CORS off.
+	CORSOrigins []string
+	// RateLimit is requests per second per client (0 = off); RateBurst the
+	// requests a client may make at once (0 = twice RateLimit).
+	RateLimit float64
+	RateBurst int
 }
 
 // DefaultConfig is the zero-setup configuration: SQLite under ./data on port 8080.
@@ -95,6 +103,9 @@ func (c *Config) bind(fs *flag.FlagSet) error {
 		env("TLS_CERT", str(&c.TLSCert)),
 		env("TLS_KEY", str(&c.TLSKey)),
 		env("TLS_CLIENT_CA", str(&c.TLSClientCA)),
+		env("CORS_ORIGINS", func(v string) error { c.CORSOrigins = splitList(v); return nil }),
+		env("RATE_LIMIT", func(v string) (err error) { c.RateLimit, err = strconv.ParseFloat(v, 64); return }),
+		env("RATE_BURST", func(v string) (err error) { c.RateBurst, err = strconv.Atoi(v); return }),
 	}
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address host:port; port 0 picks a free port (YIYANG_ADDR)")
 	fs.StringVar(&c.DB, "db", c.DB, "database: sqlite:PATH or postgres://... (YIYANG_DB)")
@@ -114,6 +125,17 @@ func (c *Config) bind(fs *flag.FlagSet) error {
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "PEM certificate (chain) to serve HTTPS with (YIYANG_TLS_CERT)")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "PEM private key of --tls-cert (YIYANG_TLS_KEY)")
 	fs.StringVar(&c.TLSClientCA, "tls-client-ca", c.TLSClientCA, "PEM CA bundle verifying client certificates of device bridges (mutual TLS) (YIYANG_TLS_CLIENT_CA)")
+	corsFlag := false
+	fs.Func("cors-origins", "exact origins (https://app.example.cn) of browser apps allowed to call the API; repeat or comma-separate; empty = CORS off (YIYANG_CORS_ORIGINS)",
+		func(v string) error {
+			if !corsFlag { // the flag replaces the environment's list
+				c.CORSOrigins, corsFlag = nil, true
+			}
+			c.CORSOrigins = append(c.CORSOrigins, splitList(v)...)
+			return nil
+		})
+	fs.Float64Var(&c.RateLimit, "rate-limit", c.RateLimit, "requests per second each client may make (the token's principal, else the remote address); 0 = off (YIYANG_RATE_LIMIT)")
+	fs.IntVar(&c.RateBurst, "rate-burst", c.RateBurst, "requests a client may make at once above --rate-limit; 0 = twice --rate-limit (YIYANG_RATE_BURST)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long graceful shutdown waits for requests (YIYANG_SHUTDOWN_TIMEOUT)")
 	return errors.Join(errs...)
 }
@@ -143,6 +165,18 @@ func (c *Config) validate() error {
 	}
 	if c.BaseURL != "" && !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {
 		errs = append(errs, fmt.Errorf("--base-url %q: must start with http:// or https://", c.BaseURL))
+	}
+	if _, err := server.ParseCORSOrigins(c.CORSOrigins); err != nil {
+		errs = append(errs, fmt.Errorf("--cors-origins: %w", err))
+	}
+	if c.RateLimit < 0 || math.IsNaN(c.RateLimit) || math.IsInf(c.RateLimit, 0) {
+		errs = append(errs, fmt.Errorf("--rate-limit %v: must be a number of requests per second, 0 for off", c.RateLimit))
+	}
+	if c.RateBurst < 0 {
+		errs = append(errs, fmt.Errorf("--rate-burst %d: must not be negative", c.RateBurst))
+	}
+	if c.RateBurst > 0 && c.RateLimit == 0 {
+		errs = append(errs, errors.New("--rate-burst needs --rate-limit"))
 	}
 	switch c.Audit {
 	case "async", "sync", "off":

@@ -143,6 +143,7 @@ func newServer(ctx context.Context, cfg Config, st resources.Store, log *slog.Lo
 	return server.New(server.Config{
 		Store: st, Parser: parser, Logger: log, Operations: ops, BaseURL: cfg.BaseURL,
 		MaxBodyBytes: cfg.MaxBodyBytes, Version: buildVersion(), Auth: verifier, Authorizer: authorizer, AuthDisabled: cfg.AuthDisabled, Audit: cfg.auditConfig(),
+		CORSOrigins: cfg.CORSOrigins, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
 	})
 }
 

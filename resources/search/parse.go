@@ -94,6 +94,11 @@ func (p *parser) param(q *Query, key, raw string) {
 		p.fail(key, "the value of %s is too long", key)
 		return
 	}
+	if strings.IndexByte(raw, 0) >= 0 {
+		// FHIR strings exclude control characters; PostgreSQL refuses NUL.
+		p.fail(key, "the value of %s contains a NUL character", key)
+		return
+	}
 	base, mod, _ := strings.Cut(key, ":")
 	if resultParams[base] {
 		p.result(q, key, base, mod, raw)
