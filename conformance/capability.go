@@ -37,8 +37,10 @@ type TypeDescription struct {
 
 // SearchParamDescription is one supported search parameter.
 type SearchParamDescription struct {
-	Name       string `json:"name"`
-	Definition string `json:"definition"`
+	Name string `json:"name"`
+	// Definition is the SearchParameter's URL; empty for _list, which R4
+	// defines without one.
+	Definition string `json:"definition,omitempty"`
 	Type       string `json:"type"`
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/meizhou-yiyang/yiyang/resources"
 	"github.com/meizhou-yiyang/yiyang/resources/search"
+	"github.com/meizhou-yiyang/yiyang/terminology"
 )
 
 // Operation is one $operation.
@@ -39,6 +40,8 @@ type Invocation struct {
 	// Search runs a search and renders it as a searchset Bundle whose links
 	// repeat params; the server supplies it.
 	Search func(ctx context.Context, q *search.Query, params url.Values) (Result, error)
+	// Terminology answers from the server's CodeSystems and ValueSets.
+	Terminology *terminology.Service
 }
 
 // Result is an operation's answer: a status, a FHIR JSON body and any

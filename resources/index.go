@@ -15,14 +15,23 @@ type Index struct {
 	Numbers    []NumberEntry
 	Quantities []QuantityEntry
 	URIs       []URIEntry
+	Composites []CompositeEntry
+	// Text is what _text and _content search; it is not counted by Len.
+	Text TextEntry
 }
+
+// TextEntry is the folded text of a resource (see Fold in package
+// resources/index): Narrative is its text.div without the XHTML markup,
+// Content all its string values; terms separated by a space. Stores keep at
+// most one row per resource, none when both are empty.
+type TextEntry struct{ Narrative, Content string }
 
 // Len is the number of entries.
 func (x *Index) Len() int {
 	if x == nil {
 		return 0
 	}
-	return len(x.Strings) + len(x.Tokens) + len(x.References) + len(x.Dates) + len(x.Numbers) + len(x.Quantities) + len(x.URIs)
+	return len(x.Strings) + len(x.Tokens) + len(x.References) + len(x.Dates) + len(x.Numbers) + len(x.Quantities) + len(x.URIs) + len(x.Composites)
 }
 
 // StringEntry is a string parameter's value: Norm is case- and accent-folded
@@ -64,7 +73,7 @@ type QuantityEntry struct {
 type URIEntry struct{ Param, URI string }
 
 // Scan appends one stored entry of the given kind (string, token, reference,
-// date, number, quantity, uri) read by scan, whose destinations are in the
+// date, number, quantity, uri, composite) read by scan, whose destinations are in the
 // order of the entry's fields after Param (Param first). Stores use it to
 // read entries back.
 func (x *Index) Scan(kind string, scan func(dest ...any) error) error {
@@ -103,6 +112,11 @@ func (x *Index) Scan(kind string, scan func(dest ...any) error) error {
 		var e URIEntry
 		err := scan(&e.Param, &e.URI)
 		x.URIs = append(x.URIs, e)
+		return err
+	case "composite":
+		var e CompositeEntry
+		err := scan(e.scanDest()...)
+		x.Composites = append(x.Composites, e)
 		return err
 	}
 	return fmt.Errorf("resources: unknown index kind %q", kind)

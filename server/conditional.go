@@ -46,6 +46,9 @@ func (s *Server) match(ctx context.Context, tx resources.Ops, typ, query, where 
 	if len(q.Filters) == 0 {
 		return nil, errorAt(http.StatusBadRequest, "required", where, "a conditional operation needs search criteria")
 	}
+	if err := s.resolveTerms(ctx, q); err != nil {
+		return nil, err
+	}
 	ts, ok := tx.(txSearcher)
 	if !ok {
 		return nil, errorf(http.StatusNotImplemented, "not-supported", "this store cannot run conditional operations")

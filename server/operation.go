@@ -43,6 +43,8 @@ func (s *Server) capabilities(w http.ResponseWriter, r *http.Request) (*response
 				td.SearchParams = append(td.SearchParams, conformance.SearchParamDescription{Name: sp.Name, Definition: sp.URL, Type: sp.Type})
 			}
 		}
+		// _list has no SearchParameter in R4; it is searchable on every type.
+		td.SearchParams = append(td.SearchParams, conformance.SearchParamDescription{Name: "_list", Type: "special"})
 		for _, op := range ops {
 			if (op.Type || op.Instance) && op.Applies(t) {
 				td.Operations = append(td.Operations, conformance.OperationDescription{Name: op.Name, Definition: op.Definition})
@@ -80,7 +82,7 @@ func (s *Server) operation(w http.ResponseWriter, r *http.Request) (*response, e
 	if !ok || (level == "system" && !op.System) || (level == "type" && !op.Type) || (level == "instance" && !op.Instance) || (typ != "" && !op.Applies(typ)) {
 		return nil, errorf(http.StatusNotFound, "not-supported", "operation %s is not supported at %s level%s", name, level, onType(typ))
 	}
-	in := operations.Invocation{Type: typ, ID: id, Method: r.Method, Query: r.URL.Query(), Ops: s.ops(r.Context()), Parser: s.parser,
+	in := operations.Invocation{Type: typ, ID: id, Method: r.Method, Query: r.URL.Query(), Ops: s.ops(r.Context()), Parser: s.parser, Terminology: s.terms,
 		Search: func(ctx context.Context, q *search.Query, params url.Values) (operations.Result, error) {
 			resp, err := s.searchBundle(r.WithContext(ctx), q, params)
 			if err != nil {
@@ -112,9 +114,9 @@ func (s *Server) operation(w http.ResponseWriter, r *http.Request) (*response, e
 // its values (or it is _id / _lastUpdated, searched on the resource row).
 func searchable(sp r4.SearchParam) bool {
 	switch {
-	case sp.Name == "_id" || sp.Name == "_lastUpdated":
-		return true
-	case sp.Type == "composite" || sp.Type == "special" || sp.Expression == "":
+	case sp.Name == "_id" || sp.Name == "_lastUpdated" || sp.Name == "_text" || sp.Name == "_content":
+		return true // searched without an expression: on the row or in idx_text
+	case sp.Type == "special" || sp.Expression == "":
 		return false
 	}
 	return true

@@ -188,6 +188,9 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request) (*response, error)
 	if err := s.checkLabels(r, "read", &res); err != nil {
 		return nil, err
 	}
+	if err := s.shapeRead(r, &res); err != nil {
+		return nil, err
+	}
 	return notModified(r, &response{resource: &res})
 }
 
@@ -243,6 +246,9 @@ func (s *Server) vread(w http.ResponseWriter, r *http.Request) (*response, error
 		return nil, err
 	}
 	if err := s.checkLabels(r, "vread", &res); err != nil {
+		return nil, err
+	}
+	if err := s.shapeRead(r, &res); err != nil {
 		return nil, err
 	}
 	return notModified(r, &response{resource: &res})

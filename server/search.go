@@ -102,12 +102,12 @@ func (s *Server) runSearch(r *http.Request, typ string, c *search.Compartment) (
 // request's parameters, repeated in the self and next links.
 func (s *Server) searchBundle(r *http.Request, q *search.Query, params url.Values) (*response, error) {
 	s.excludeSensitive(r, q)
-	if q.Summary == "true" {
-		return nil, errorAt(http.StatusBadRequest, "not-supported", "_summary", "_summary=true is not supported yet; use _elements, _summary=data, text or count")
-	}
 	st, ok := s.cfg.Store.(searcher)
 	if !ok {
 		return nil, errorf(http.StatusNotImplemented, "not-supported", "this store cannot search")
+	}
+	if err := s.resolveTerms(r.Context(), q); err != nil {
+		return nil, err
 	}
 	page, err := st.Search(r.Context(), q)
 	if err != nil {
@@ -138,7 +138,7 @@ func (s *Server) searchBundle(r *http.Request, q *search.Query, params url.Value
 	}
 	base := s.base(r)
 	for _, m := range page.Matches {
-		data, err := shape(q, m.Data)
+		data, err := shape(q, m.Type, m.Data)
 		if err != nil {
 			return nil, err
 		}
@@ -151,10 +151,42 @@ func (s *Server) searchBundle(r *http.Request, q *search.Query, params url.Value
 	return &response{body: body}, err
 }
 
-// shape applies _elements and _summary to a match.
-func shape(q *search.Query, data []byte) ([]byte, error) {
+// shapeRead applies _summary and _elements to the resource of a read or
+// vread, as a search does to its matches; _summary=count is refused.
+func (s *Server) shapeRead(r *http.Request, res *resources.Resource) error {
+	params := url.Values{}
+	for _, k := range []string{"_summary", "_elements"} {
+		if v, ok := r.URL.Query()[k]; ok {
+			params[k] = v
+		}
+	}
+	if len(params) == 0 {
+		return nil
+	}
+	q, err := search.Parse(s.registry(), res.Type, params, search.Options{})
+	if err != nil {
+		return err
+	}
+	if q.Summary == "count" {
+		return errorAt(http.StatusBadRequest, "not-supported", "_summary", "_summary=count applies to searches, not to a read")
+	}
+	data, err := shape(q, res.Type, res.Data)
+	if err != nil {
+		return err
+	}
+	res.Data = data
+	return nil
+}
+
+// shape applies _elements and _summary to a match of type typ: true keeps
+// the summary elements (resources.Summarize), text the narrative and the
+// mandatory top-level elements, data all but the narrative; false and ""
+// keep everything. resourceType, id and meta always stay.
+func shape(q *search.Query, typ string, data []byte) ([]byte, error) {
 	var keep func(string) bool
 	switch {
+	case len(q.Elements) == 0 && q.Summary == "true":
+		return resources.Summarize(data)
 	case len(q.Elements) > 0:
 		want := map[string]bool{}
 		for _, e := range q.Elements {
@@ -164,7 +196,10 @@ func shape(q *search.Query, data []byte) ([]byte, error) {
 	case q.Summary == "data":
 		keep = func(name string) bool { return name != "text" }
 	case q.Summary == "text":
-		keep = func(name string) bool { return name == "text" }
+		keep = func(name string) bool {
+			e, ok := r4.LookupElement(typ + "." + strings.TrimPrefix(name, "_"))
+			return name == "text" || (ok && e.Min > 0)
+		}
 	default:
 		return data, nil
 	}

@@ -215,7 +215,60 @@ func queriesFor(file, typ string, x *resources.Index) []exampleQuery {
 		next("uri", e.Param)
 		add(e.Param, e.Param, searchEscape(e.URI))
 	}
+	for _, e := range x.Composites {
+		next("composite", e.Param)
+		def, ok := search.R4.Lookup(typ, e.Param)
+		if !ok || def.Type != "composite" {
+			addSkipped(e.Param, e.Param, "unknown", "not a composite parameter of "+typ)
+			continue
+		}
+		value, skip := compositeValue(def, e)
+		addSkipped(e.Param, e.Param, value, skip)
+	}
 	return out
+}
+
+// compositeValue is a search value that matches composite entry e: each
+// part as its component's own search would find it, joined with $.
+func compositeValue(def search.ParamDef, e resources.CompositeEntry) (value, skip string) {
+	parts := make([]string, len(def.Components))
+	for i, c := range def.Components {
+		v := e.Components[i]
+		switch c.Type {
+		case "token":
+			parts[i] = searchEscape(v.Code)
+			if v.System != "" {
+				parts[i] = searchEscape(v.System) + "|" + parts[i]
+			}
+		case "quantity":
+			parts[i] = "ge" + below(v.Value)
+			if v.Code != "" {
+				parts[i] += "||" + searchEscape(v.Code)
+			}
+		case "number":
+			parts[i] = "ge" + below(v.Value)
+		case "date":
+			if v.Low != math.MinInt64 {
+				parts[i] = "ge" + url.QueryEscape(instant(v.Low))
+			} else {
+				parts[i] = "le" + url.QueryEscape(instant(v.High))
+			}
+		case "string", "uri":
+			parts[i] = searchEscape(v.Text)
+		case "reference":
+			switch {
+			case v.System != "" && v.Code != "":
+				parts[i] = searchEscape(v.System + "/" + v.Code)
+			case !strings.Contains(v.Text, "://") && !strings.HasPrefix(v.Text, "urn:"):
+				parts[i], skip = searchEscape(v.Text), relativeCanonical
+			default:
+				parts[i] = searchEscape(v.Text)
+			}
+		default:
+			return "unknown", "component of type " + c.Type
+		}
+	}
+	return strings.Join(parts, "$"), skip
 }
 
 // sampleQueries keeps the queries of the first entry per (type, parameter)
@@ -260,7 +313,7 @@ func runExampleQuery(ctx context.Context, c *client, q exampleQuery, id string) 
 		// Only a parameter of a type the server does not search yet may be
 		// refused; the extractor indexes none of those today.
 		out := queryOutcome{outcome: fmt.Sprintf("400 %.300s", body), class: "400", failed: true}
-		if def, ok := search.R4.Lookup(q.typ, q.param); ok && (def.Type == "composite" || def.Type == "special") {
+		if def, ok := search.R4.Lookup(q.typ, q.param); ok && def.Type == "special" {
 			out.skip, out.failed = def.Type+" parameters are not searchable yet", false
 		}
 		return out

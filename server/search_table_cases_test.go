@@ -3,8 +3,10 @@ package server_test
 import (
 	"encoding/json"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -620,11 +622,31 @@ func tableCases(fx *fixtures) []tcase {
 		tcase{cat: "summary", query: "Patient?_summary=data", want: always, shape: func(m M) bool { return m["text"] == nil && m["resourceType"] == "Patient" }},
 		tcase{cat: "summary", query: "Patient?_summary=text&gender=male", want: func(k string, m M) bool { return m["gender"] == "male" },
 			shape: func(m M) bool { return m["name"] == nil && m["text"] != nil }},
+		tcase{cat: "summary", query: "Patient?_summary=true&gender=female", want: func(k string, m M) bool { return m["gender"] == "female" },
+			shape: func(m M) bool {
+				return m["text"] == nil && m["extension"] == nil && m["communication"] == nil && m["maritalStatus"] == nil &&
+					m["gender"] == "female" && strings.Contains(fmt.Sprint(m["meta"]), "SUBSETTED")
+			}},
+		tcase{cat: "summary", query: "Observation?code=8302-2&_summary=true", want: func(k string, m M) bool { return hasCoding(m, "", "8302-2", "code") },
+			shape: func(m M) bool {
+				return m["category"] == nil && m["text"] == nil && m["status"] != nil && m["code"] != nil && m["valueQuantity"] != nil
+			}},
 		tcase{cat: "elements", query: "Patient?_elements=gender,birthDate", want: always, shape: onlyElements("gender", "birthDate")},
 		tcase{cat: "elements", query: "Observation?code=tie&_elements=code,subject", want: tie, shape: onlyElements("code", "subject")},
 		tcase{cat: "elements", query: "Encounter?class=EMER&_elements=period", want: emer,
 			shape: onlyElements("period")},
 	)
+
+	// _text (narrative) and _content (every string): terms ANDed, values ORed.
+	for _, tx := range []struct{ q string }{
+		{"Patient?_text=synthea"}, {"Patient?_text=person%20SEED"}, {"Patient?_text=version%20identifier,zoe"}, {"Patient?_content=boston"},
+		{"Patient?_content=zoe,%E5%BC%A0"}, {"Condition?_content=hypertension,diabetes"}, {"Encounter?_content=check%20up,emergency"},
+		{"Organization?_content=hospital"}, {"Observation?_content=body%20kg"},
+	} {
+		param, val, _ := strings.Cut(tx.q[strings.Index(tx.q, "?")+1:], "=")
+		val, _ = url.QueryUnescape(val)
+		cs = append(cs, ok("text", tx.q, func(k string, m M) bool { return matchText(textOf(m, param == "_text"), val) }))
+	}
 
 	// compartments.
 	def, _ := r4.CompartmentFor("Patient")
@@ -655,6 +677,7 @@ func tableCases(fx *fixtures) []tcase {
 		ok("compartment", fx.prac+"/Encounter", func(k string, m M) bool { return refersTo(m, fx.prac, "participant", "individual") }),
 		ok("compartment", fx.enc+"/Observation", func(k string, m M) bool { return refersTo(m, fx.enc, "encounter") }),
 	)
+	cs = append(cs, compositeCases(fx)...)
 	return append(cs, malformedCases(fx)...)
 }
 
@@ -686,4 +709,55 @@ func onlyElements(elems ...string) func(map[string]any) bool {
 		}
 		return hasCoding(m, "", "SUBSETTED", "meta", "tag") || strings.Contains(fmt.Sprint(m["meta"]), "SUBSETTED")
 	}
+}
+
+// textOf is the oracle's view of what _text (narrativeOnly) or _content
+// search: the narrative without markup, or every string of the resource but
+// its id, meta and base64 data, folded.
+func textOf(m map[string]any, narrativeOnly bool) string {
+	strip := func(div string) string {
+		return html.UnescapeString(regexp.MustCompile(`<[^>]*>`).ReplaceAllString(div, " "))
+	}
+	if narrativeOnly {
+		return fold(strip(str(m, "text", "div")))
+	}
+	var b strings.Builder
+	var walk func(v any, top bool)
+	walk = func(v any, top bool) {
+		switch x := v.(type) {
+		case string:
+			b.WriteString(x + " ")
+		case []any:
+			for _, e := range x {
+				walk(e, false)
+			}
+		case map[string]any:
+			for k, e := range x {
+				switch {
+				case top && (k == "id" || k == "meta" || k == "resourceType"), k == "data":
+				case k == "div":
+					b.WriteString(strip(fmt.Sprint(e)) + " ")
+				default:
+					walk(e, false)
+				}
+			}
+		}
+	}
+	walk(m, true)
+	return fold(b.String())
+}
+
+// matchText: some comma-separated value whose space-separated terms all
+// occur in text.
+func matchText(text, q string) bool {
+	for _, alt := range strings.Split(q, ",") {
+		all := true
+		for _, term := range strings.Fields(fold(alt)) {
+			all = all && strings.Contains(text, term)
+		}
+		if all {
+			return true
+		}
+	}
+	return false
 }

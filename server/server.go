@@ -25,6 +25,7 @@ import (
 	"github.com/meizhou-yiyang/yiyang/resources"
 	"github.com/meizhou-yiyang/yiyang/resources/index"
 	"github.com/meizhou-yiyang/yiyang/server/auth"
+	"github.com/meizhou-yiyang/yiyang/terminology"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -87,6 +88,7 @@ type Server struct {
 	audit     *auditor
 	decisions decisions
 	limits    *limiter // nil when rate limiting is off
+	terms     *terminology.Service
 }
 
 // New builds a Server.
@@ -123,6 +125,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.metrics = m
 	s.store = s.instrument(cfg.Store)
+	s.terms = terminology.New(termSource{s}, terminology.Config{})
 	if cfg.Audit != nil {
 		s.audit = newAuditor(s, *cfg.Audit)
 	}

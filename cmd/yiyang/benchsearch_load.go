@@ -98,7 +98,7 @@ func bulkLoad(ctx context.Context, pool *pgxpool.Pool, d searchData, genWorkers 
 	t0 := time.Now()
 	// VACUUM also sets the visibility map, as autovacuum would soon after
 	// a load of this size, so that index-only scans work from the start.
-	if _, err := pool.Exec(ctx, "VACUUM (ANALYZE) resources, resource_history, idx_string, idx_token, idx_reference, idx_date, idx_number, idx_quantity, idx_uri"); err != nil {
+	if _, err := pool.Exec(ctx, "VACUUM (ANALYZE) resources, resource_history, idx_string, idx_token, idx_reference, idx_date, idx_number, idx_quantity, idx_uri, idx_composite"); err != nil {
 		return st, fmt.Errorf("vacuum analyze: %w", err)
 	}
 	st.analyze = time.Since(t0)
@@ -237,5 +237,17 @@ var searchIndexTables = []searchIndexTable{
 			out = append(out, []any{rid, typ, e.Param, e.URI})
 		}
 		return out
+	}},
+	{"idx_composite", append([]string{"rid", "res_type", "param"}, resources.CompositeColumns()...), func(out [][]any, rid int64, typ string, x *resources.Index) [][]any {
+		for _, e := range x.Composites {
+			out = append(out, append([]any{rid, typ, e.Param}, e.Fields()...))
+		}
+		return out
+	}},
+	{"idx_text", []string{"rid", "res_type", "narrative", "content"}, func(out [][]any, rid int64, typ string, x *resources.Index) [][]any {
+		if x.Text.Narrative == "" && x.Text.Content == "" {
+			return out // as the stores write it: no row without text
+		}
+		return append(out, []any{rid, typ, x.Text.Narrative, x.Text.Content})
 	}},
 }

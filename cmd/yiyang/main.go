@@ -135,7 +135,8 @@ func newServer(ctx context.Context, cfg Config, st resources.Store, log *slog.Lo
 		authorizer = pol
 	}
 	ops := operations.NewRegistry()
-	for _, op := range []operations.Operation{operations.Validate, operations.Everything} {
+	for _, op := range []operations.Operation{operations.Validate, operations.Everything,
+		operations.ValueSetExpand, operations.CodeSystemLookup, operations.CodeSystemSubsumes} {
 		if err := ops.Register(op); err != nil {
 			return nil, err
 		}

@@ -28,6 +28,9 @@ type Element struct {
 	// ContentRef is the element whose definition this one reuses, e.g.
 	// "#Questionnaire.item" for Questionnaire.item.item.
 	ContentRef string
+	// Summary marks an element of the summary view (isSummary in the
+	// definition): what _summary=true returns.
+	Summary bool
 }
 
 // Repeats reports whether the element may occur more than once.
@@ -82,18 +85,19 @@ func (t *tables) parseTypes(data string) {
 	slices.Sort(t.resourceTypes)
 }
 
-// add parses an element line "path\tmin..max\ttypes" of the type.
+// add parses an element line "path\tmin..max\ttypes[\tΣ]" of the type.
 func (d *typeDef) add(line, rest string) {
 	f := strings.Split(rest, "\t")
-	if len(f) != 3 {
-		badTable("typeData", line, "element line needs 3 fields")
+	summary := len(f) == 4 && f[3] == "Σ"
+	if len(f) != 3 && !summary {
+		badTable("typeData", line, "element line needs 3 fields and an optional Σ")
 	}
 	lo, hi, ok := strings.Cut(f[1], "..")
 	n, err := strconv.Atoi(lo)
 	if !ok || err != nil {
 		badTable("typeData", line, "bad cardinality")
 	}
-	e := Element{Path: f[0], Min: n, Max: hi, Choice: strings.HasSuffix(f[0], "[x]")}
+	e := Element{Path: f[0], Min: n, Max: hi, Choice: strings.HasSuffix(f[0], "[x]"), Summary: summary}
 	if strings.HasPrefix(f[2], "#") {
 		e.ContentRef = f[2]
 	} else {

@@ -10,50 +10,51 @@ const Version = "4.0.1"
 // it is abstract; its element lines follow, indented by a tab, in snapshot
 // order: path relative to the type, cardinality, and the types
 // ("Reference(Group|Patient)", "boolean|dateTime" for a choice) or the
-// contentReference ("#Questionnaire.item"). Elements inherited unchanged from
+// contentReference ("#Questionnaire.item"), then "Σ" when the element is
+// marked isSummary (returned by _summary=true). Elements inherited unchanged from
 // a base type (Patient.id, Patient.contact.extension, Age.value) are left out:
 // they resolve through the base type. The value of a primitive type has a
 // FHIRPath system type ("System.String").
 const typeData = `
 Account	resource	DomainResource
-	identifier	0..*	Identifier
-	status	1..1	code
-	type	0..1	CodeableConcept
-	name	0..1	string
-	subject	0..*	Reference(Patient|Device|Practitioner|PractitionerRole|Location|HealthcareService|Organization)
-	servicePeriod	0..1	Period
-	coverage	0..*	BackboneElement
-	coverage.coverage	1..1	Reference(Coverage)
-	coverage.priority	0..1	positiveInt
-	owner	0..1	Reference(Organization)
-	description	0..1	string
+	identifier	0..*	Identifier	Σ
+	status	1..1	code	Σ
+	type	0..1	CodeableConcept	Σ
+	name	0..1	string	Σ
+	subject	0..*	Reference(Patient|Device|Practitioner|PractitionerRole|Location|HealthcareService|Organization)	Σ
+	servicePeriod	0..1	Period	Σ
+	coverage	0..*	BackboneElement	Σ
+	coverage.coverage	1..1	Reference(Coverage)	Σ
+	coverage.priority	0..1	positiveInt	Σ
+	owner	0..1	Reference(Organization)	Σ
+	description	0..1	string	Σ
 	guarantor	0..*	BackboneElement
 	guarantor.party	1..1	Reference(Patient|RelatedPerson|Organization)
 	guarantor.onHold	0..1	boolean
 	guarantor.period	0..1	Period
 	partOf	0..1	Reference(Account)
 ActivityDefinition	resource	DomainResource
-	url	0..1	uri
-	identifier	0..*	Identifier
-	version	0..1	string
-	name	0..1	string
-	title	0..1	string
+	url	0..1	uri	Σ
+	identifier	0..*	Identifier	Σ
+	version	0..1	string	Σ
+	name	0..1	string	Σ
+	title	0..1	string	Σ
 	subtitle	0..1	string
-	status	1..1	code
-	experimental	0..1	boolean
+	status	1..1	code	Σ
+	experimental	0..1	boolean	Σ
 	subject[x]	0..1	CodeableConcept|Reference(Group)
-	date	0..1	dateTime
-	publisher	0..1	string
-	contact	0..*	ContactDetail
-	description	0..1	markdown
-	useContext	0..*	UsageContext
-	jurisdiction	0..*	CodeableConcept
+	date	0..1	dateTime	Σ
+	publisher	0..1	string	Σ
+	contact	0..*	ContactDetail	Σ
+	description	0..1	markdown	Σ
+	useContext	0..*	UsageContext	Σ
+	jurisdiction	0..*	CodeableConcept	Σ
 	purpose	0..1	markdown
 	usage	0..1	string
 	copyright	0..1	markdown
 	approvalDate	0..1	date
 	lastReviewDate	0..1	date
-	effectivePeriod	0..1	Period
+	effectivePeriod	0..1	Period	Σ
 	topic	0..*	CodeableConcept
 	author	0..*	ContactDetail
 	editor	0..*	ContactDetail
@@ -61,12 +62,12 @@ ActivityDefinition	resource	DomainResource
 	endorser	0..*	ContactDetail
 	relatedArtifact	0..*	RelatedArtifact
 	library	0..*	canonical(Library)
-	kind	0..1	code
+	kind	0..1	code	Σ
 	profile	0..1	canonical(StructureDefinition)
-	code	0..1	CodeableConcept
+	code	0..1	CodeableConcept	Σ
 	intent	0..1	code
 	priority	0..1	code
-	doNotPerform	0..1	boolean
+	doNotPerform	0..1	boolean	Σ
 	timing[x]	0..1	Timing|dateTime|Age|Period|Range|Duration
 	location	0..1	Reference(Location)
 	participant	0..*	BackboneElement
@@ -84,58 +85,58 @@ ActivityDefinition	resource	DomainResource
 	dynamicValue.path	1..1	string
 	dynamicValue.expression	1..1	Expression
 Address	complex-type	Element
-	use	0..1	code
-	type	0..1	code
-	text	0..1	string
-	line	0..*	string
-	city	0..1	string
-	district	0..1	string
-	state	0..1	string
-	postalCode	0..1	string
-	country	0..1	string
-	period	0..1	Period
+	use	0..1	code	Σ
+	type	0..1	code	Σ
+	text	0..1	string	Σ
+	line	0..*	string	Σ
+	city	0..1	string	Σ
+	district	0..1	string	Σ
+	state	0..1	string	Σ
+	postalCode	0..1	string	Σ
+	country	0..1	string	Σ
+	period	0..1	Period	Σ
 AdverseEvent	resource	DomainResource
-	identifier	0..1	Identifier
-	actuality	1..1	code
-	category	0..*	CodeableConcept
-	event	0..1	CodeableConcept
-	subject	1..1	Reference(Patient|Group|Practitioner|RelatedPerson)
-	encounter	0..1	Reference(Encounter)
-	date	0..1	dateTime
-	detected	0..1	dateTime
-	recordedDate	0..1	dateTime
-	resultingCondition	0..*	Reference(Condition)
-	location	0..1	Reference(Location)
-	seriousness	0..1	CodeableConcept
-	severity	0..1	CodeableConcept
-	outcome	0..1	CodeableConcept
-	recorder	0..1	Reference(Patient|Practitioner|PractitionerRole|RelatedPerson)
-	contributor	0..*	Reference(Practitioner|PractitionerRole|Device)
-	suspectEntity	0..*	BackboneElement
-	suspectEntity.instance	1..1	Reference(Immunization|Procedure|Substance|Medication|MedicationAdministration|MedicationStatement|Device)
-	suspectEntity.causality	0..*	BackboneElement
-	suspectEntity.causality.assessment	0..1	CodeableConcept
-	suspectEntity.causality.productRelatedness	0..1	string
-	suspectEntity.causality.author	0..1	Reference(Practitioner|PractitionerRole)
-	suspectEntity.causality.method	0..1	CodeableConcept
-	subjectMedicalHistory	0..*	Reference(Condition|Observation|AllergyIntolerance|FamilyMemberHistory|Immunization|Procedure|Media|DocumentReference)
-	referenceDocument	0..*	Reference(DocumentReference)
-	study	0..*	Reference(ResearchStudy)
+	identifier	0..1	Identifier	Σ
+	actuality	1..1	code	Σ
+	category	0..*	CodeableConcept	Σ
+	event	0..1	CodeableConcept	Σ
+	subject	1..1	Reference(Patient|Group|Practitioner|RelatedPerson)	Σ
+	encounter	0..1	Reference(Encounter)	Σ
+	date	0..1	dateTime	Σ
+	detected	0..1	dateTime	Σ
+	recordedDate	0..1	dateTime	Σ
+	resultingCondition	0..*	Reference(Condition)	Σ
+	location	0..1	Reference(Location)	Σ
+	seriousness	0..1	CodeableConcept	Σ
+	severity	0..1	CodeableConcept	Σ
+	outcome	0..1	CodeableConcept	Σ
+	recorder	0..1	Reference(Patient|Practitioner|PractitionerRole|RelatedPerson)	Σ
+	contributor	0..*	Reference(Practitioner|PractitionerRole|Device)	Σ
+	suspectEntity	0..*	BackboneElement	Σ
+	suspectEntity.instance	1..1	Reference(Immunization|Procedure|Substance|Medication|MedicationAdministration|MedicationStatement|Device)	Σ
+	suspectEntity.causality	0..*	BackboneElement	Σ
+	suspectEntity.causality.assessment	0..1	CodeableConcept	Σ
+	suspectEntity.causality.productRelatedness	0..1	string	Σ
+	suspectEntity.causality.author	0..1	Reference(Practitioner|PractitionerRole)	Σ
+	suspectEntity.causality.method	0..1	CodeableConcept	Σ
+	subjectMedicalHistory	0..*	Reference(Condition|Observation|AllergyIntolerance|FamilyMemberHistory|Immunization|Procedure|Media|DocumentReference)	Σ
+	referenceDocument	0..*	Reference(DocumentReference)	Σ
+	study	0..*	Reference(ResearchStudy)	Σ
 Age	complex-type	Quantity
 AllergyIntolerance	resource	DomainResource
-	identifier	0..*	Identifier
-	clinicalStatus	0..1	CodeableConcept
-	verificationStatus	0..1	CodeableConcept
-	type	0..1	code
-	category	0..*	code
-	criticality	0..1	code
-	code	0..1	CodeableConcept
-	patient	1..1	Reference(Patient)
+	identifier	0..*	Identifier	Σ
+	clinicalStatus	0..1	CodeableConcept	Σ
+	verificationStatus	0..1	CodeableConcept	Σ
+	type	0..1	code	Σ
+	category	0..*	code	Σ
+	criticality	0..1	code	Σ
+	code	0..1	CodeableConcept	Σ
+	patient	1..1	Reference(Patient)	Σ
 	encounter	0..1	Reference(Encounter)
 	onset[x]	0..1	dateTime|Age|Period|Range|string
 	recordedDate	0..1	dateTime
 	recorder	0..1	Reference(Practitioner|PractitionerRole|Patient|RelatedPerson)
-	asserter	0..1	Reference(Patient|RelatedPerson|Practitioner|PractitionerRole)
+	asserter	0..1	Reference(Patient|RelatedPerson|Practitioner|PractitionerRole)	Σ
 	lastOccurrence	0..1	dateTime
 	note	0..*	Annotation
 	reaction	0..*	BackboneElement
@@ -147,24 +148,24 @@ AllergyIntolerance	resource	DomainResource
 	reaction.exposureRoute	0..1	CodeableConcept
 	reaction.note	0..*	Annotation
 Annotation	complex-type	Element
-	author[x]	0..1	Reference(Practitioner|Patient|RelatedPerson|Organization)|string
-	time	0..1	dateTime
-	text	1..1	markdown
+	author[x]	0..1	Reference(Practitioner|Patient|RelatedPerson|Organization)|string	Σ
+	time	0..1	dateTime	Σ
+	text	1..1	markdown	Σ
 Appointment	resource	DomainResource
-	identifier	0..*	Identifier
-	status	1..1	code
-	cancelationReason	0..1	CodeableConcept
-	serviceCategory	0..*	CodeableConcept
-	serviceType	0..*	CodeableConcept
-	specialty	0..*	CodeableConcept
-	appointmentType	0..1	CodeableConcept
-	reasonCode	0..*	CodeableConcept
+	identifier	0..*	Identifier	Σ
+	status	1..1	code	Σ
+	cancelationReason	0..1	CodeableConcept	Σ
+	serviceCategory	0..*	CodeableConcept	Σ
+	serviceType	0..*	CodeableConcept	Σ
+	specialty	0..*	CodeableConcept	Σ
+	appointmentType	0..1	CodeableConcept	Σ
+	reasonCode	0..*	CodeableConcept	Σ
 	reasonReference	0..*	Reference(Condition|Procedure|Observation|ImmunizationRecommendation)
 	priority	0..1	unsignedInt
 	description	0..1	string
 	supportingInformation	0..*	Reference(Resource)
-	start	0..1	instant
-	end	0..1	instant
+	start	0..1	instant	Σ
+	end	0..1	instant	Σ
 	minutesDuration	0..1	positiveInt
 	slot	0..*	Reference(Slot)
 	created	0..1	dateTime
@@ -172,46 +173,46 @@ Appointment	resource	DomainResource
 	patientInstruction	0..1	string
 	basedOn	0..*	Reference(ServiceRequest)
 	participant	1..*	BackboneElement
-	participant.type	0..*	CodeableConcept
-	participant.actor	0..1	Reference(Patient|Practitioner|PractitionerRole|RelatedPerson|Device|HealthcareService|Location)
-	participant.required	0..1	code
-	participant.status	1..1	code
+	participant.type	0..*	CodeableConcept	Σ
+	participant.actor	0..1	Reference(Patient|Practitioner|PractitionerRole|RelatedPerson|Device|HealthcareService|Location)	Σ
+	participant.required	0..1	code	Σ
+	participant.status	1..1	code	Σ
 	participant.period	0..1	Period
 	requestedPeriod	0..*	Period
 AppointmentResponse	resource	DomainResource
-	identifier	0..*	Identifier
-	appointment	1..1	Reference(Appointment)
+	identifier	0..*	Identifier	Σ
+	appointment	1..1	Reference(Appointment)	Σ
 	start	0..1	instant
 	end	0..1	instant
-	participantType	0..*	CodeableConcept
-	actor	0..1	Reference(Patient|Practitioner|PractitionerRole|RelatedPerson|Device|HealthcareService|Location)
-	participantStatus	1..1	code
+	participantType	0..*	CodeableConcept	Σ
+	actor	0..1	Reference(Patient|Practitioner|PractitionerRole|RelatedPerson|Device|HealthcareService|Location)	Σ
+	participantStatus	1..1	code	Σ
 	comment	0..1	string
 Attachment	complex-type	Element
-	contentType	0..1	code
-	language	0..1	code
+	contentType	0..1	code	Σ
+	language	0..1	code	Σ
 	data	0..1	base64Binary
-	url	0..1	url
-	size	0..1	unsignedInt
-	hash	0..1	base64Binary
-	title	0..1	string
-	creation	0..1	dateTime
+	url	0..1	url	Σ
+	size	0..1	unsignedInt	Σ
+	hash	0..1	base64Binary	Σ
+	title	0..1	string	Σ
+	creation	0..1	dateTime	Σ
 AuditEvent	resource	DomainResource
-	type	1..1	Coding
-	subtype	0..*	Coding
-	action	0..1	code
+	type	1..1	Coding	Σ
+	subtype	0..*	Coding	Σ
+	action	0..1	code	Σ
 	period	0..1	Period
-	recorded	1..1	instant
-	outcome	0..1	code
-	outcomeDesc	0..1	string
-	purposeOfEvent	0..*	CodeableConcept
+	recorded	1..1	instant	Σ
+	outcome	0..1	code	Σ
+	outcomeDesc	0..1	string	Σ
+	purposeOfEvent	0..*	CodeableConcept	Σ
 	agent	1..*	BackboneElement
 	agent.type	0..1	CodeableConcept
 	agent.role	0..*	CodeableConcept
-	agent.who	0..1	Reference(PractitionerRole|Practitioner|Organization|Device|Patient|RelatedPerson)
+	agent.who	0..1	Reference(PractitionerRole|Practitioner|Organization|Device|Patient|RelatedPerson)	Σ
 	agent.altId	0..1	string
 	agent.name	0..1	string
-	agent.requestor	1..1	boolean
+	agent.requestor	1..1	boolean	Σ
 	agent.location	0..1	Reference(Location)
 	agent.policy	0..*	uri
 	agent.media	0..1	Coding
@@ -221,34 +222,34 @@ AuditEvent	resource	DomainResource
 	agent.purposeOfUse	0..*	CodeableConcept
 	source	1..1	BackboneElement
 	source.site	0..1	string
-	source.observer	1..1	Reference(PractitionerRole|Practitioner|Organization|Device|Patient|RelatedPerson)
+	source.observer	1..1	Reference(PractitionerRole|Practitioner|Organization|Device|Patient|RelatedPerson)	Σ
 	source.type	0..*	Coding
 	entity	0..*	BackboneElement
-	entity.what	0..1	Reference(Resource)
+	entity.what	0..1	Reference(Resource)	Σ
 	entity.type	0..1	Coding
 	entity.role	0..1	Coding
 	entity.lifecycle	0..1	Coding
 	entity.securityLabel	0..*	Coding
-	entity.name	0..1	string
+	entity.name	0..1	string	Σ
 	entity.description	0..1	string
-	entity.query	0..1	base64Binary
+	entity.query	0..1	base64Binary	Σ
 	entity.detail	0..*	BackboneElement
 	entity.detail.type	1..1	string
 	entity.detail.value[x]	1..1	string|base64Binary
 BackboneElement	complex-type	Element	abstract
-	modifierExtension	0..*	Extension
+	modifierExtension	0..*	Extension	Σ
 Basic	resource	DomainResource
-	identifier	0..*	Identifier
-	code	1..1	CodeableConcept
-	subject	0..1	Reference(Resource)
-	created	0..1	date
-	author	0..1	Reference(Practitioner|PractitionerRole|Patient|RelatedPerson|Organization)
+	identifier	0..*	Identifier	Σ
+	code	1..1	CodeableConcept	Σ
+	subject	0..1	Reference(Resource)	Σ
+	created	0..1	date	Σ
+	author	0..1	Reference(Practitioner|PractitionerRole|Patient|RelatedPerson|Organization)	Σ
 Binary	resource	Resource
-	contentType	1..1	code
-	securityContext	0..1	Reference(Resource)
+	contentType	1..1	code	Σ
+	securityContext	0..1	Reference(Resource)	Σ
 	data	0..1	base64Binary
 BiologicallyDerivedProduct	resource	DomainResource
-	identifier	0..*	Identifier
+	identifier	0..*	Identifier	Σ
 	productCategory	0..1	code
 	productCode	0..1	CodeableConcept
 	status	0..1	code
@@ -273,84 +274,84 @@ BiologicallyDerivedProduct	resource	DomainResource
 	storage.scale	0..1	code
 	storage.duration	0..1	Period
 BodyStructure	resource	DomainResource
-	identifier	0..*	Identifier
-	active	0..1	boolean
-	morphology	0..1	CodeableConcept
-	location	0..1	CodeableConcept
+	identifier	0..*	Identifier	Σ
+	active	0..1	boolean	Σ
+	morphology	0..1	CodeableConcept	Σ
+	location	0..1	CodeableConcept	Σ
 	locationQualifier	0..*	CodeableConcept
-	description	0..1	string
+	description	0..1	string	Σ
 	image	0..*	Attachment
-	patient	1..1	Reference(Patient)
+	patient	1..1	Reference(Patient)	Σ
 Bundle	resource	Resource
-	identifier	0..1	Identifier
-	type	1..1	code
-	timestamp	0..1	instant
-	total	0..1	unsignedInt
-	link	0..*	BackboneElement
-	link.relation	1..1	string
-	link.url	1..1	uri
-	entry	0..*	BackboneElement
-	entry.link	0..*	#Bundle.link
-	entry.fullUrl	0..1	uri
-	entry.resource	0..1	Resource
-	entry.search	0..1	BackboneElement
-	entry.search.mode	0..1	code
-	entry.search.score	0..1	decimal
-	entry.request	0..1	BackboneElement
-	entry.request.method	1..1	code
-	entry.request.url	1..1	uri
-	entry.request.ifNoneMatch	0..1	string
-	entry.request.ifModifiedSince	0..1	instant
-	entry.request.ifMatch	0..1	string
-	entry.request.ifNoneExist	0..1	string
-	entry.response	0..1	BackboneElement
-	entry.response.status	1..1	string
-	entry.response.location	0..1	uri
-	entry.response.etag	0..1	string
-	entry.response.lastModified	0..1	instant
-	entry.response.outcome	0..1	Resource
-	signature	0..1	Signature
+	identifier	0..1	Identifier	Σ
+	type	1..1	code	Σ
+	timestamp	0..1	instant	Σ
+	total	0..1	unsignedInt	Σ
+	link	0..*	BackboneElement	Σ
+	link.relation	1..1	string	Σ
+	link.url	1..1	uri	Σ
+	entry	0..*	BackboneElement	Σ
+	entry.link	0..*	#Bundle.link	Σ
+	entry.fullUrl	0..1	uri	Σ
+	entry.resource	0..1	Resource	Σ
+	entry.search	0..1	BackboneElement	Σ
+	entry.search.mode	0..1	code	Σ
+	entry.search.score	0..1	decimal	Σ
+	entry.request	0..1	BackboneElement	Σ
+	entry.request.method	1..1	code	Σ
+	entry.request.url	1..1	uri	Σ
+	entry.request.ifNoneMatch	0..1	string	Σ
+	entry.request.ifModifiedSince	0..1	instant	Σ
+	entry.request.ifMatch	0..1	string	Σ
+	entry.request.ifNoneExist	0..1	string	Σ
+	entry.response	0..1	BackboneElement	Σ
+	entry.response.status	1..1	string	Σ
+	entry.response.location	0..1	uri	Σ
+	entry.response.etag	0..1	string	Σ
+	entry.response.lastModified	0..1	instant	Σ
+	entry.response.outcome	0..1	Resource	Σ
+	signature	0..1	Signature	Σ
 CapabilityStatement	resource	DomainResource
-	url	0..1	uri
-	version	0..1	string
-	name	0..1	string
-	title	0..1	string
-	status	1..1	code
-	experimental	0..1	boolean
-	date	1..1	dateTime
-	publisher	0..1	string
-	contact	0..*	ContactDetail
+	url	0..1	uri	Σ
+	version	0..1	string	Σ
+	name	0..1	string	Σ
+	title	0..1	string	Σ
+	status	1..1	code	Σ
+	experimental	0..1	boolean	Σ
+	date	1..1	dateTime	Σ
+	publisher	0..1	string	Σ
+	contact	0..*	ContactDetail	Σ
 	description	0..1	markdown
-	useContext	0..*	UsageContext
-	jurisdiction	0..*	CodeableConcept
+	useContext	0..*	UsageContext	Σ
+	jurisdiction	0..*	CodeableConcept	Σ
 	purpose	0..1	markdown
 	copyright	0..1	markdown
-	kind	1..1	code
-	instantiates	0..*	canonical(CapabilityStatement)
-	imports	0..*	canonical(CapabilityStatement)
-	software	0..1	BackboneElement
-	software.name	1..1	string
-	software.version	0..1	string
-	software.releaseDate	0..1	dateTime
-	implementation	0..1	BackboneElement
-	implementation.description	1..1	string
-	implementation.url	0..1	url
-	implementation.custodian	0..1	Reference(Organization)
-	fhirVersion	1..1	code
-	format	1..*	code
-	patchFormat	0..*	code
-	implementationGuide	0..*	canonical(ImplementationGuide)
-	rest	0..*	BackboneElement
-	rest.mode	1..1	code
+	kind	1..1	code	Σ
+	instantiates	0..*	canonical(CapabilityStatement)	Σ
+	imports	0..*	canonical(CapabilityStatement)	Σ
+	software	0..1	BackboneElement	Σ
+	software.name	1..1	string	Σ
+	software.version	0..1	string	Σ
+	software.releaseDate	0..1	dateTime	Σ
+	implementation	0..1	BackboneElement	Σ
+	implementation.description	1..1	string	Σ
+	implementation.url	0..1	url	Σ
+	implementation.custodian	0..1	Reference(Organization)	Σ
+	fhirVersion	1..1	code	Σ
+	format	1..*	code	Σ
+	patchFormat	0..*	code	Σ
+	implementationGuide	0..*	canonical(ImplementationGuide)	Σ
+	rest	0..*	BackboneElement	Σ
+	rest.mode	1..1	code	Σ
 	rest.documentation	0..1	markdown
-	rest.security	0..1	BackboneElement
-	rest.security.cors	0..1	boolean
-	rest.security.service	0..*	CodeableConcept
+	rest.security	0..1	BackboneElement	Σ
+	rest.security.cors	0..1	boolean	Σ
+	rest.security.service	0..*	CodeableConcept	Σ
 	rest.security.description	0..1	markdown
-	rest.resource	0..*	BackboneElement
-	rest.resource.type	1..1	code
-	rest.resource.profile	0..1	canonical(StructureDefinition)
-	rest.resource.supportedProfile	0..*	canonical(StructureDefinition)
+	rest.resource	0..*	BackboneElement	Σ
+	rest.resource.type	1..1	code	Σ
+	rest.resource.profile	0..1	canonical(StructureDefinition)	Σ
+	rest.resource.supportedProfile	0..*	canonical(StructureDefinition)	Σ
 	rest.resource.documentation	0..1	markdown
 	rest.resource.interaction	0..*	BackboneElement
 	rest.resource.interaction.code	1..1	code
@@ -370,49 +371,49 @@ CapabilityStatement	resource	DomainResource
 	rest.resource.searchParam.definition	0..1	canonical(SearchParameter)
 	rest.resource.searchParam.type	1..1	code
 	rest.resource.searchParam.documentation	0..1	markdown
-	rest.resource.operation	0..*	BackboneElement
-	rest.resource.operation.name	1..1	string
-	rest.resource.operation.definition	1..1	canonical(OperationDefinition)
+	rest.resource.operation	0..*	BackboneElement	Σ
+	rest.resource.operation.name	1..1	string	Σ
+	rest.resource.operation.definition	1..1	canonical(OperationDefinition)	Σ
 	rest.resource.operation.documentation	0..1	markdown
 	rest.interaction	0..*	BackboneElement
 	rest.interaction.code	1..1	code
 	rest.interaction.documentation	0..1	markdown
 	rest.searchParam	0..*	#CapabilityStatement.rest.resource.searchParam
-	rest.operation	0..*	#CapabilityStatement.rest.resource.operation
+	rest.operation	0..*	#CapabilityStatement.rest.resource.operation	Σ
 	rest.compartment	0..*	canonical(CompartmentDefinition)
-	messaging	0..*	BackboneElement
+	messaging	0..*	BackboneElement	Σ
 	messaging.endpoint	0..*	BackboneElement
 	messaging.endpoint.protocol	1..1	Coding
 	messaging.endpoint.address	1..1	url
 	messaging.reliableCache	0..1	unsignedInt
 	messaging.documentation	0..1	markdown
-	messaging.supportedMessage	0..*	BackboneElement
-	messaging.supportedMessage.mode	1..1	code
-	messaging.supportedMessage.definition	1..1	canonical(MessageDefinition)
-	document	0..*	BackboneElement
-	document.mode	1..1	code
+	messaging.supportedMessage	0..*	BackboneElement	Σ
+	messaging.supportedMessage.mode	1..1	code	Σ
+	messaging.supportedMessage.definition	1..1	canonical(MessageDefinition)	Σ
+	document	0..*	BackboneElement	Σ
+	document.mode	1..1	code	Σ
 	document.documentation	0..1	markdown
-	document.profile	1..1	canonical(StructureDefinition)
+	document.profile	1..1	canonical(StructureDefinition)	Σ
 CarePlan	resource	DomainResource
-	identifier	0..*	Identifier
-	instantiatesCanonical	0..*	canonical(PlanDefinition|Questionnaire|Measure|ActivityDefinition|OperationDefinition)
-	instantiatesUri	0..*	uri
-	basedOn	0..*	Reference(CarePlan)
-	replaces	0..*	Reference(CarePlan)
-	partOf	0..*	Reference(CarePlan)
-	status	1..1	code
-	intent	1..1	code
-	category	0..*	CodeableConcept
-	title	0..1	string
-	description	0..1	string
-	subject	1..1	Reference(Patient|Group)
-	encounter	0..1	Reference(Encounter)
-	period	0..1	Period
-	created	0..1	dateTime
-	author	0..1	Reference(Patient|Practitioner|PractitionerRole|Device|RelatedPerson|Organization|CareTeam)
+	identifier	0..*	Identifier	Σ
+	instantiatesCanonical	0..*	canonical(PlanDefinition|Questionnaire|Measure|ActivityDefinition|OperationDefinition)	Σ
+	instantiatesUri	0..*	uri	Σ
+	basedOn	0..*	Reference(CarePlan)	Σ
+	replaces	0..*	Reference(CarePlan)	Σ
+	partOf	0..*	Reference(CarePlan)	Σ
+	status	1..1	code	Σ
+	intent	1..1	code	Σ
+	category	0..*	CodeableConcept	Σ
+	title	0..1	string	Σ
+	description	0..1	string	Σ
+	subject	1..1	Reference(Patient|Group)	Σ
+	encounter	0..1	Reference(Encounter)	Σ
+	period	0..1	Period	Σ
+	created	0..1	dateTime	Σ
+	author	0..1	Reference(Patient|Practitioner|PractitionerRole|Device|RelatedPerson|Organization|CareTeam)	Σ
 	contributor	0..*	Reference(Patient|Practitioner|PractitionerRole|Device|RelatedPerson|Organization|CareTeam)
 	careTeam	0..*	Reference(CareTeam)
-	addresses	0..*	Reference(Condition)
+	addresses	0..*	Reference(Condition)	Σ
 	supportingInfo	0..*	Reference(Resource)
 	goal	0..*	Reference(Goal)
 	activity	0..*	BackboneElement
@@ -440,28 +441,28 @@ CarePlan	resource	DomainResource
 	activity.detail.description	0..1	string
 	note	0..*	Annotation
 CareTeam	resource	DomainResource
-	identifier	0..*	Identifier
-	status	0..1	code
-	category	0..*	CodeableConcept
-	name	0..1	string
-	subject	0..1	Reference(Patient|Group)
-	encounter	0..1	Reference(Encounter)
-	period	0..1	Period
+	identifier	0..*	Identifier	Σ
+	status	0..1	code	Σ
+	category	0..*	CodeableConcept	Σ
+	name	0..1	string	Σ
+	subject	0..1	Reference(Patient|Group)	Σ
+	encounter	0..1	Reference(Encounter)	Σ
+	period	0..1	Period	Σ
 	participant	0..*	BackboneElement
-	participant.role	0..*	CodeableConcept
-	participant.member	0..1	Reference(Practitioner|PractitionerRole|RelatedPerson|Patient|Organization|CareTeam)
-	participant.onBehalfOf	0..1	Reference(Organization)
+	participant.role	0..*	CodeableConcept	Σ
+	participant.member	0..1	Reference(Practitioner|PractitionerRole|RelatedPerson|Patient|Organization|CareTeam)	Σ
+	participant.onBehalfOf	0..1	Reference(Organization)	Σ
 	participant.period	0..1	Period
 	reasonCode	0..*	CodeableConcept
 	reasonReference	0..*	Reference(Condition)
-	managingOrganization	0..*	Reference(Organization)
+	managingOrganization	0..*	Reference(Organization)	Σ
 	telecom	0..*	ContactPoint
 	note	0..*	Annotation
 CatalogEntry	resource	DomainResource
-	identifier	0..*	Identifier
+	identifier	0..*	Identifier	Σ
 	type	0..1	CodeableConcept
-	orderable	1..1	boolean
-	referencedItem	1..1	Reference(Medication|Device|Organization|Practitioner|PractitionerRole|HealthcareService|ActivityDefinition|PlanDefinition|SpecimenDefinition|ObservationDefinition|Binary)
+	orderable	1..1	boolean	Σ
+	referencedItem	1..1	Reference(Medication|Device|Organization|Practitioner|PractitionerRole|HealthcareService|ActivityDefinition|PlanDefinition|SpecimenDefinition|ObservationDefinition|Binary)	Σ
 	additionalIdentifier	0..*	Identifier
 	classification	0..*	CodeableConcept
 	status	0..1	code
@@ -474,55 +475,55 @@ CatalogEntry	resource	DomainResource
 	relatedEntry.relationtype	1..1	code
 	relatedEntry.item	1..1	Reference(CatalogEntry)
 ChargeItem	resource	DomainResource
-	identifier	0..*	Identifier
+	identifier	0..*	Identifier	Σ
 	definitionUri	0..*	uri
 	definitionCanonical	0..*	canonical(ChargeItemDefinition)
-	status	1..1	code
+	status	1..1	code	Σ
 	partOf	0..*	Reference(ChargeItem)
-	code	1..1	CodeableConcept
-	subject	1..1	Reference(Patient|Group)
-	context	0..1	Reference(Encounter|EpisodeOfCare)
-	occurrence[x]	0..1	dateTime|Period|Timing
+	code	1..1	CodeableConcept	Σ
+	subject	1..1	Reference(Patient|Group)	Σ
+	context	0..1	Reference(Encounter|EpisodeOfCare)	Σ
+	occurrence[x]	0..1	dateTime|Period|Timing	Σ
 	performer	0..*	BackboneElement
 	performer.function	0..1	CodeableConcept
 	performer.actor	1..1	Reference(Practitioner|PractitionerRole|Organization|CareTeam|Patient|Device|RelatedPerson)
 	performingOrganization	0..1	Reference(Organization)
 	requestingOrganization	0..1	Reference(Organization)
 	costCenter	0..1	Reference(Organization)
-	quantity	0..1	Quantity
-	bodysite	0..*	CodeableConcept
+	quantity	0..1	Quantity	Σ
+	bodysite	0..*	CodeableConcept	Σ
 	factorOverride	0..1	decimal
 	priceOverride	0..1	Money
 	overrideReason	0..1	string
-	enterer	0..1	Reference(Practitioner|PractitionerRole|Organization|Patient|Device|RelatedPerson)
-	enteredDate	0..1	dateTime
+	enterer	0..1	Reference(Practitioner|PractitionerRole|Organization|Patient|Device|RelatedPerson)	Σ
+	enteredDate	0..1	dateTime	Σ
 	reason	0..*	CodeableConcept
 	service	0..*	Reference(DiagnosticReport|ImagingStudy|Immunization|MedicationAdministration|MedicationDispense|Observation|Procedure|SupplyDelivery)
 	product[x]	0..1	Reference(Device|Medication|Substance)|CodeableConcept
-	account	0..*	Reference(Account)
+	account	0..*	Reference(Account)	Σ
 	note	0..*	Annotation
 	supportingInformation	0..*	Reference(Resource)
 ChargeItemDefinition	resource	DomainResource
-	url	1..1	uri
-	identifier	0..*	Identifier
-	version	0..1	string
-	title	0..1	string
-	derivedFromUri	0..*	uri
-	partOf	0..*	canonical(ChargeItemDefinition)
-	replaces	0..*	canonical(ChargeItemDefinition)
-	status	1..1	code
-	experimental	0..1	boolean
-	date	0..1	dateTime
-	publisher	0..1	string
-	contact	0..*	ContactDetail
-	description	0..1	markdown
-	useContext	0..*	UsageContext
-	jurisdiction	0..*	CodeableConcept
+	url	1..1	uri	Σ
+	identifier	0..*	Identifier	Σ
+	version	0..1	string	Σ
+	title	0..1	string	Σ
+	derivedFromUri	0..*	uri	Σ
+	partOf	0..*	canonical(ChargeItemDefinition)	Σ
+	replaces	0..*	canonical(ChargeItemDefinition)	Σ
+	status	1..1	code	Σ
+	experimental	0..1	boolean	Σ
+	date	0..1	dateTime	Σ
+	publisher	0..1	string	Σ
+	contact	0..*	ContactDetail	Σ
+	description	0..1	markdown	Σ
+	useContext	0..*	UsageContext	Σ
+	jurisdiction	0..*	CodeableConcept	Σ
 	copyright	0..1	markdown
 	approvalDate	0..1	date
 	lastReviewDate	0..1	date
-	effectivePeriod	0..1	Period
-	code	0..1	CodeableConcept
+	effectivePeriod	0..1	Period	Σ
+	code	0..1	CodeableConcept	Σ
 	instance	0..*	Reference(Medication|Substance|Device)
 	applicability	0..*	BackboneElement
 	applicability.description	0..1	string
@@ -537,17 +538,17 @@ ChargeItemDefinition	resource	DomainResource
 	propertyGroup.priceComponent.amount	0..1	Money
 Claim	resource	DomainResource
 	identifier	0..*	Identifier
-	status	1..1	code
-	type	1..1	CodeableConcept
+	status	1..1	code	Σ
+	type	1..1	CodeableConcept	Σ
 	subType	0..1	CodeableConcept
-	use	1..1	code
-	patient	1..1	Reference(Patient)
-	billablePeriod	0..1	Period
-	created	1..1	dateTime
+	use	1..1	code	Σ
+	patient	1..1	Reference(Patient)	Σ
+	billablePeriod	0..1	Period	Σ
+	created	1..1	dateTime	Σ
 	enterer	0..1	Reference(Practitioner|PractitionerRole)
-	insurer	0..1	Reference(Organization)
-	provider	1..1	Reference(Practitioner|PractitionerRole|Organization)
-	priority	1..1	CodeableConcept
+	insurer	0..1	Reference(Organization)	Σ
+	provider	1..1	Reference(Practitioner|PractitionerRole|Organization)	Σ
+	priority	1..1	CodeableConcept	Σ
 	fundsReserve	0..1	CodeableConcept
 	related	0..*	BackboneElement
 	related.claim	0..1	Reference(Claim)
@@ -585,11 +586,11 @@ Claim	resource	DomainResource
 	procedure.date	0..1	dateTime
 	procedure.procedure[x]	1..1	CodeableConcept|Reference(Procedure)
 	procedure.udi	0..*	Reference(Device)
-	insurance	1..*	BackboneElement
-	insurance.sequence	1..1	positiveInt
-	insurance.focal	1..1	boolean
+	insurance	1..*	BackboneElement	Σ
+	insurance.sequence	1..1	positiveInt	Σ
+	insurance.focal	1..1	boolean	Σ
 	insurance.identifier	0..1	Identifier
-	insurance.coverage	1..1	Reference(Coverage)
+	insurance.coverage	1..1	Reference(Coverage)	Σ
 	insurance.businessArrangement	0..1	string
 	insurance.preAuthRef	0..*	string
 	insurance.claimResponse	0..1	Reference(ClaimResponse)
@@ -645,16 +646,16 @@ Claim	resource	DomainResource
 	total	0..1	Money
 ClaimResponse	resource	DomainResource
 	identifier	0..*	Identifier
-	status	1..1	code
-	type	1..1	CodeableConcept
+	status	1..1	code	Σ
+	type	1..1	CodeableConcept	Σ
 	subType	0..1	CodeableConcept
-	use	1..1	code
-	patient	1..1	Reference(Patient)
-	created	1..1	dateTime
-	insurer	1..1	Reference(Organization)
+	use	1..1	code	Σ
+	patient	1..1	Reference(Patient)	Σ
+	created	1..1	dateTime	Σ
+	insurer	1..1	Reference(Organization)	Σ
 	requestor	0..1	Reference(Practitioner|PractitionerRole|Organization)
-	request	0..1	Reference(Claim)
-	outcome	1..1	code
+	request	0..1	Reference(Claim)	Σ
+	outcome	1..1	code	Σ
 	disposition	0..1	string
 	preAuthRef	0..1	string
 	preAuthPeriod	0..1	Period
@@ -712,9 +713,9 @@ ClaimResponse	resource	DomainResource
 	addItem.detail.subDetail.noteNumber	0..*	positiveInt
 	addItem.detail.subDetail.adjudication	1..*	#ClaimResponse.item.adjudication
 	adjudication	0..*	#ClaimResponse.item.adjudication
-	total	0..*	BackboneElement
-	total.category	1..1	CodeableConcept
-	total.amount	1..1	Money
+	total	0..*	BackboneElement	Σ
+	total.category	1..1	CodeableConcept	Σ
+	total.amount	1..1	Money	Σ
 	payment	0..1	BackboneElement
 	payment.type	1..1	CodeableConcept
 	payment.adjustment	0..1	Money
@@ -743,18 +744,18 @@ ClaimResponse	resource	DomainResource
 	error.subDetailSequence	0..1	positiveInt
 	error.code	1..1	CodeableConcept
 ClinicalImpression	resource	DomainResource
-	identifier	0..*	Identifier
-	status	1..1	code
+	identifier	0..*	Identifier	Σ
+	status	1..1	code	Σ
 	statusReason	0..1	CodeableConcept
-	code	0..1	CodeableConcept
-	description	0..1	string
-	subject	1..1	Reference(Patient|Group)
-	encounter	0..1	Reference(Encounter)
-	effective[x]	0..1	dateTime|Period
-	date	0..1	dateTime
-	assessor	0..1	Reference(Practitioner|PractitionerRole)
+	code	0..1	CodeableConcept	Σ
+	description	0..1	string	Σ
+	subject	1..1	Reference(Patient|Group)	Σ
+	encounter	0..1	Reference(Encounter)	Σ
+	effective[x]	0..1	dateTime|Period	Σ
+	date	0..1	dateTime	Σ
+	assessor	0..1	Reference(Practitioner|PractitionerRole)	Σ
 	previous	0..1	Reference(ClinicalImpression)
-	problem	0..*	Reference(Condition|AllergyIntolerance)
+	problem	0..*	Reference(Condition|AllergyIntolerance)	Σ
 	investigation	0..*	BackboneElement
 	investigation.code	1..1	CodeableConcept
 	investigation.item	0..*	Reference(Observation|QuestionnaireResponse|FamilyMemberHistory|DiagnosticReport|RiskAssessment|ImagingStudy|Media)
@@ -769,39 +770,39 @@ ClinicalImpression	resource	DomainResource
 	supportingInfo	0..*	Reference(Resource)
 	note	0..*	Annotation
 CodeSystem	resource	DomainResource
-	url	0..1	uri
-	identifier	0..*	Identifier
-	version	0..1	string
-	name	0..1	string
-	title	0..1	string
-	status	1..1	code
-	experimental	0..1	boolean
-	date	0..1	dateTime
-	publisher	0..1	string
-	contact	0..*	ContactDetail
+	url	0..1	uri	Σ
+	identifier	0..*	Identifier	Σ
+	version	0..1	string	Σ
+	name	0..1	string	Σ
+	title	0..1	string	Σ
+	status	1..1	code	Σ
+	experimental	0..1	boolean	Σ
+	date	0..1	dateTime	Σ
+	publisher	0..1	string	Σ
+	contact	0..*	ContactDetail	Σ
 	description	0..1	markdown
-	useContext	0..*	UsageContext
-	jurisdiction	0..*	CodeableConcept
+	useContext	0..*	UsageContext	Σ
+	jurisdiction	0..*	CodeableConcept	Σ
 	purpose	0..1	markdown
 	copyright	0..1	markdown
-	caseSensitive	0..1	boolean
-	valueSet	0..1	canonical(ValueSet)
-	hierarchyMeaning	0..1	code
-	compositional	0..1	boolean
-	versionNeeded	0..1	boolean
-	content	1..1	code
-	supplements	0..1	canonical(CodeSystem)
-	count	0..1	unsignedInt
-	filter	0..*	BackboneElement
-	filter.code	1..1	code
-	filter.description	0..1	string
-	filter.operator	1..*	code
-	filter.value	1..1	string
-	property	0..*	BackboneElement
-	property.code	1..1	code
-	property.uri	0..1	uri
-	property.description	0..1	string
-	property.type	1..1	code
+	caseSensitive	0..1	boolean	Σ
+	valueSet	0..1	canonical(ValueSet)	Σ
+	hierarchyMeaning	0..1	code	Σ
+	compositional	0..1	boolean	Σ
+	versionNeeded	0..1	boolean	Σ
+	content	1..1	code	Σ
+	supplements	0..1	canonical(CodeSystem)	Σ
+	count	0..1	unsignedInt	Σ
+	filter	0..*	BackboneElement	Σ
+	filter.code	1..1	code	Σ
+	filter.description	0..1	string	Σ
+	filter.operator	1..*	code	Σ
+	filter.value	1..1	string	Σ
+	property	0..*	BackboneElement	Σ
+	property.code	1..1	code	Σ
+	property.uri	0..1	uri	Σ
+	property.description	0..1	string	Σ
+	property.type	1..1	code	Σ
 	concept	0..*	BackboneElement
 	concept.code	1..1	code
 	concept.display	0..1	string
@@ -815,104 +816,104 @@ CodeSystem	resource	DomainResource
 	concept.property.value[x]	1..1	code|Coding|string|integer|boolean|dateTime|decimal
 	concept.concept	0..*	#CodeSystem.concept
 CodeableConcept	complex-type	Element
-	coding	0..*	Coding
-	text	0..1	string
+	coding	0..*	Coding	Σ
+	text	0..1	string	Σ
 Coding	complex-type	Element
-	system	0..1	uri
-	version	0..1	string
-	code	0..1	code
-	display	0..1	string
-	userSelected	0..1	boolean
+	system	0..1	uri	Σ
+	version	0..1	string	Σ
+	code	0..1	code	Σ
+	display	0..1	string	Σ
+	userSelected	0..1	boolean	Σ
 Communication	resource	DomainResource
-	identifier	0..*	Identifier
-	instantiatesCanonical	0..*	canonical(PlanDefinition|ActivityDefinition|Measure|OperationDefinition|Questionnaire)
-	instantiatesUri	0..*	uri
-	basedOn	0..*	Reference(Resource)
-	partOf	0..*	Reference(Resource)
+	identifier	0..*	Identifier	Σ
+	instantiatesCanonical	0..*	canonical(PlanDefinition|ActivityDefinition|Measure|OperationDefinition|Questionnaire)	Σ
+	instantiatesUri	0..*	uri	Σ
+	basedOn	0..*	Reference(Resource)	Σ
+	partOf	0..*	Reference(Resource)	Σ
 	inResponseTo	0..*	Reference(Communication)
-	status	1..1	code
-	statusReason	0..1	CodeableConcept
+	status	1..1	code	Σ
+	statusReason	0..1	CodeableConcept	Σ
 	category	0..*	CodeableConcept
-	priority	0..1	code
+	priority	0..1	code	Σ
 	medium	0..*	CodeableConcept
-	subject	0..1	Reference(Patient|Group)
+	subject	0..1	Reference(Patient|Group)	Σ
 	topic	0..1	CodeableConcept
 	about	0..*	Reference(Resource)
-	encounter	0..1	Reference(Encounter)
+	encounter	0..1	Reference(Encounter)	Σ
 	sent	0..1	dateTime
 	received	0..1	dateTime
 	recipient	0..*	Reference(Device|Organization|Patient|Practitioner|PractitionerRole|RelatedPerson|Group|CareTeam|HealthcareService)
 	sender	0..1	Reference(Device|Organization|Patient|Practitioner|PractitionerRole|RelatedPerson|HealthcareService)
-	reasonCode	0..*	CodeableConcept
-	reasonReference	0..*	Reference(Condition|Observation|DiagnosticReport|DocumentReference)
+	reasonCode	0..*	CodeableConcept	Σ
+	reasonReference	0..*	Reference(Condition|Observation|DiagnosticReport|DocumentReference)	Σ
 	payload	0..*	BackboneElement
 	payload.content[x]	1..1	string|Attachment|Reference(Resource)
 	note	0..*	Annotation
 CommunicationRequest	resource	DomainResource
-	identifier	0..*	Identifier
-	basedOn	0..*	Reference(Resource)
-	replaces	0..*	Reference(CommunicationRequest)
-	groupIdentifier	0..1	Identifier
-	status	1..1	code
+	identifier	0..*	Identifier	Σ
+	basedOn	0..*	Reference(Resource)	Σ
+	replaces	0..*	Reference(CommunicationRequest)	Σ
+	groupIdentifier	0..1	Identifier	Σ
+	status	1..1	code	Σ
 	statusReason	0..1	CodeableConcept
 	category	0..*	CodeableConcept
-	priority	0..1	code
-	doNotPerform	0..1	boolean
+	priority	0..1	code	Σ
+	doNotPerform	0..1	boolean	Σ
 	medium	0..*	CodeableConcept
 	subject	0..1	Reference(Patient|Group)
 	about	0..*	Reference(Resource)
-	encounter	0..1	Reference(Encounter)
+	encounter	0..1	Reference(Encounter)	Σ
 	payload	0..*	BackboneElement
 	payload.content[x]	1..1	string|Attachment|Reference(Resource)
-	occurrence[x]	0..1	dateTime|Period
-	authoredOn	0..1	dateTime
-	requester	0..1	Reference(Practitioner|PractitionerRole|Organization|Patient|RelatedPerson|Device)
+	occurrence[x]	0..1	dateTime|Period	Σ
+	authoredOn	0..1	dateTime	Σ
+	requester	0..1	Reference(Practitioner|PractitionerRole|Organization|Patient|RelatedPerson|Device)	Σ
 	recipient	0..*	Reference(Device|Organization|Patient|Practitioner|PractitionerRole|RelatedPerson|Group|CareTeam|HealthcareService)
-	sender	0..1	Reference(Device|Organization|Patient|Practitioner|PractitionerRole|RelatedPerson|HealthcareService)
-	reasonCode	0..*	CodeableConcept
-	reasonReference	0..*	Reference(Condition|Observation|DiagnosticReport|DocumentReference)
+	sender	0..1	Reference(Device|Organization|Patient|Practitioner|PractitionerRole|RelatedPerson|HealthcareService)	Σ
+	reasonCode	0..*	CodeableConcept	Σ
+	reasonReference	0..*	Reference(Condition|Observation|DiagnosticReport|DocumentReference)	Σ
 	note	0..*	Annotation
 CompartmentDefinition	resource	DomainResource
-	url	1..1	uri
-	version	0..1	string
-	name	1..1	string
-	status	1..1	code
-	experimental	0..1	boolean
-	date	0..1	dateTime
-	publisher	0..1	string
-	contact	0..*	ContactDetail
+	url	1..1	uri	Σ
+	version	0..1	string	Σ
+	name	1..1	string	Σ
+	status	1..1	code	Σ
+	experimental	0..1	boolean	Σ
+	date	0..1	dateTime	Σ
+	publisher	0..1	string	Σ
+	contact	0..*	ContactDetail	Σ
 	description	0..1	markdown
-	useContext	0..*	UsageContext
+	useContext	0..*	UsageContext	Σ
 	purpose	0..1	markdown
-	code	1..1	code
-	search	1..1	boolean
-	resource	0..*	BackboneElement
-	resource.code	1..1	code
-	resource.param	0..*	string
+	code	1..1	code	Σ
+	search	1..1	boolean	Σ
+	resource	0..*	BackboneElement	Σ
+	resource.code	1..1	code	Σ
+	resource.param	0..*	string	Σ
 	resource.documentation	0..1	string
 Composition	resource	DomainResource
-	identifier	0..1	Identifier
-	status	1..1	code
-	type	1..1	CodeableConcept
-	category	0..*	CodeableConcept
-	subject	0..1	Reference(Resource)
-	encounter	0..1	Reference(Encounter)
-	date	1..1	dateTime
-	author	1..*	Reference(Practitioner|PractitionerRole|Device|Patient|RelatedPerson|Organization)
-	title	1..1	string
-	confidentiality	0..1	code
+	identifier	0..1	Identifier	Σ
+	status	1..1	code	Σ
+	type	1..1	CodeableConcept	Σ
+	category	0..*	CodeableConcept	Σ
+	subject	0..1	Reference(Resource)	Σ
+	encounter	0..1	Reference(Encounter)	Σ
+	date	1..1	dateTime	Σ
+	author	1..*	Reference(Practitioner|PractitionerRole|Device|Patient|RelatedPerson|Organization)	Σ
+	title	1..1	string	Σ
+	confidentiality	0..1	code	Σ
 	attester	0..*	BackboneElement
 	attester.mode	1..1	code
 	attester.time	0..1	dateTime
 	attester.party	0..1	Reference(Patient|RelatedPerson|Practitioner|PractitionerRole|Organization)
-	custodian	0..1	Reference(Organization)
+	custodian	0..1	Reference(Organization)	Σ
 	relatesTo	0..*	BackboneElement
 	relatesTo.code	1..1	code
 	relatesTo.target[x]	1..1	Identifier|Reference(Composition)
-	event	0..*	BackboneElement
-	event.code	0..*	CodeableConcept
-	event.period	0..1	Period
-	event.detail	0..*	Reference(Resource)
+	event	0..*	BackboneElement	Σ
+	event.code	0..*	CodeableConcept	Σ
+	event.period	0..1	Period	Σ
+	event.detail	0..*	Reference(Resource)	Σ
 	section	0..*	BackboneElement
 	section.title	0..1	string
 	section.code	0..1	CodeableConcept
@@ -925,23 +926,23 @@ Composition	resource	DomainResource
 	section.emptyReason	0..1	CodeableConcept
 	section.section	0..*	#Composition.section
 ConceptMap	resource	DomainResource
-	url	0..1	uri
-	identifier	0..1	Identifier
-	version	0..1	string
-	name	0..1	string
-	title	0..1	string
-	status	1..1	code
-	experimental	0..1	boolean
-	date	0..1	dateTime
-	publisher	0..1	string
-	contact	0..*	ContactDetail
+	url	0..1	uri	Σ
+	identifier	0..1	Identifier	Σ
+	version	0..1	string	Σ
+	name	0..1	string	Σ
+	title	0..1	string	Σ
+	status	1..1	code	Σ
+	experimental	0..1	boolean	Σ
+	date	0..1	dateTime	Σ
+	publisher	0..1	string	Σ
+	contact	0..*	ContactDetail	Σ
 	description	0..1	markdown
-	useContext	0..*	UsageContext
-	jurisdiction	0..*	CodeableConcept
+	useContext	0..*	UsageContext	Σ
+	jurisdiction	0..*	CodeableConcept	Σ
 	purpose	0..1	markdown
 	copyright	0..1	markdown
-	source[x]	0..1	uri|canonical(ValueSet)
-	target[x]	0..1	uri|canonical(ValueSet)
+	source[x]	0..1	uri|canonical(ValueSet)	Σ
+	target[x]	0..1	uri|canonical(ValueSet)	Σ
 	group	0..*	BackboneElement
 	group.source	0..1	uri
 	group.sourceVersion	0..1	string
@@ -967,96 +968,96 @@ ConceptMap	resource	DomainResource
 	group.unmapped.display	0..1	string
 	group.unmapped.url	0..1	canonical(ConceptMap)
 Condition	resource	DomainResource
-	identifier	0..*	Identifier
-	clinicalStatus	0..1	CodeableConcept
-	verificationStatus	0..1	CodeableConcept
+	identifier	0..*	Identifier	Σ
+	clinicalStatus	0..1	CodeableConcept	Σ
+	verificationStatus	0..1	CodeableConcept	Σ
 	category	0..*	CodeableConcept
 	severity	0..1	CodeableConcept
-	code	0..1	CodeableConcept
-	bodySite	0..*	CodeableConcept
-	subject	1..1	Reference(Patient|Group)
-	encounter	0..1	Reference(Encounter)
-	onset[x]	0..1	dateTime|Age|Period|Range|string
+	code	0..1	CodeableConcept	Σ
+	bodySite	0..*	CodeableConcept	Σ
+	subject	1..1	Reference(Patient|Group)	Σ
+	encounter	0..1	Reference(Encounter)	Σ
+	onset[x]	0..1	dateTime|Age|Period|Range|string	Σ
 	abatement[x]	0..1	dateTime|Age|Period|Range|string
-	recordedDate	0..1	dateTime
-	recorder	0..1	Reference(Practitioner|PractitionerRole|Patient|RelatedPerson)
-	asserter	0..1	Reference(Practitioner|PractitionerRole|Patient|RelatedPerson)
+	recordedDate	0..1	dateTime	Σ
+	recorder	0..1	Reference(Practitioner|PractitionerRole|Patient|RelatedPerson)	Σ
+	asserter	0..1	Reference(Practitioner|PractitionerRole|Patient|RelatedPerson)	Σ
 	stage	0..*	BackboneElement
 	stage.summary	0..1	CodeableConcept
 	stage.assessment	0..*	Reference(ClinicalImpression|DiagnosticReport|Observation)
 	stage.type	0..1	CodeableConcept
 	evidence	0..*	BackboneElement
-	evidence.code	0..*	CodeableConcept
-	evidence.detail	0..*	Reference(Resource)
+	evidence.code	0..*	CodeableConcept	Σ
+	evidence.detail	0..*	Reference(Resource)	Σ
 	note	0..*	Annotation
 Consent	resource	DomainResource
-	identifier	0..*	Identifier
-	status	1..1	code
-	scope	1..1	CodeableConcept
-	category	1..*	CodeableConcept
-	patient	0..1	Reference(Patient)
-	dateTime	0..1	dateTime
-	performer	0..*	Reference(Organization|Patient|Practitioner|RelatedPerson|PractitionerRole)
-	organization	0..*	Reference(Organization)
-	source[x]	0..1	Attachment|Reference(Consent|DocumentReference|Contract|QuestionnaireResponse)
+	identifier	0..*	Identifier	Σ
+	status	1..1	code	Σ
+	scope	1..1	CodeableConcept	Σ
+	category	1..*	CodeableConcept	Σ
+	patient	0..1	Reference(Patient)	Σ
+	dateTime	0..1	dateTime	Σ
+	performer	0..*	Reference(Organization|Patient|Practitioner|RelatedPerson|PractitionerRole)	Σ
+	organization	0..*	Reference(Organization)	Σ
+	source[x]	0..1	Attachment|Reference(Consent|DocumentReference|Contract|QuestionnaireResponse)	Σ
 	policy	0..*	BackboneElement
 	policy.authority	0..1	uri
 	policy.uri	0..1	uri
-	policyRule	0..1	CodeableConcept
-	verification	0..*	BackboneElement
-	verification.verified	1..1	boolean
+	policyRule	0..1	CodeableConcept	Σ
+	verification	0..*	BackboneElement	Σ
+	verification.verified	1..1	boolean	Σ
 	verification.verifiedWith	0..1	Reference(Patient|RelatedPerson)
 	verification.verificationDate	0..1	dateTime
-	provision	0..1	BackboneElement
-	provision.type	0..1	code
-	provision.period	0..1	Period
+	provision	0..1	BackboneElement	Σ
+	provision.type	0..1	code	Σ
+	provision.period	0..1	Period	Σ
 	provision.actor	0..*	BackboneElement
 	provision.actor.role	1..1	CodeableConcept
 	provision.actor.reference	1..1	Reference(Device|Group|CareTeam|Organization|Patient|Practitioner|RelatedPerson|PractitionerRole)
-	provision.action	0..*	CodeableConcept
-	provision.securityLabel	0..*	Coding
-	provision.purpose	0..*	Coding
-	provision.class	0..*	Coding
-	provision.code	0..*	CodeableConcept
-	provision.dataPeriod	0..1	Period
-	provision.data	0..*	BackboneElement
-	provision.data.meaning	1..1	code
-	provision.data.reference	1..1	Reference(Resource)
+	provision.action	0..*	CodeableConcept	Σ
+	provision.securityLabel	0..*	Coding	Σ
+	provision.purpose	0..*	Coding	Σ
+	provision.class	0..*	Coding	Σ
+	provision.code	0..*	CodeableConcept	Σ
+	provision.dataPeriod	0..1	Period	Σ
+	provision.data	0..*	BackboneElement	Σ
+	provision.data.meaning	1..1	code	Σ
+	provision.data.reference	1..1	Reference(Resource)	Σ
 	provision.provision	0..*	#Consent.provision
 ContactDetail	complex-type	Element
-	name	0..1	string
-	telecom	0..*	ContactPoint
+	name	0..1	string	Σ
+	telecom	0..*	ContactPoint	Σ
 ContactPoint	complex-type	Element
-	system	0..1	code
-	value	0..1	string
-	use	0..1	code
-	rank	0..1	positiveInt
-	period	0..1	Period
+	system	0..1	code	Σ
+	value	0..1	string	Σ
+	use	0..1	code	Σ
+	rank	0..1	positiveInt	Σ
+	period	0..1	Period	Σ
 Contract	resource	DomainResource
-	identifier	0..*	Identifier
+	identifier	0..*	Identifier	Σ
 	url	0..1	uri
-	version	0..1	string
-	status	0..1	code
+	version	0..1	string	Σ
+	status	0..1	code	Σ
 	legalState	0..1	CodeableConcept
 	instantiatesCanonical	0..1	Reference(Contract)
 	instantiatesUri	0..1	uri
 	contentDerivative	0..1	CodeableConcept
-	issued	0..1	dateTime
-	applies	0..1	Period
+	issued	0..1	dateTime	Σ
+	applies	0..1	Period	Σ
 	expirationType	0..1	CodeableConcept
-	subject	0..*	Reference(Resource)
+	subject	0..*	Reference(Resource)	Σ
 	authority	0..*	Reference(Organization)
 	domain	0..*	Reference(Location)
 	site	0..*	Reference(Location)
-	name	0..1	string
-	title	0..1	string
+	name	0..1	string	Σ
+	title	0..1	string	Σ
 	subtitle	0..1	string
 	alias	0..*	string
 	author	0..1	Reference(Patient|Practitioner|PractitionerRole|Organization)
 	scope	0..1	CodeableConcept
 	topic[x]	0..1	CodeableConcept|Reference(Resource)
-	type	0..1	CodeableConcept
-	subType	0..*	CodeableConcept
+	type	0..1	CodeableConcept	Σ
+	subType	0..*	CodeableConcept	Σ
 	contentDefinition	0..1	BackboneElement
 	contentDefinition.type	1..1	CodeableConcept
 	contentDefinition.subType	0..1	CodeableConcept
@@ -1065,13 +1066,13 @@ Contract	resource	DomainResource
 	contentDefinition.publicationStatus	1..1	code
 	contentDefinition.copyright	0..1	markdown
 	term	0..*	BackboneElement
-	term.identifier	0..1	Identifier
-	term.issued	0..1	dateTime
-	term.applies	0..1	Period
+	term.identifier	0..1	Identifier	Σ
+	term.issued	0..1	dateTime	Σ
+	term.applies	0..1	Period	Σ
 	term.topic[x]	0..1	CodeableConcept|Reference(Resource)
 	term.type	0..1	CodeableConcept
 	term.subType	0..1	CodeableConcept
-	term.text	0..1	string
+	term.text	0..1	string	Σ
 	term.securityLabel	0..*	BackboneElement
 	term.securityLabel.number	0..*	unsignedInt
 	term.securityLabel.classification	1..1	Coding
@@ -1082,7 +1083,7 @@ Contract	resource	DomainResource
 	term.offer.party	0..*	BackboneElement
 	term.offer.party.reference	1..*	Reference(Patient|RelatedPerson|Practitioner|PractitionerRole|Device|Group|Organization)
 	term.offer.party.role	1..1	CodeableConcept
-	term.offer.topic	0..1	Reference(Resource)
+	term.offer.topic	0..1	Reference(Resource)	Σ
 	term.offer.type	0..1	CodeableConcept
 	term.offer.decision	0..1	CodeableConcept
 	term.offer.decisionMode	0..*	CodeableConcept
@@ -1163,47 +1164,47 @@ Contract	resource	DomainResource
 	rule.content[x]	1..1	Attachment|Reference(DocumentReference)
 	legallyBinding[x]	0..1	Attachment|Reference(Composition|DocumentReference|QuestionnaireResponse|Contract)
 Contributor	complex-type	Element
-	type	1..1	code
-	name	1..1	string
-	contact	0..*	ContactDetail
+	type	1..1	code	Σ
+	name	1..1	string	Σ
+	contact	0..*	ContactDetail	Σ
 Count	complex-type	Quantity
 Coverage	resource	DomainResource
-	identifier	0..*	Identifier
-	status	1..1	code
-	type	0..1	CodeableConcept
-	policyHolder	0..1	Reference(Patient|RelatedPerson|Organization)
-	subscriber	0..1	Reference(Patient|RelatedPerson)
-	subscriberId	0..1	string
-	beneficiary	1..1	Reference(Patient)
-	dependent	0..1	string
+	identifier	0..*	Identifier	Σ
+	status	1..1	code	Σ
+	type	0..1	CodeableConcept	Σ
+	policyHolder	0..1	Reference(Patient|RelatedPerson|Organization)	Σ
+	subscriber	0..1	Reference(Patient|RelatedPerson)	Σ
+	subscriberId	0..1	string	Σ
+	beneficiary	1..1	Reference(Patient)	Σ
+	dependent	0..1	string	Σ
 	relationship	0..1	CodeableConcept
-	period	0..1	Period
-	payor	1..*	Reference(Organization|Patient|RelatedPerson)
+	period	0..1	Period	Σ
+	payor	1..*	Reference(Organization|Patient|RelatedPerson)	Σ
 	class	0..*	BackboneElement
-	class.type	1..1	CodeableConcept
-	class.value	1..1	string
-	class.name	0..1	string
-	order	0..1	positiveInt
-	network	0..1	string
+	class.type	1..1	CodeableConcept	Σ
+	class.value	1..1	string	Σ
+	class.name	0..1	string	Σ
+	order	0..1	positiveInt	Σ
+	network	0..1	string	Σ
 	costToBeneficiary	0..*	BackboneElement
-	costToBeneficiary.type	0..1	CodeableConcept
-	costToBeneficiary.value[x]	1..1	Quantity|Money
+	costToBeneficiary.type	0..1	CodeableConcept	Σ
+	costToBeneficiary.value[x]	1..1	Quantity|Money	Σ
 	costToBeneficiary.exception	0..*	BackboneElement
-	costToBeneficiary.exception.type	1..1	CodeableConcept
-	costToBeneficiary.exception.period	0..1	Period
+	costToBeneficiary.exception.type	1..1	CodeableConcept	Σ
+	costToBeneficiary.exception.period	0..1	Period	Σ
 	subrogation	0..1	boolean
 	contract	0..*	Reference(Contract)
 CoverageEligibilityRequest	resource	DomainResource
 	identifier	0..*	Identifier
-	status	1..1	code
+	status	1..1	code	Σ
 	priority	0..1	CodeableConcept
-	purpose	1..*	code
-	patient	1..1	Reference(Patient)
+	purpose	1..*	code	Σ
+	patient	1..1	Reference(Patient)	Σ
 	serviced[x]	0..1	date|Period
-	created	1..1	dateTime
+	created	1..1	dateTime	Σ
 	enterer	0..1	Reference(Practitioner|PractitionerRole)
 	provider	0..1	Reference(Practitioner|PractitionerRole|Organization)
-	insurer	1..1	Reference(Organization)
+	insurer	1..1	Reference(Organization)	Σ
 	facility	0..1	Reference(Location)
 	supportingInfo	0..*	BackboneElement
 	supportingInfo.sequence	1..1	positiveInt
@@ -1227,18 +1228,18 @@ CoverageEligibilityRequest	resource	DomainResource
 	item.detail	0..*	Reference(Resource)
 CoverageEligibilityResponse	resource	DomainResource
 	identifier	0..*	Identifier
-	status	1..1	code
-	purpose	1..*	code
-	patient	1..1	Reference(Patient)
+	status	1..1	code	Σ
+	purpose	1..*	code	Σ
+	patient	1..1	Reference(Patient)	Σ
 	serviced[x]	0..1	date|Period
-	created	1..1	dateTime
+	created	1..1	dateTime	Σ
 	requestor	0..1	Reference(Practitioner|PractitionerRole|Organization)
-	request	1..1	Reference(CoverageEligibilityRequest)
-	outcome	1..1	code
+	request	1..1	Reference(CoverageEligibilityRequest)	Σ
+	outcome	1..1	code	Σ
 	disposition	0..1	string
-	insurer	1..1	Reference(Organization)
+	insurer	1..1	Reference(Organization)	Σ
 	insurance	0..*	BackboneElement
-	insurance.coverage	1..1	Reference(Coverage)
+	insurance.coverage	1..1	Reference(Coverage)	Σ
 	insurance.inforce	0..1	boolean
 	insurance.benefitPeriod	0..1	Period
 	insurance.item	0..*	BackboneElement
@@ -1264,32 +1265,32 @@ CoverageEligibilityResponse	resource	DomainResource
 	error	0..*	BackboneElement
 	error.code	1..1	CodeableConcept
 DataRequirement	complex-type	Element
-	type	1..1	code
-	profile	0..*	canonical(StructureDefinition)
-	subject[x]	0..1	CodeableConcept|Reference(Group)
-	mustSupport	0..*	string
-	codeFilter	0..*	Element
-	codeFilter.path	0..1	string
-	codeFilter.searchParam	0..1	string
-	codeFilter.valueSet	0..1	canonical(ValueSet)
-	codeFilter.code	0..*	Coding
-	dateFilter	0..*	Element
-	dateFilter.path	0..1	string
-	dateFilter.searchParam	0..1	string
-	dateFilter.value[x]	0..1	dateTime|Period|Duration
-	limit	0..1	positiveInt
-	sort	0..*	Element
-	sort.path	1..1	string
-	sort.direction	1..1	code
+	type	1..1	code	Σ
+	profile	0..*	canonical(StructureDefinition)	Σ
+	subject[x]	0..1	CodeableConcept|Reference(Group)	Σ
+	mustSupport	0..*	string	Σ
+	codeFilter	0..*	Element	Σ
+	codeFilter.path	0..1	string	Σ
+	codeFilter.searchParam	0..1	string	Σ
+	codeFilter.valueSet	0..1	canonical(ValueSet)	Σ
+	codeFilter.code	0..*	Coding	Σ
+	dateFilter	0..*	Element	Σ
+	dateFilter.path	0..1	string	Σ
+	dateFilter.searchParam	0..1	string	Σ
+	dateFilter.value[x]	0..1	dateTime|Period|Duration	Σ
+	limit	0..1	positiveInt	Σ
+	sort	0..*	Element	Σ
+	sort.path	1..1	string	Σ
+	sort.direction	1..1	code	Σ
 DetectedIssue	resource	DomainResource
-	identifier	0..*	Identifier
-	status	1..1	code
-	code	0..1	CodeableConcept
-	severity	0..1	code
-	patient	0..1	Reference(Patient)
-	identified[x]	0..1	dateTime|Period
-	author	0..1	Reference(Practitioner|PractitionerRole|Device)
-	implicated	0..*	Reference(Resource)
+	identifier	0..*	Identifier	Σ
+	status	1..1	code	Σ
+	code	0..1	CodeableConcept	Σ
+	severity	0..1	code	Σ
+	patient	0..1	Reference(Patient)	Σ
+	identified[x]	0..1	dateTime|Period	Σ
+	author	0..1	Reference(Practitioner|PractitionerRole|Device)	Σ
+	implicated	0..*	Reference(Resource)	Σ
 	evidence	0..*	BackboneElement
 	evidence.code	0..*	CodeableConcept
 	evidence.detail	0..*	Reference(Resource)
@@ -1302,14 +1303,14 @@ DetectedIssue	resource	DomainResource
 Device	resource	DomainResource
 	identifier	0..*	Identifier
 	definition	0..1	Reference(DeviceDefinition)
-	udiCarrier	0..*	BackboneElement
-	udiCarrier.deviceIdentifier	0..1	string
+	udiCarrier	0..*	BackboneElement	Σ
+	udiCarrier.deviceIdentifier	0..1	string	Σ
 	udiCarrier.issuer	0..1	uri
 	udiCarrier.jurisdiction	0..1	uri
-	udiCarrier.carrierAIDC	0..1	base64Binary
-	udiCarrier.carrierHRF	0..1	string
+	udiCarrier.carrierAIDC	0..1	base64Binary	Σ
+	udiCarrier.carrierHRF	0..1	string	Σ
 	udiCarrier.entryType	0..1	code
-	status	0..1	code
+	status	0..1	code	Σ
 	statusReason	0..*	CodeableConcept
 	distinctIdentifier	0..1	string
 	manufacturer	0..1	string
@@ -1340,7 +1341,7 @@ Device	resource	DomainResource
 	location	0..1	Reference(Location)
 	url	0..1	uri
 	note	0..*	Annotation
-	safety	0..*	CodeableConcept
+	safety	0..*	CodeableConcept	Σ
 	parent	0..1	Reference(Device)
 DeviceDefinition	resource	DomainResource
 	identifier	0..*	Identifier
@@ -1358,7 +1359,7 @@ DeviceDefinition	resource	DomainResource
 	specialization.systemType	1..1	string
 	specialization.version	0..1	string
 	version	0..*	string
-	safety	0..*	CodeableConcept
+	safety	0..*	CodeableConcept	Σ
 	shelfLifeStorage	0..*	ProductShelfLife
 	physicalCharacteristics	0..1	ProdCharacteristic
 	languageCode	0..*	CodeableConcept
@@ -1375,127 +1376,127 @@ DeviceDefinition	resource	DomainResource
 	onlineInformation	0..1	uri
 	note	0..*	Annotation
 	quantity	0..1	Quantity
-	parentDevice	0..1	Reference(DeviceDefinition)
+	parentDevice	0..1	Reference(DeviceDefinition)	Σ
 	material	0..*	BackboneElement
 	material.substance	1..1	CodeableConcept
 	material.alternate	0..1	boolean
 	material.allergenicIndicator	0..1	boolean
 DeviceMetric	resource	DomainResource
-	identifier	0..*	Identifier
-	type	1..1	CodeableConcept
-	unit	0..1	CodeableConcept
-	source	0..1	Reference(Device)
-	parent	0..1	Reference(Device)
-	operationalStatus	0..1	code
-	color	0..1	code
-	category	1..1	code
-	measurementPeriod	0..1	Timing
-	calibration	0..*	BackboneElement
-	calibration.type	0..1	code
-	calibration.state	0..1	code
-	calibration.time	0..1	instant
+	identifier	0..*	Identifier	Σ
+	type	1..1	CodeableConcept	Σ
+	unit	0..1	CodeableConcept	Σ
+	source	0..1	Reference(Device)	Σ
+	parent	0..1	Reference(Device)	Σ
+	operationalStatus	0..1	code	Σ
+	color	0..1	code	Σ
+	category	1..1	code	Σ
+	measurementPeriod	0..1	Timing	Σ
+	calibration	0..*	BackboneElement	Σ
+	calibration.type	0..1	code	Σ
+	calibration.state	0..1	code	Σ
+	calibration.time	0..1	instant	Σ
 DeviceRequest	resource	DomainResource
-	identifier	0..*	Identifier
-	instantiatesCanonical	0..*	canonical(ActivityDefinition|PlanDefinition)
-	instantiatesUri	0..*	uri
-	basedOn	0..*	Reference(Resource)
-	priorRequest	0..*	Reference(Resource)
-	groupIdentifier	0..1	Identifier
-	status	0..1	code
-	intent	1..1	code
-	priority	0..1	code
-	code[x]	1..1	Reference(Device)|CodeableConcept
+	identifier	0..*	Identifier	Σ
+	instantiatesCanonical	0..*	canonical(ActivityDefinition|PlanDefinition)	Σ
+	instantiatesUri	0..*	uri	Σ
+	basedOn	0..*	Reference(Resource)	Σ
+	priorRequest	0..*	Reference(Resource)	Σ
+	groupIdentifier	0..1	Identifier	Σ
+	status	0..1	code	Σ
+	intent	1..1	code	Σ
+	priority	0..1	code	Σ
+	code[x]	1..1	Reference(Device)|CodeableConcept	Σ
 	parameter	0..*	BackboneElement
 	parameter.code	0..1	CodeableConcept
 	parameter.value[x]	0..1	CodeableConcept|Quantity|Range|boolean
-	subject	1..1	Reference(Patient|Group|Location|Device)
-	encounter	0..1	Reference(Encounter)
-	occurrence[x]	0..1	dateTime|Period|Timing
-	authoredOn	0..1	dateTime
-	requester	0..1	Reference(Device|Practitioner|PractitionerRole|Organization)
-	performerType	0..1	CodeableConcept
-	performer	0..1	Reference(Practitioner|PractitionerRole|Organization|CareTeam|HealthcareService|Patient|Device|RelatedPerson)
-	reasonCode	0..*	CodeableConcept
-	reasonReference	0..*	Reference(Condition|Observation|DiagnosticReport|DocumentReference)
+	subject	1..1	Reference(Patient|Group|Location|Device)	Σ
+	encounter	0..1	Reference(Encounter)	Σ
+	occurrence[x]	0..1	dateTime|Period|Timing	Σ
+	authoredOn	0..1	dateTime	Σ
+	requester	0..1	Reference(Device|Practitioner|PractitionerRole|Organization)	Σ
+	performerType	0..1	CodeableConcept	Σ
+	performer	0..1	Reference(Practitioner|PractitionerRole|Organization|CareTeam|HealthcareService|Patient|Device|RelatedPerson)	Σ
+	reasonCode	0..*	CodeableConcept	Σ
+	reasonReference	0..*	Reference(Condition|Observation|DiagnosticReport|DocumentReference)	Σ
 	insurance	0..*	Reference(Coverage|ClaimResponse)
 	supportingInfo	0..*	Reference(Resource)
 	note	0..*	Annotation
 	relevantHistory	0..*	Reference(Provenance)
 DeviceUseStatement	resource	DomainResource
-	identifier	0..*	Identifier
-	basedOn	0..*	Reference(ServiceRequest)
-	status	1..1	code
-	subject	1..1	Reference(Patient|Group)
-	derivedFrom	0..*	Reference(ServiceRequest|Procedure|Claim|Observation|QuestionnaireResponse|DocumentReference)
-	timing[x]	0..1	Timing|Period|dateTime
-	recordedOn	0..1	dateTime
-	source	0..1	Reference(Patient|Practitioner|PractitionerRole|RelatedPerson)
-	device	1..1	Reference(Device)
-	reasonCode	0..*	CodeableConcept
-	reasonReference	0..*	Reference(Condition|Observation|DiagnosticReport|DocumentReference|Media)
-	bodySite	0..1	CodeableConcept
+	identifier	0..*	Identifier	Σ
+	basedOn	0..*	Reference(ServiceRequest)	Σ
+	status	1..1	code	Σ
+	subject	1..1	Reference(Patient|Group)	Σ
+	derivedFrom	0..*	Reference(ServiceRequest|Procedure|Claim|Observation|QuestionnaireResponse|DocumentReference)	Σ
+	timing[x]	0..1	Timing|Period|dateTime	Σ
+	recordedOn	0..1	dateTime	Σ
+	source	0..1	Reference(Patient|Practitioner|PractitionerRole|RelatedPerson)	Σ
+	device	1..1	Reference(Device)	Σ
+	reasonCode	0..*	CodeableConcept	Σ
+	reasonReference	0..*	Reference(Condition|Observation|DiagnosticReport|DocumentReference|Media)	Σ
+	bodySite	0..1	CodeableConcept	Σ
 	note	0..*	Annotation
 DiagnosticReport	resource	DomainResource
-	identifier	0..*	Identifier
+	identifier	0..*	Identifier	Σ
 	basedOn	0..*	Reference(CarePlan|ImmunizationRecommendation|MedicationRequest|NutritionOrder|ServiceRequest)
-	status	1..1	code
-	category	0..*	CodeableConcept
-	code	1..1	CodeableConcept
-	subject	0..1	Reference(Patient|Group|Device|Location)
-	encounter	0..1	Reference(Encounter)
-	effective[x]	0..1	dateTime|Period
-	issued	0..1	instant
-	performer	0..*	Reference(Practitioner|PractitionerRole|Organization|CareTeam)
-	resultsInterpreter	0..*	Reference(Practitioner|PractitionerRole|Organization|CareTeam)
+	status	1..1	code	Σ
+	category	0..*	CodeableConcept	Σ
+	code	1..1	CodeableConcept	Σ
+	subject	0..1	Reference(Patient|Group|Device|Location)	Σ
+	encounter	0..1	Reference(Encounter)	Σ
+	effective[x]	0..1	dateTime|Period	Σ
+	issued	0..1	instant	Σ
+	performer	0..*	Reference(Practitioner|PractitionerRole|Organization|CareTeam)	Σ
+	resultsInterpreter	0..*	Reference(Practitioner|PractitionerRole|Organization|CareTeam)	Σ
 	specimen	0..*	Reference(Specimen)
 	result	0..*	Reference(Observation)
 	imagingStudy	0..*	Reference(ImagingStudy)
-	media	0..*	BackboneElement
+	media	0..*	BackboneElement	Σ
 	media.comment	0..1	string
-	media.link	1..1	Reference(Media)
+	media.link	1..1	Reference(Media)	Σ
 	conclusion	0..1	string
 	conclusionCode	0..*	CodeableConcept
 	presentedForm	0..*	Attachment
 Distance	complex-type	Quantity
 DocumentManifest	resource	DomainResource
-	masterIdentifier	0..1	Identifier
-	identifier	0..*	Identifier
-	status	1..1	code
-	type	0..1	CodeableConcept
-	subject	0..1	Reference(Patient|Practitioner|Group|Device)
+	masterIdentifier	0..1	Identifier	Σ
+	identifier	0..*	Identifier	Σ
+	status	1..1	code	Σ
+	type	0..1	CodeableConcept	Σ
+	subject	0..1	Reference(Patient|Practitioner|Group|Device)	Σ
 	created	0..1	dateTime
-	author	0..*	Reference(Practitioner|PractitionerRole|Organization|Device|Patient|RelatedPerson)
+	author	0..*	Reference(Practitioner|PractitionerRole|Organization|Device|Patient|RelatedPerson)	Σ
 	recipient	0..*	Reference(Patient|Practitioner|PractitionerRole|RelatedPerson|Organization)
 	source	0..1	uri
-	description	0..1	string
-	content	1..*	Reference(Resource)
+	description	0..1	string	Σ
+	content	1..*	Reference(Resource)	Σ
 	related	0..*	BackboneElement
 	related.identifier	0..1	Identifier
 	related.ref	0..1	Reference(Resource)
 DocumentReference	resource	DomainResource
-	masterIdentifier	0..1	Identifier
-	identifier	0..*	Identifier
-	status	1..1	code
-	docStatus	0..1	code
-	type	0..1	CodeableConcept
-	category	0..*	CodeableConcept
-	subject	0..1	Reference(Patient|Practitioner|Group|Device)
-	date	0..1	instant
-	author	0..*	Reference(Practitioner|PractitionerRole|Organization|Device|Patient|RelatedPerson)
+	masterIdentifier	0..1	Identifier	Σ
+	identifier	0..*	Identifier	Σ
+	status	1..1	code	Σ
+	docStatus	0..1	code	Σ
+	type	0..1	CodeableConcept	Σ
+	category	0..*	CodeableConcept	Σ
+	subject	0..1	Reference(Patient|Practitioner|Group|Device)	Σ
+	date	0..1	instant	Σ
+	author	0..*	Reference(Practitioner|PractitionerRole|Organization|Device|Patient|RelatedPerson)	Σ
 	authenticator	0..1	Reference(Practitioner|PractitionerRole|Organization)
 	custodian	0..1	Reference(Organization)
-	relatesTo	0..*	BackboneElement
-	relatesTo.code	1..1	code
-	relatesTo.target	1..1	Reference(DocumentReference)
-	description	0..1	string
-	securityLabel	0..*	CodeableConcept
-	content	1..*	BackboneElement
-	content.attachment	1..1	Attachment
-	content.format	0..1	Coding
-	context	0..1	BackboneElement
+	relatesTo	0..*	BackboneElement	Σ
+	relatesTo.code	1..1	code	Σ
+	relatesTo.target	1..1	Reference(DocumentReference)	Σ
+	description	0..1	string	Σ
+	securityLabel	0..*	CodeableConcept	Σ
+	content	1..*	BackboneElement	Σ
+	content.attachment	1..1	Attachment	Σ
+	content.format	0..1	Coding	Σ
+	context	0..1	BackboneElement	Σ
 	context.encounter	0..*	Reference(Encounter|EpisodeOfCare)
 	context.event	0..*	CodeableConcept
-	context.period	0..1	Period
+	context.period	0..1	Period	Σ
 	context.facilityType	0..1	CodeableConcept
 	context.practiceSetting	0..1	CodeableConcept
 	context.sourcePatientInfo	0..1	Reference(Patient)
@@ -1506,41 +1507,41 @@ DomainResource	resource	Resource	abstract
 	extension	0..*	Extension
 	modifierExtension	0..*	Extension
 Dosage	complex-type	BackboneElement
-	sequence	0..1	integer
-	text	0..1	string
-	additionalInstruction	0..*	CodeableConcept
-	patientInstruction	0..1	string
-	timing	0..1	Timing
-	asNeeded[x]	0..1	boolean|CodeableConcept
-	site	0..1	CodeableConcept
-	route	0..1	CodeableConcept
-	method	0..1	CodeableConcept
-	doseAndRate	0..*	Element
-	doseAndRate.type	0..1	CodeableConcept
-	doseAndRate.dose[x]	0..1	Range|Quantity
-	doseAndRate.rate[x]	0..1	Ratio|Range|Quantity
-	maxDosePerPeriod	0..1	Ratio
-	maxDosePerAdministration	0..1	Quantity
-	maxDosePerLifetime	0..1	Quantity
+	sequence	0..1	integer	Σ
+	text	0..1	string	Σ
+	additionalInstruction	0..*	CodeableConcept	Σ
+	patientInstruction	0..1	string	Σ
+	timing	0..1	Timing	Σ
+	asNeeded[x]	0..1	boolean|CodeableConcept	Σ
+	site	0..1	CodeableConcept	Σ
+	route	0..1	CodeableConcept	Σ
+	method	0..1	CodeableConcept	Σ
+	doseAndRate	0..*	Element	Σ
+	doseAndRate.type	0..1	CodeableConcept	Σ
+	doseAndRate.dose[x]	0..1	Range|Quantity	Σ
+	doseAndRate.rate[x]	0..1	Ratio|Range|Quantity	Σ
+	maxDosePerPeriod	0..1	Ratio	Σ
+	maxDosePerAdministration	0..1	Quantity	Σ
+	maxDosePerLifetime	0..1	Quantity	Σ
 Duration	complex-type	Quantity
 EffectEvidenceSynthesis	resource	DomainResource
-	url	0..1	uri
-	identifier	0..*	Identifier
-	version	0..1	string
-	name	0..1	string
-	title	0..1	string
-	status	1..1	code
-	date	0..1	dateTime
-	publisher	0..1	string
-	contact	0..*	ContactDetail
-	description	0..1	markdown
+	url	0..1	uri	Σ
+	identifier	0..*	Identifier	Σ
+	version	0..1	string	Σ
+	name	0..1	string	Σ
+	title	0..1	string	Σ
+	status	1..1	code	Σ
+	date	0..1	dateTime	Σ
+	publisher	0..1	string	Σ
+	contact	0..*	ContactDetail	Σ
+	description	0..1	markdown	Σ
 	note	0..*	Annotation
-	useContext	0..*	UsageContext
-	jurisdiction	0..*	CodeableConcept
+	useContext	0..*	UsageContext	Σ
+	jurisdiction	0..*	CodeableConcept	Σ
 	copyright	0..1	markdown
 	approvalDate	0..1	date
 	lastReviewDate	0..1	date
-	effectivePeriod	0..1	Period
+	effectivePeriod	0..1	Period	Σ
 	topic	0..*	CodeableConcept
 	author	0..*	ContactDetail
 	editor	0..*	ContactDetail
@@ -1549,10 +1550,10 @@ EffectEvidenceSynthesis	resource	DomainResource
 	relatedArtifact	0..*	RelatedArtifact
 	synthesisType	0..1	CodeableConcept
 	studyType	0..1	CodeableConcept
-	population	1..1	Reference(EvidenceVariable)
-	exposure	1..1	Reference(EvidenceVariable)
-	exposureAlternative	1..1	Reference(EvidenceVariable)
-	outcome	1..1	Reference(EvidenceVariable)
+	population	1..1	Reference(EvidenceVariable)	Σ
+	exposure	1..1	Reference(EvidenceVariable)	Σ
+	exposureAlternative	1..1	Reference(EvidenceVariable)	Σ
+	outcome	1..1	Reference(EvidenceVariable)	Σ
 	sampleSize	0..1	BackboneElement
 	sampleSize.description	0..1	string
 	sampleSize.numberOfStudies	0..1	integer
@@ -1562,7 +1563,7 @@ EffectEvidenceSynthesis	resource	DomainResource
 	resultsByExposure.exposureState	0..1	code
 	resultsByExposure.variantState	0..1	CodeableConcept
 	resultsByExposure.riskEvidenceSynthesis	1..1	Reference(RiskEvidenceSynthesis)
-	effectEstimate	0..*	BackboneElement
+	effectEstimate	0..*	BackboneElement	Σ
 	effectEstimate.description	0..1	string
 	effectEstimate.type	0..1	CodeableConcept
 	effectEstimate.variantState	0..1	CodeableConcept
@@ -1584,97 +1585,97 @@ Element	complex-type		abstract
 	id	0..1	string
 	extension	0..*	Extension
 ElementDefinition	complex-type	BackboneElement
-	path	1..1	string
-	representation	0..*	code
-	sliceName	0..1	string
-	sliceIsConstraining	0..1	boolean
-	label	0..1	string
-	code	0..*	Coding
-	slicing	0..1	Element
-	slicing.discriminator	0..*	Element
-	slicing.discriminator.type	1..1	code
-	slicing.discriminator.path	1..1	string
-	slicing.description	0..1	string
-	slicing.ordered	0..1	boolean
-	slicing.rules	1..1	code
-	short	0..1	string
-	definition	0..1	markdown
-	comment	0..1	markdown
-	requirements	0..1	markdown
-	alias	0..*	string
-	min	0..1	unsignedInt
-	max	0..1	string
-	base	0..1	Element
-	base.path	1..1	string
-	base.min	1..1	unsignedInt
-	base.max	1..1	string
-	contentReference	0..1	uri
-	type	0..*	Element
-	type.code	1..1	uri
-	type.profile	0..*	canonical(StructureDefinition|ImplementationGuide)
-	type.targetProfile	0..*	canonical(StructureDefinition|ImplementationGuide)
-	type.aggregation	0..*	code
-	type.versioning	0..1	code
-	defaultValue[x]	0..1	base64Binary|boolean|canonical|code|date|dateTime|decimal|id|instant|integer|markdown|oid|positiveInt|string|time|unsignedInt|uri|url|uuid|Address|Age|Annotation|Attachment|CodeableConcept|Coding|ContactPoint|Count|Distance|Duration|HumanName|Identifier|Money|Period|Quantity|Range|Ratio|Reference|SampledData|Signature|Timing|ContactDetail|Contributor|DataRequirement|Expression|ParameterDefinition|RelatedArtifact|TriggerDefinition|UsageContext|Dosage|Meta
-	meaningWhenMissing	0..1	markdown
-	orderMeaning	0..1	string
-	fixed[x]	0..1	base64Binary|boolean|canonical|code|date|dateTime|decimal|id|instant|integer|markdown|oid|positiveInt|string|time|unsignedInt|uri|url|uuid|Address|Age|Annotation|Attachment|CodeableConcept|Coding|ContactPoint|Count|Distance|Duration|HumanName|Identifier|Money|Period|Quantity|Range|Ratio|Reference|SampledData|Signature|Timing|ContactDetail|Contributor|DataRequirement|Expression|ParameterDefinition|RelatedArtifact|TriggerDefinition|UsageContext|Dosage|Meta
-	pattern[x]	0..1	base64Binary|boolean|canonical|code|date|dateTime|decimal|id|instant|integer|markdown|oid|positiveInt|string|time|unsignedInt|uri|url|uuid|Address|Age|Annotation|Attachment|CodeableConcept|Coding|ContactPoint|Count|Distance|Duration|HumanName|Identifier|Money|Period|Quantity|Range|Ratio|Reference|SampledData|Signature|Timing|ContactDetail|Contributor|DataRequirement|Expression|ParameterDefinition|RelatedArtifact|TriggerDefinition|UsageContext|Dosage|Meta
-	example	0..*	Element
-	example.label	1..1	string
-	example.value[x]	1..1	base64Binary|boolean|canonical|code|date|dateTime|decimal|id|instant|integer|markdown|oid|positiveInt|string|time|unsignedInt|uri|url|uuid|Address|Age|Annotation|Attachment|CodeableConcept|Coding|ContactPoint|Count|Distance|Duration|HumanName|Identifier|Money|Period|Quantity|Range|Ratio|Reference|SampledData|Signature|Timing|ContactDetail|Contributor|DataRequirement|Expression|ParameterDefinition|RelatedArtifact|TriggerDefinition|UsageContext|Dosage|Meta
-	minValue[x]	0..1	date|dateTime|instant|time|decimal|integer|positiveInt|unsignedInt|Quantity
-	maxValue[x]	0..1	date|dateTime|instant|time|decimal|integer|positiveInt|unsignedInt|Quantity
-	maxLength	0..1	integer
-	condition	0..*	id
-	constraint	0..*	Element
-	constraint.key	1..1	id
-	constraint.requirements	0..1	string
-	constraint.severity	1..1	code
-	constraint.human	1..1	string
-	constraint.expression	0..1	string
-	constraint.xpath	0..1	string
-	constraint.source	0..1	canonical(StructureDefinition)
-	mustSupport	0..1	boolean
-	isModifier	0..1	boolean
-	isModifierReason	0..1	string
-	isSummary	0..1	boolean
-	binding	0..1	Element
-	binding.strength	1..1	code
-	binding.description	0..1	string
-	binding.valueSet	0..1	canonical(ValueSet)
-	mapping	0..*	Element
-	mapping.identity	1..1	id
-	mapping.language	0..1	code
-	mapping.map	1..1	string
-	mapping.comment	0..1	string
+	path	1..1	string	Σ
+	representation	0..*	code	Σ
+	sliceName	0..1	string	Σ
+	sliceIsConstraining	0..1	boolean	Σ
+	label	0..1	string	Σ
+	code	0..*	Coding	Σ
+	slicing	0..1	Element	Σ
+	slicing.discriminator	0..*	Element	Σ
+	slicing.discriminator.type	1..1	code	Σ
+	slicing.discriminator.path	1..1	string	Σ
+	slicing.description	0..1	string	Σ
+	slicing.ordered	0..1	boolean	Σ
+	slicing.rules	1..1	code	Σ
+	short	0..1	string	Σ
+	definition	0..1	markdown	Σ
+	comment	0..1	markdown	Σ
+	requirements	0..1	markdown	Σ
+	alias	0..*	string	Σ
+	min	0..1	unsignedInt	Σ
+	max	0..1	string	Σ
+	base	0..1	Element	Σ
+	base.path	1..1	string	Σ
+	base.min	1..1	unsignedInt	Σ
+	base.max	1..1	string	Σ
+	contentReference	0..1	uri	Σ
+	type	0..*	Element	Σ
+	type.code	1..1	uri	Σ
+	type.profile	0..*	canonical(StructureDefinition|ImplementationGuide)	Σ
+	type.targetProfile	0..*	canonical(StructureDefinition|ImplementationGuide)	Σ
+	type.aggregation	0..*	code	Σ
+	type.versioning	0..1	code	Σ
+	defaultValue[x]	0..1	base64Binary|boolean|canonical|code|date|dateTime|decimal|id|instant|integer|markdown|oid|positiveInt|string|time|unsignedInt|uri|url|uuid|Address|Age|Annotation|Attachment|CodeableConcept|Coding|ContactPoint|Count|Distance|Duration|HumanName|Identifier|Money|Period|Quantity|Range|Ratio|Reference|SampledData|Signature|Timing|ContactDetail|Contributor|DataRequirement|Expression|ParameterDefinition|RelatedArtifact|TriggerDefinition|UsageContext|Dosage|Meta	Σ
+	meaningWhenMissing	0..1	markdown	Σ
+	orderMeaning	0..1	string	Σ
+	fixed[x]	0..1	base64Binary|boolean|canonical|code|date|dateTime|decimal|id|instant|integer|markdown|oid|positiveInt|string|time|unsignedInt|uri|url|uuid|Address|Age|Annotation|Attachment|CodeableConcept|Coding|ContactPoint|Count|Distance|Duration|HumanName|Identifier|Money|Period|Quantity|Range|Ratio|Reference|SampledData|Signature|Timing|ContactDetail|Contributor|DataRequirement|Expression|ParameterDefinition|RelatedArtifact|TriggerDefinition|UsageContext|Dosage|Meta	Σ
+	pattern[x]	0..1	base64Binary|boolean|canonical|code|date|dateTime|decimal|id|instant|integer|markdown|oid|positiveInt|string|time|unsignedInt|uri|url|uuid|Address|Age|Annotation|Attachment|CodeableConcept|Coding|ContactPoint|Count|Distance|Duration|HumanName|Identifier|Money|Period|Quantity|Range|Ratio|Reference|SampledData|Signature|Timing|ContactDetail|Contributor|DataRequirement|Expression|ParameterDefinition|RelatedArtifact|TriggerDefinition|UsageContext|Dosage|Meta	Σ
+	example	0..*	Element	Σ
+	example.label	1..1	string	Σ
+	example.value[x]	1..1	base64Binary|boolean|canonical|code|date|dateTime|decimal|id|instant|integer|markdown|oid|positiveInt|string|time|unsignedInt|uri|url|uuid|Address|Age|Annotation|Attachment|CodeableConcept|Coding|ContactPoint|Count|Distance|Duration|HumanName|Identifier|Money|Period|Quantity|Range|Ratio|Reference|SampledData|Signature|Timing|ContactDetail|Contributor|DataRequirement|Expression|ParameterDefinition|RelatedArtifact|TriggerDefinition|UsageContext|Dosage|Meta	Σ
+	minValue[x]	0..1	date|dateTime|instant|time|decimal|integer|positiveInt|unsignedInt|Quantity	Σ
+	maxValue[x]	0..1	date|dateTime|instant|time|decimal|integer|positiveInt|unsignedInt|Quantity	Σ
+	maxLength	0..1	integer	Σ
+	condition	0..*	id	Σ
+	constraint	0..*	Element	Σ
+	constraint.key	1..1	id	Σ
+	constraint.requirements	0..1	string	Σ
+	constraint.severity	1..1	code	Σ
+	constraint.human	1..1	string	Σ
+	constraint.expression	0..1	string	Σ
+	constraint.xpath	0..1	string	Σ
+	constraint.source	0..1	canonical(StructureDefinition)	Σ
+	mustSupport	0..1	boolean	Σ
+	isModifier	0..1	boolean	Σ
+	isModifierReason	0..1	string	Σ
+	isSummary	0..1	boolean	Σ
+	binding	0..1	Element	Σ
+	binding.strength	1..1	code	Σ
+	binding.description	0..1	string	Σ
+	binding.valueSet	0..1	canonical(ValueSet)	Σ
+	mapping	0..*	Element	Σ
+	mapping.identity	1..1	id	Σ
+	mapping.language	0..1	code	Σ
+	mapping.map	1..1	string	Σ
+	mapping.comment	0..1	string	Σ
 Encounter	resource	DomainResource
-	identifier	0..*	Identifier
-	status	1..1	code
+	identifier	0..*	Identifier	Σ
+	status	1..1	code	Σ
 	statusHistory	0..*	BackboneElement
 	statusHistory.status	1..1	code
 	statusHistory.period	1..1	Period
-	class	1..1	Coding
+	class	1..1	Coding	Σ
 	classHistory	0..*	BackboneElement
 	classHistory.class	1..1	Coding
 	classHistory.period	1..1	Period
-	type	0..*	CodeableConcept
-	serviceType	0..1	CodeableConcept
+	type	0..*	CodeableConcept	Σ
+	serviceType	0..1	CodeableConcept	Σ
 	priority	0..1	CodeableConcept
-	subject	0..1	Reference(Patient|Group)
-	episodeOfCare	0..*	Reference(EpisodeOfCare)
+	subject	0..1	Reference(Patient|Group)	Σ
+	episodeOfCare	0..*	Reference(EpisodeOfCare)	Σ
 	basedOn	0..*	Reference(ServiceRequest)
-	participant	0..*	BackboneElement
-	participant.type	0..*	CodeableConcept
+	participant	0..*	BackboneElement	Σ
+	participant.type	0..*	CodeableConcept	Σ
 	participant.period	0..1	Period
-	participant.individual	0..1	Reference(Practitioner|PractitionerRole|RelatedPerson)
-	appointment	0..*	Reference(Appointment)
+	participant.individual	0..1	Reference(Practitioner|PractitionerRole|RelatedPerson)	Σ
+	appointment	0..*	Reference(Appointment)	Σ
 	period	0..1	Period
 	length	0..1	Duration
-	reasonCode	0..*	CodeableConcept
-	reasonReference	0..*	Reference(Condition|Procedure|Observation|ImmunizationRecommendation)
-	diagnosis	0..*	BackboneElement
-	diagnosis.condition	1..1	Reference(Condition|Procedure)
+	reasonCode	0..*	CodeableConcept	Σ
+	reasonReference	0..*	Reference(Condition|Procedure|Observation|ImmunizationRecommendation)	Σ
+	diagnosis	0..*	BackboneElement	Σ
+	diagnosis.condition	1..1	Reference(Condition|Procedure)	Σ
 	diagnosis.use	0..1	CodeableConcept
 	diagnosis.rank	0..1	positiveInt
 	account	0..*	Reference(Account)
@@ -1696,20 +1697,20 @@ Encounter	resource	DomainResource
 	serviceProvider	0..1	Reference(Organization)
 	partOf	0..1	Reference(Encounter)
 Endpoint	resource	DomainResource
-	identifier	0..*	Identifier
-	status	1..1	code
-	connectionType	1..1	Coding
-	name	0..1	string
-	managingOrganization	0..1	Reference(Organization)
+	identifier	0..*	Identifier	Σ
+	status	1..1	code	Σ
+	connectionType	1..1	Coding	Σ
+	name	0..1	string	Σ
+	managingOrganization	0..1	Reference(Organization)	Σ
 	contact	0..*	ContactPoint
-	period	0..1	Period
-	payloadType	1..*	CodeableConcept
-	payloadMimeType	0..*	code
-	address	1..1	url
+	period	0..1	Period	Σ
+	payloadType	1..*	CodeableConcept	Σ
+	payloadMimeType	0..*	code	Σ
+	address	1..1	url	Σ
 	header	0..*	string
 EnrollmentRequest	resource	DomainResource
 	identifier	0..*	Identifier
-	status	0..1	code
+	status	0..1	code	Σ
 	created	0..1	dateTime
 	insurer	0..1	Reference(Organization)
 	provider	0..1	Reference(Practitioner|PractitionerRole|Organization)
@@ -1717,7 +1718,7 @@ EnrollmentRequest	resource	DomainResource
 	coverage	0..1	Reference(Coverage)
 EnrollmentResponse	resource	DomainResource
 	identifier	0..*	Identifier
-	status	0..1	code
+	status	0..1	code	Σ
 	request	0..1	Reference(EnrollmentRequest)
 	outcome	0..1	code
 	disposition	0..1	string
@@ -1726,127 +1727,127 @@ EnrollmentResponse	resource	DomainResource
 	requestProvider	0..1	Reference(Practitioner|PractitionerRole|Organization)
 EpisodeOfCare	resource	DomainResource
 	identifier	0..*	Identifier
-	status	1..1	code
+	status	1..1	code	Σ
 	statusHistory	0..*	BackboneElement
 	statusHistory.status	1..1	code
 	statusHistory.period	1..1	Period
-	type	0..*	CodeableConcept
-	diagnosis	0..*	BackboneElement
-	diagnosis.condition	1..1	Reference(Condition)
-	diagnosis.role	0..1	CodeableConcept
-	diagnosis.rank	0..1	positiveInt
-	patient	1..1	Reference(Patient)
-	managingOrganization	0..1	Reference(Organization)
-	period	0..1	Period
+	type	0..*	CodeableConcept	Σ
+	diagnosis	0..*	BackboneElement	Σ
+	diagnosis.condition	1..1	Reference(Condition)	Σ
+	diagnosis.role	0..1	CodeableConcept	Σ
+	diagnosis.rank	0..1	positiveInt	Σ
+	patient	1..1	Reference(Patient)	Σ
+	managingOrganization	0..1	Reference(Organization)	Σ
+	period	0..1	Period	Σ
 	referralRequest	0..*	Reference(ServiceRequest)
 	careManager	0..1	Reference(Practitioner|PractitionerRole)
 	team	0..*	Reference(CareTeam)
 	account	0..*	Reference(Account)
 EventDefinition	resource	DomainResource
-	url	0..1	uri
-	identifier	0..*	Identifier
-	version	0..1	string
-	name	0..1	string
-	title	0..1	string
+	url	0..1	uri	Σ
+	identifier	0..*	Identifier	Σ
+	version	0..1	string	Σ
+	name	0..1	string	Σ
+	title	0..1	string	Σ
 	subtitle	0..1	string
-	status	1..1	code
-	experimental	0..1	boolean
+	status	1..1	code	Σ
+	experimental	0..1	boolean	Σ
 	subject[x]	0..1	CodeableConcept|Reference(Group)
-	date	0..1	dateTime
-	publisher	0..1	string
-	contact	0..*	ContactDetail
+	date	0..1	dateTime	Σ
+	publisher	0..1	string	Σ
+	contact	0..*	ContactDetail	Σ
 	description	0..1	markdown
-	useContext	0..*	UsageContext
-	jurisdiction	0..*	CodeableConcept
+	useContext	0..*	UsageContext	Σ
+	jurisdiction	0..*	CodeableConcept	Σ
 	purpose	0..1	markdown
 	usage	0..1	string
 	copyright	0..1	markdown
-	approvalDate	0..1	date
-	lastReviewDate	0..1	date
-	effectivePeriod	0..1	Period
+	approvalDate	0..1	date	Σ
+	lastReviewDate	0..1	date	Σ
+	effectivePeriod	0..1	Period	Σ
 	topic	0..*	CodeableConcept
 	author	0..*	ContactDetail
 	editor	0..*	ContactDetail
 	reviewer	0..*	ContactDetail
 	endorser	0..*	ContactDetail
 	relatedArtifact	0..*	RelatedArtifact
-	trigger	1..*	TriggerDefinition
+	trigger	1..*	TriggerDefinition	Σ
 Evidence	resource	DomainResource
-	url	0..1	uri
-	identifier	0..*	Identifier
-	version	0..1	string
-	name	0..1	string
-	title	0..1	string
+	url	0..1	uri	Σ
+	identifier	0..*	Identifier	Σ
+	version	0..1	string	Σ
+	name	0..1	string	Σ
+	title	0..1	string	Σ
 	shortTitle	0..1	string
 	subtitle	0..1	string
-	status	1..1	code
-	date	0..1	dateTime
-	publisher	0..1	string
-	contact	0..*	ContactDetail
-	description	0..1	markdown
+	status	1..1	code	Σ
+	date	0..1	dateTime	Σ
+	publisher	0..1	string	Σ
+	contact	0..*	ContactDetail	Σ
+	description	0..1	markdown	Σ
 	note	0..*	Annotation
-	useContext	0..*	UsageContext
-	jurisdiction	0..*	CodeableConcept
+	useContext	0..*	UsageContext	Σ
+	jurisdiction	0..*	CodeableConcept	Σ
 	copyright	0..1	markdown
 	approvalDate	0..1	date
 	lastReviewDate	0..1	date
-	effectivePeriod	0..1	Period
+	effectivePeriod	0..1	Period	Σ
 	topic	0..*	CodeableConcept
 	author	0..*	ContactDetail
 	editor	0..*	ContactDetail
 	reviewer	0..*	ContactDetail
 	endorser	0..*	ContactDetail
 	relatedArtifact	0..*	RelatedArtifact
-	exposureBackground	1..1	Reference(EvidenceVariable)
-	exposureVariant	0..*	Reference(EvidenceVariable)
-	outcome	0..*	Reference(EvidenceVariable)
+	exposureBackground	1..1	Reference(EvidenceVariable)	Σ
+	exposureVariant	0..*	Reference(EvidenceVariable)	Σ
+	outcome	0..*	Reference(EvidenceVariable)	Σ
 EvidenceVariable	resource	DomainResource
-	url	0..1	uri
-	identifier	0..*	Identifier
-	version	0..1	string
-	name	0..1	string
-	title	0..1	string
-	shortTitle	0..1	string
+	url	0..1	uri	Σ
+	identifier	0..*	Identifier	Σ
+	version	0..1	string	Σ
+	name	0..1	string	Σ
+	title	0..1	string	Σ
+	shortTitle	0..1	string	Σ
 	subtitle	0..1	string
-	status	1..1	code
-	date	0..1	dateTime
-	publisher	0..1	string
-	contact	0..*	ContactDetail
-	description	0..1	markdown
+	status	1..1	code	Σ
+	date	0..1	dateTime	Σ
+	publisher	0..1	string	Σ
+	contact	0..*	ContactDetail	Σ
+	description	0..1	markdown	Σ
 	note	0..*	Annotation
-	useContext	0..*	UsageContext
-	jurisdiction	0..*	CodeableConcept
+	useContext	0..*	UsageContext	Σ
+	jurisdiction	0..*	CodeableConcept	Σ
 	copyright	0..1	markdown
 	approvalDate	0..1	date
 	lastReviewDate	0..1	date
-	effectivePeriod	0..1	Period
+	effectivePeriod	0..1	Period	Σ
 	topic	0..*	CodeableConcept
 	author	0..*	ContactDetail
 	editor	0..*	ContactDetail
 	reviewer	0..*	ContactDetail
 	endorser	0..*	ContactDetail
 	relatedArtifact	0..*	RelatedArtifact
-	type	0..1	code
-	characteristic	1..*	BackboneElement
+	type	0..1	code	Σ
+	characteristic	1..*	BackboneElement	Σ
 	characteristic.description	0..1	string
-	characteristic.definition[x]	1..1	Reference(Group)|canonical(ActivityDefinition)|CodeableConcept|Expression|DataRequirement|TriggerDefinition
+	characteristic.definition[x]	1..1	Reference(Group)|canonical(ActivityDefinition)|CodeableConcept|Expression|DataRequirement|TriggerDefinition	Σ
 	characteristic.usageContext	0..*	UsageContext
 	characteristic.exclude	0..1	boolean
 	characteristic.participantEffective[x]	0..1	dateTime|Period|Duration|Timing
 	characteristic.timeFromStart	0..1	Duration
 	characteristic.groupMeasure	0..1	code
 ExampleScenario	resource	DomainResource
-	url	0..1	uri
-	identifier	0..*	Identifier
-	version	0..1	string
-	name	0..1	string
-	status	1..1	code
-	experimental	0..1	boolean
-	date	0..1	dateTime
-	publisher	0..1	string
-	contact	0..*	ContactDetail
-	useContext	0..*	UsageContext
-	jurisdiction	0..*	CodeableConcept
+	url	0..1	uri	Σ
+	identifier	0..*	Identifier	Σ
+	version	0..1	string	Σ
+	name	0..1	string	Σ
+	status	1..1	code	Σ
+	experimental	0..1	boolean	Σ
+	date	0..1	dateTime	Σ
+	publisher	0..1	string	Σ
+	contact	0..*	ContactDetail	Σ
+	useContext	0..*	UsageContext	Σ
+	jurisdiction	0..*	CodeableConcept	Σ
 	copyright	0..1	markdown
 	purpose	0..1	markdown
 	actor	0..*	BackboneElement
@@ -1866,7 +1867,7 @@ ExampleScenario	resource	DomainResource
 	instance.containedInstance.resourceId	1..1	string
 	instance.containedInstance.versionId	0..1	string
 	process	0..*	BackboneElement
-	process.title	1..1	string
+	process.title	1..1	string	Σ
 	process.description	0..1	markdown
 	process.preConditions	0..1	markdown
 	process.postConditions	0..1	markdown
@@ -1891,16 +1892,16 @@ ExampleScenario	resource	DomainResource
 	workflow	0..*	canonical(ExampleScenario)
 ExplanationOfBenefit	resource	DomainResource
 	identifier	0..*	Identifier
-	status	1..1	code
-	type	1..1	CodeableConcept
+	status	1..1	code	Σ
+	type	1..1	CodeableConcept	Σ
 	subType	0..1	CodeableConcept
-	use	1..1	code
-	patient	1..1	Reference(Patient)
-	billablePeriod	0..1	Period
-	created	1..1	dateTime
+	use	1..1	code	Σ
+	patient	1..1	Reference(Patient)	Σ
+	billablePeriod	0..1	Period	Σ
+	created	1..1	dateTime	Σ
 	enterer	0..1	Reference(Practitioner|PractitionerRole)
-	insurer	1..1	Reference(Organization)
-	provider	1..1	Reference(Practitioner|PractitionerRole|Organization)
+	insurer	1..1	Reference(Organization)	Σ
+	provider	1..1	Reference(Practitioner|PractitionerRole|Organization)	Σ
 	priority	0..1	CodeableConcept
 	fundsReserveRequested	0..1	CodeableConcept
 	fundsReserve	0..1	CodeableConcept
@@ -1917,7 +1918,7 @@ ExplanationOfBenefit	resource	DomainResource
 	facility	0..1	Reference(Location)
 	claim	0..1	Reference(Claim)
 	claimResponse	0..1	Reference(ClaimResponse)
-	outcome	1..1	code
+	outcome	1..1	code	Σ
 	disposition	0..1	string
 	preAuthRef	0..*	string
 	preAuthRefPeriod	0..*	Period
@@ -1947,9 +1948,9 @@ ExplanationOfBenefit	resource	DomainResource
 	procedure.procedure[x]	1..1	CodeableConcept|Reference(Procedure)
 	procedure.udi	0..*	Reference(Device)
 	precedence	0..1	positiveInt
-	insurance	1..*	BackboneElement
-	insurance.focal	1..1	boolean
-	insurance.coverage	1..1	Reference(Coverage)
+	insurance	1..*	BackboneElement	Σ
+	insurance.focal	1..1	boolean	Σ
+	insurance.coverage	1..1	Reference(Coverage)	Σ
 	insurance.preAuthRef	0..*	string
 	accident	0..1	BackboneElement
 	accident.date	0..1	date
@@ -2047,9 +2048,9 @@ ExplanationOfBenefit	resource	DomainResource
 	addItem.detail.subDetail.noteNumber	0..*	positiveInt
 	addItem.detail.subDetail.adjudication	0..*	#ExplanationOfBenefit.item.adjudication
 	adjudication	0..*	#ExplanationOfBenefit.item.adjudication
-	total	0..*	BackboneElement
-	total.category	1..1	CodeableConcept
-	total.amount	1..1	Money
+	total	0..*	BackboneElement	Σ
+	total.category	1..1	CodeableConcept	Σ
+	total.amount	1..1	Money	Σ
 	payment	0..1	BackboneElement
 	payment.type	0..1	CodeableConcept
 	payment.adjustment	0..1	Money
@@ -2078,31 +2079,31 @@ ExplanationOfBenefit	resource	DomainResource
 	benefitBalance.financial.allowed[x]	0..1	unsignedInt|string|Money
 	benefitBalance.financial.used[x]	0..1	unsignedInt|Money
 Expression	complex-type	Element
-	description	0..1	string
-	name	0..1	id
-	language	1..1	code
-	expression	0..1	string
-	reference	0..1	uri
+	description	0..1	string	Σ
+	name	0..1	id	Σ
+	language	1..1	code	Σ
+	expression	0..1	string	Σ
+	reference	0..1	uri	Σ
 Extension	complex-type	Element
 	url	1..1	uri
 	value[x]	0..1	base64Binary|boolean|canonical|code|date|dateTime|decimal|id|instant|integer|markdown|oid|positiveInt|string|time|unsignedInt|uri|url|uuid|Address|Age|Annotation|Attachment|CodeableConcept|Coding|ContactPoint|Count|Distance|Duration|HumanName|Identifier|Money|Period|Quantity|Range|Ratio|Reference|SampledData|Signature|Timing|ContactDetail|Contributor|DataRequirement|Expression|ParameterDefinition|RelatedArtifact|TriggerDefinition|UsageContext|Dosage|Meta
 FamilyMemberHistory	resource	DomainResource
-	identifier	0..*	Identifier
-	instantiatesCanonical	0..*	canonical(PlanDefinition|Questionnaire|ActivityDefinition|Measure|OperationDefinition)
-	instantiatesUri	0..*	uri
-	status	1..1	code
-	dataAbsentReason	0..1	CodeableConcept
-	patient	1..1	Reference(Patient)
-	date	0..1	dateTime
-	name	0..1	string
-	relationship	1..1	CodeableConcept
-	sex	0..1	CodeableConcept
+	identifier	0..*	Identifier	Σ
+	instantiatesCanonical	0..*	canonical(PlanDefinition|Questionnaire|ActivityDefinition|Measure|OperationDefinition)	Σ
+	instantiatesUri	0..*	uri	Σ
+	status	1..1	code	Σ
+	dataAbsentReason	0..1	CodeableConcept	Σ
+	patient	1..1	Reference(Patient)	Σ
+	date	0..1	dateTime	Σ
+	name	0..1	string	Σ
+	relationship	1..1	CodeableConcept	Σ
+	sex	0..1	CodeableConcept	Σ
 	born[x]	0..1	Period|date|string
-	age[x]	0..1	Age|Range|string
-	estimatedAge	0..1	boolean
-	deceased[x]	0..1	boolean|Age|Range|date|string
-	reasonCode	0..*	CodeableConcept
-	reasonReference	0..*	Reference(Condition|Observation|AllergyIntolerance|QuestionnaireResponse|DiagnosticReport|DocumentReference)
+	age[x]	0..1	Age|Range|string	Σ
+	estimatedAge	0..1	boolean	Σ
+	deceased[x]	0..1	boolean|Age|Range|date|string	Σ
+	reasonCode	0..*	CodeableConcept	Σ
+	reasonReference	0..*	Reference(Condition|Observation|AllergyIntolerance|QuestionnaireResponse|DiagnosticReport|DocumentReference)	Σ
 	note	0..*	Annotation
 	condition	0..*	BackboneElement
 	condition.code	1..1	CodeableConcept
@@ -2111,48 +2112,48 @@ FamilyMemberHistory	resource	DomainResource
 	condition.onset[x]	0..1	Age|Range|Period|string
 	condition.note	0..*	Annotation
 Flag	resource	DomainResource
-	identifier	0..*	Identifier
-	status	1..1	code
-	category	0..*	CodeableConcept
-	code	1..1	CodeableConcept
-	subject	1..1	Reference(Patient|Location|Group|Organization|Practitioner|PlanDefinition|Medication|Procedure)
-	period	0..1	Period
-	encounter	0..1	Reference(Encounter)
-	author	0..1	Reference(Device|Organization|Patient|Practitioner|PractitionerRole)
+	identifier	0..*	Identifier	Σ
+	status	1..1	code	Σ
+	category	0..*	CodeableConcept	Σ
+	code	1..1	CodeableConcept	Σ
+	subject	1..1	Reference(Patient|Location|Group|Organization|Practitioner|PlanDefinition|Medication|Procedure)	Σ
+	period	0..1	Period	Σ
+	encounter	0..1	Reference(Encounter)	Σ
+	author	0..1	Reference(Device|Organization|Patient|Practitioner|PractitionerRole)	Σ
 Goal	resource	DomainResource
 	identifier	0..*	Identifier
-	lifecycleStatus	1..1	code
-	achievementStatus	0..1	CodeableConcept
-	category	0..*	CodeableConcept
-	priority	0..1	CodeableConcept
-	description	1..1	CodeableConcept
-	subject	1..1	Reference(Patient|Group|Organization)
-	start[x]	0..1	date|CodeableConcept
+	lifecycleStatus	1..1	code	Σ
+	achievementStatus	0..1	CodeableConcept	Σ
+	category	0..*	CodeableConcept	Σ
+	priority	0..1	CodeableConcept	Σ
+	description	1..1	CodeableConcept	Σ
+	subject	1..1	Reference(Patient|Group|Organization)	Σ
+	start[x]	0..1	date|CodeableConcept	Σ
 	target	0..*	BackboneElement
-	target.measure	0..1	CodeableConcept
-	target.detail[x]	0..1	Quantity|Range|CodeableConcept|string|boolean|integer|Ratio
-	target.due[x]	0..1	date|Duration
-	statusDate	0..1	date
+	target.measure	0..1	CodeableConcept	Σ
+	target.detail[x]	0..1	Quantity|Range|CodeableConcept|string|boolean|integer|Ratio	Σ
+	target.due[x]	0..1	date|Duration	Σ
+	statusDate	0..1	date	Σ
 	statusReason	0..1	string
-	expressedBy	0..1	Reference(Patient|Practitioner|PractitionerRole|RelatedPerson)
+	expressedBy	0..1	Reference(Patient|Practitioner|PractitionerRole|RelatedPerson)	Σ
 	addresses	0..*	Reference(Condition|Observation|MedicationStatement|NutritionOrder|ServiceRequest|RiskAssessment)
 	note	0..*	Annotation
 	outcomeCode	0..*	CodeableConcept
 	outcomeReference	0..*	Reference(Observation)
 GraphDefinition	resource	DomainResource
-	url	0..1	uri
-	version	0..1	string
-	name	1..1	string
-	status	1..1	code
-	experimental	0..1	boolean
-	date	0..1	dateTime
-	publisher	0..1	string
-	contact	0..*	ContactDetail
+	url	0..1	uri	Σ
+	version	0..1	string	Σ
+	name	1..1	string	Σ
+	status	1..1	code	Σ
+	experimental	0..1	boolean	Σ
+	date	0..1	dateTime	Σ
+	publisher	0..1	string	Σ
+	contact	0..*	ContactDetail	Σ
 	description	0..1	markdown
-	useContext	0..*	UsageContext
-	jurisdiction	0..*	CodeableConcept
+	useContext	0..*	UsageContext	Σ
+	jurisdiction	0..*	CodeableConcept	Σ
 	purpose	0..1	markdown
-	start	1..1	code
+	start	1..1	code	Σ
 	profile	0..1	canonical(StructureDefinition)
 	link	0..*	BackboneElement
 	link.path	0..1	string
@@ -2172,14 +2173,14 @@ GraphDefinition	resource	DomainResource
 	link.target.compartment.description	0..1	string
 	link.target.link	0..*	#GraphDefinition.link
 Group	resource	DomainResource
-	identifier	0..*	Identifier
-	active	0..1	boolean
-	type	1..1	code
-	actual	1..1	boolean
-	code	0..1	CodeableConcept
-	name	0..1	string
-	quantity	0..1	unsignedInt
-	managingEntity	0..1	Reference(Organization|RelatedPerson|Practitioner|PractitionerRole)
+	identifier	0..*	Identifier	Σ
+	active	0..1	boolean	Σ
+	type	1..1	code	Σ
+	actual	1..1	boolean	Σ
+	code	0..1	CodeableConcept	Σ
+	name	0..1	string	Σ
+	quantity	0..1	unsignedInt	Σ
+	managingEntity	0..1	Reference(Organization|RelatedPerson|Practitioner|PractitionerRole)	Σ
 	characteristic	0..*	BackboneElement
 	characteristic.code	1..1	CodeableConcept
 	characteristic.value[x]	1..1	CodeableConcept|boolean|Quantity|Range|Reference
@@ -2190,10 +2191,10 @@ Group	resource	DomainResource
 	member.period	0..1	Period
 	member.inactive	0..1	boolean
 GuidanceResponse	resource	DomainResource
-	requestIdentifier	0..1	Identifier
-	identifier	0..*	Identifier
-	module[x]	1..1	uri|canonical|CodeableConcept
-	status	1..1	code
+	requestIdentifier	0..1	Identifier	Σ
+	identifier	0..*	Identifier	Σ
+	module[x]	1..1	uri|canonical|CodeableConcept	Σ
+	status	1..1	code	Σ
 	subject	0..1	Reference(Patient|Group)
 	encounter	0..1	Reference(Encounter)
 	occurrenceDateTime	0..1	dateTime
@@ -2206,17 +2207,17 @@ GuidanceResponse	resource	DomainResource
 	result	0..1	Reference(CarePlan|RequestGroup)
 	dataRequirement	0..*	DataRequirement
 HealthcareService	resource	DomainResource
-	identifier	0..*	Identifier
-	active	0..1	boolean
-	providedBy	0..1	Reference(Organization)
-	category	0..*	CodeableConcept
-	type	0..*	CodeableConcept
-	specialty	0..*	CodeableConcept
-	location	0..*	Reference(Location)
-	name	0..1	string
-	comment	0..1	string
+	identifier	0..*	Identifier	Σ
+	active	0..1	boolean	Σ
+	providedBy	0..1	Reference(Organization)	Σ
+	category	0..*	CodeableConcept	Σ
+	type	0..*	CodeableConcept	Σ
+	specialty	0..*	CodeableConcept	Σ
+	location	0..*	Reference(Location)	Σ
+	name	0..1	string	Σ
+	comment	0..1	string	Σ
 	extraDetails	0..1	markdown
-	photo	0..1	Attachment
+	photo	0..1	Attachment	Σ
 	telecom	0..*	ContactPoint
 	coverageArea	0..*	Reference(Location)
 	serviceProvisionCode	0..*	CodeableConcept
@@ -2239,54 +2240,54 @@ HealthcareService	resource	DomainResource
 	availabilityExceptions	0..1	string
 	endpoint	0..*	Reference(Endpoint)
 HumanName	complex-type	Element
-	use	0..1	code
-	text	0..1	string
-	family	0..1	string
-	given	0..*	string
-	prefix	0..*	string
-	suffix	0..*	string
-	period	0..1	Period
+	use	0..1	code	Σ
+	text	0..1	string	Σ
+	family	0..1	string	Σ
+	given	0..*	string	Σ
+	prefix	0..*	string	Σ
+	suffix	0..*	string	Σ
+	period	0..1	Period	Σ
 Identifier	complex-type	Element
-	use	0..1	code
-	type	0..1	CodeableConcept
-	system	0..1	uri
-	value	0..1	string
-	period	0..1	Period
-	assigner	0..1	Reference(Organization)
+	use	0..1	code	Σ
+	type	0..1	CodeableConcept	Σ
+	system	0..1	uri	Σ
+	value	0..1	string	Σ
+	period	0..1	Period	Σ
+	assigner	0..1	Reference(Organization)	Σ
 ImagingStudy	resource	DomainResource
-	identifier	0..*	Identifier
-	status	1..1	code
-	modality	0..*	Coding
-	subject	1..1	Reference(Patient|Device|Group)
-	encounter	0..1	Reference(Encounter)
-	started	0..1	dateTime
-	basedOn	0..*	Reference(CarePlan|ServiceRequest|Appointment|AppointmentResponse|Task)
-	referrer	0..1	Reference(Practitioner|PractitionerRole)
-	interpreter	0..*	Reference(Practitioner|PractitionerRole)
-	endpoint	0..*	Reference(Endpoint)
-	numberOfSeries	0..1	unsignedInt
-	numberOfInstances	0..1	unsignedInt
-	procedureReference	0..1	Reference(Procedure)
-	procedureCode	0..*	CodeableConcept
-	location	0..1	Reference(Location)
-	reasonCode	0..*	CodeableConcept
-	reasonReference	0..*	Reference(Condition|Observation|Media|DiagnosticReport|DocumentReference)
-	note	0..*	Annotation
-	description	0..1	string
-	series	0..*	BackboneElement
-	series.uid	1..1	id
-	series.number	0..1	unsignedInt
-	series.modality	1..1	Coding
-	series.description	0..1	string
-	series.numberOfInstances	0..1	unsignedInt
-	series.endpoint	0..*	Reference(Endpoint)
-	series.bodySite	0..1	Coding
-	series.laterality	0..1	Coding
-	series.specimen	0..*	Reference(Specimen)
-	series.started	0..1	dateTime
-	series.performer	0..*	BackboneElement
-	series.performer.function	0..1	CodeableConcept
-	series.performer.actor	1..1	Reference(Practitioner|PractitionerRole|Organization|CareTeam|Patient|Device|RelatedPerson)
+	identifier	0..*	Identifier	Σ
+	status	1..1	code	Σ
+	modality	0..*	Coding	Σ
+	subject	1..1	Reference(Patient|Device|Group)	Σ
+	encounter	0..1	Reference(Encounter)	Σ
+	started	0..1	dateTime	Σ
+	basedOn	0..*	Reference(CarePlan|ServiceRequest|Appointment|AppointmentResponse|Task)	Σ
+	referrer	0..1	Reference(Practitioner|PractitionerRole)	Σ
+	interpreter	0..*	Reference(Practitioner|PractitionerRole)	Σ
+	endpoint	0..*	Reference(Endpoint)	Σ
+	numberOfSeries	0..1	unsignedInt	Σ
+	numberOfInstances	0..1	unsignedInt	Σ
+	procedureReference	0..1	Reference(Procedure)	Σ
+	procedureCode	0..*	CodeableConcept	Σ
+	location	0..1	Reference(Location)	Σ
+	reasonCode	0..*	CodeableConcept	Σ
+	reasonReference	0..*	Reference(Condition|Observation|Media|DiagnosticReport|DocumentReference)	Σ
+	note	0..*	Annotation	Σ
+	description	0..1	string	Σ
+	series	0..*	BackboneElement	Σ
+	series.uid	1..1	id	Σ
+	series.number	0..1	unsignedInt	Σ
+	series.modality	1..1	Coding	Σ
+	series.description	0..1	string	Σ
+	series.numberOfInstances	0..1	unsignedInt	Σ
+	series.endpoint	0..*	Reference(Endpoint)	Σ
+	series.bodySite	0..1	Coding	Σ
+	series.laterality	0..1	Coding	Σ
+	series.specimen	0..*	Reference(Specimen)	Σ
+	series.started	0..1	dateTime	Σ
+	series.performer	0..*	BackboneElement	Σ
+	series.performer.function	0..1	CodeableConcept	Σ
+	series.performer.actor	1..1	Reference(Practitioner|PractitionerRole|Organization|CareTeam|Patient|Device|RelatedPerson)	Σ
 	series.instance	0..*	BackboneElement
 	series.instance.uid	1..1	id
 	series.instance.sopClass	1..1	Coding
@@ -2294,14 +2295,14 @@ ImagingStudy	resource	DomainResource
 	series.instance.title	0..1	string
 Immunization	resource	DomainResource
 	identifier	0..*	Identifier
-	status	1..1	code
+	status	1..1	code	Σ
 	statusReason	0..1	CodeableConcept
-	vaccineCode	1..1	CodeableConcept
-	patient	1..1	Reference(Patient)
+	vaccineCode	1..1	CodeableConcept	Σ
+	patient	1..1	Reference(Patient)	Σ
 	encounter	0..1	Reference(Encounter)
-	occurrence[x]	1..1	dateTime|string
+	occurrence[x]	1..1	dateTime|string	Σ
 	recorded	0..1	dateTime
-	primarySource	0..1	boolean
+	primarySource	0..1	boolean	Σ
 	reportOrigin	0..1	CodeableConcept
 	location	0..1	Reference(Location)
 	manufacturer	0..1	Reference(Organization)
@@ -2310,13 +2311,13 @@ Immunization	resource	DomainResource
 	site	0..1	CodeableConcept
 	route	0..1	CodeableConcept
 	doseQuantity	0..1	Quantity
-	performer	0..*	BackboneElement
-	performer.function	0..1	CodeableConcept
-	performer.actor	1..1	Reference(Practitioner|PractitionerRole|Organization)
-	note	0..*	Annotation
+	performer	0..*	BackboneElement	Σ
+	performer.function	0..1	CodeableConcept	Σ
+	performer.actor	1..1	Reference(Practitioner|PractitionerRole|Organization)	Σ
+	note	0..*	Annotation	Σ
 	reasonCode	0..*	CodeableConcept
 	reasonReference	0..*	Reference(Condition|Observation|DiagnosticReport)
-	isSubpotent	0..1	boolean
+	isSubpotent	0..1	boolean	Σ
 	subpotentReason	0..*	CodeableConcept
 	education	0..*	BackboneElement
 	education.documentType	0..1	string
@@ -2337,62 +2338,62 @@ Immunization	resource	DomainResource
 	protocolApplied.seriesDoses[x]	0..1	positiveInt|string
 ImmunizationEvaluation	resource	DomainResource
 	identifier	0..*	Identifier
-	status	1..1	code
-	patient	1..1	Reference(Patient)
+	status	1..1	code	Σ
+	patient	1..1	Reference(Patient)	Σ
 	date	0..1	dateTime
 	authority	0..1	Reference(Organization)
-	targetDisease	1..1	CodeableConcept
-	immunizationEvent	1..1	Reference(Immunization)
-	doseStatus	1..1	CodeableConcept
+	targetDisease	1..1	CodeableConcept	Σ
+	immunizationEvent	1..1	Reference(Immunization)	Σ
+	doseStatus	1..1	CodeableConcept	Σ
 	doseStatusReason	0..*	CodeableConcept
 	description	0..1	string
 	series	0..1	string
 	doseNumber[x]	0..1	positiveInt|string
 	seriesDoses[x]	0..1	positiveInt|string
 ImmunizationRecommendation	resource	DomainResource
-	identifier	0..*	Identifier
-	patient	1..1	Reference(Patient)
-	date	1..1	dateTime
+	identifier	0..*	Identifier	Σ
+	patient	1..1	Reference(Patient)	Σ
+	date	1..1	dateTime	Σ
 	authority	0..1	Reference(Organization)
-	recommendation	1..*	BackboneElement
-	recommendation.vaccineCode	0..*	CodeableConcept
-	recommendation.targetDisease	0..1	CodeableConcept
-	recommendation.contraindicatedVaccineCode	0..*	CodeableConcept
-	recommendation.forecastStatus	1..1	CodeableConcept
-	recommendation.forecastReason	0..*	CodeableConcept
+	recommendation	1..*	BackboneElement	Σ
+	recommendation.vaccineCode	0..*	CodeableConcept	Σ
+	recommendation.targetDisease	0..1	CodeableConcept	Σ
+	recommendation.contraindicatedVaccineCode	0..*	CodeableConcept	Σ
+	recommendation.forecastStatus	1..1	CodeableConcept	Σ
+	recommendation.forecastReason	0..*	CodeableConcept	Σ
 	recommendation.dateCriterion	0..*	BackboneElement
 	recommendation.dateCriterion.code	1..1	CodeableConcept
 	recommendation.dateCriterion.value	1..1	dateTime
 	recommendation.description	0..1	string
 	recommendation.series	0..1	string
-	recommendation.doseNumber[x]	0..1	positiveInt|string
+	recommendation.doseNumber[x]	0..1	positiveInt|string	Σ
 	recommendation.seriesDoses[x]	0..1	positiveInt|string
 	recommendation.supportingImmunization	0..*	Reference(Immunization|ImmunizationEvaluation)
 	recommendation.supportingPatientInformation	0..*	Reference(Resource)
 ImplementationGuide	resource	DomainResource
-	url	1..1	uri
-	version	0..1	string
-	name	1..1	string
-	title	0..1	string
-	status	1..1	code
-	experimental	0..1	boolean
-	date	0..1	dateTime
-	publisher	0..1	string
-	contact	0..*	ContactDetail
+	url	1..1	uri	Σ
+	version	0..1	string	Σ
+	name	1..1	string	Σ
+	title	0..1	string	Σ
+	status	1..1	code	Σ
+	experimental	0..1	boolean	Σ
+	date	0..1	dateTime	Σ
+	publisher	0..1	string	Σ
+	contact	0..*	ContactDetail	Σ
 	description	0..1	markdown
-	useContext	0..*	UsageContext
-	jurisdiction	0..*	CodeableConcept
+	useContext	0..*	UsageContext	Σ
+	jurisdiction	0..*	CodeableConcept	Σ
 	copyright	0..1	markdown
-	packageId	1..1	id
-	license	0..1	code
-	fhirVersion	1..*	code
-	dependsOn	0..*	BackboneElement
-	dependsOn.uri	1..1	canonical(ImplementationGuide)
-	dependsOn.packageId	0..1	id
-	dependsOn.version	0..1	string
-	global	0..*	BackboneElement
-	global.type	1..1	code
-	global.profile	1..1	canonical(StructureDefinition)
+	packageId	1..1	id	Σ
+	license	0..1	code	Σ
+	fhirVersion	1..*	code	Σ
+	dependsOn	0..*	BackboneElement	Σ
+	dependsOn.uri	1..1	canonical(ImplementationGuide)	Σ
+	dependsOn.packageId	0..1	id	Σ
+	dependsOn.version	0..1	string	Σ
+	global	0..*	BackboneElement	Σ
+	global.type	1..1	code	Σ
+	global.profile	1..1	canonical(StructureDefinition)	Σ
 	definition	0..1	BackboneElement
 	definition.grouping	0..*	BackboneElement
 	definition.grouping.name	1..1	string
@@ -2417,9 +2418,9 @@ ImplementationGuide	resource	DomainResource
 	definition.template.source	1..1	string
 	definition.template.scope	0..1	string
 	manifest	0..1	BackboneElement
-	manifest.rendering	0..1	url
-	manifest.resource	1..*	BackboneElement
-	manifest.resource.reference	1..1	Reference(Resource)
+	manifest.rendering	0..1	url	Σ
+	manifest.resource	1..*	BackboneElement	Σ
+	manifest.resource.reference	1..1	Reference(Resource)	Σ
 	manifest.resource.example[x]	0..1	boolean|canonical(StructureDefinition)
 	manifest.resource.relativePath	0..1	url
 	manifest.page	0..*	BackboneElement
@@ -2429,15 +2430,15 @@ ImplementationGuide	resource	DomainResource
 	manifest.image	0..*	string
 	manifest.other	0..*	string
 InsurancePlan	resource	DomainResource
-	identifier	0..*	Identifier
-	status	0..1	code
-	type	0..*	CodeableConcept
-	name	0..1	string
+	identifier	0..*	Identifier	Σ
+	status	0..1	code	Σ
+	type	0..*	CodeableConcept	Σ
+	name	0..1	string	Σ
 	alias	0..*	string
 	period	0..1	Period
-	ownedBy	0..1	Reference(Organization)
-	administeredBy	0..1	Reference(Organization)
-	coverageArea	0..*	Reference(Location)
+	ownedBy	0..1	Reference(Organization)	Σ
+	administeredBy	0..1	Reference(Organization)	Σ
+	coverageArea	0..*	Reference(Location)	Σ
 	contact	0..*	BackboneElement
 	contact.purpose	0..1	CodeableConcept
 	contact.name	0..1	HumanName
@@ -2455,9 +2456,9 @@ InsurancePlan	resource	DomainResource
 	coverage.benefit.limit.value	0..1	Quantity
 	coverage.benefit.limit.code	0..1	CodeableConcept
 	plan	0..*	BackboneElement
-	plan.identifier	0..*	Identifier
+	plan.identifier	0..*	Identifier	Σ
 	plan.type	0..1	CodeableConcept
-	plan.coverageArea	0..*	Reference(Location)
+	plan.coverageArea	0..*	Reference(Location)	Σ
 	plan.network	0..*	Reference(Organization)
 	plan.generalCost	0..*	BackboneElement
 	plan.generalCost.type	0..1	CodeableConcept
@@ -2474,13 +2475,13 @@ InsurancePlan	resource	DomainResource
 	plan.specificCost.benefit.cost.qualifiers	0..*	CodeableConcept
 	plan.specificCost.benefit.cost.value	0..1	Quantity
 Invoice	resource	DomainResource
-	identifier	0..*	Identifier
-	status	1..1	code
+	identifier	0..*	Identifier	Σ
+	status	1..1	code	Σ
 	cancelledReason	0..1	string
-	type	0..1	CodeableConcept
-	subject	0..1	Reference(Patient|Group)
-	recipient	0..1	Reference(Organization|Patient|RelatedPerson)
-	date	0..1	dateTime
+	type	0..1	CodeableConcept	Σ
+	subject	0..1	Reference(Patient|Group)	Σ
+	recipient	0..1	Reference(Organization|Patient|RelatedPerson)	Σ
+	date	0..1	dateTime	Σ
 	participant	0..*	BackboneElement
 	participant.role	0..1	CodeableConcept
 	participant.actor	1..1	Reference(Practitioner|Organization|Patient|PractitionerRole|Device|RelatedPerson)
@@ -2495,33 +2496,33 @@ Invoice	resource	DomainResource
 	lineItem.priceComponent.factor	0..1	decimal
 	lineItem.priceComponent.amount	0..1	Money
 	totalPriceComponent	0..*	#Invoice.lineItem.priceComponent
-	totalNet	0..1	Money
-	totalGross	0..1	Money
+	totalNet	0..1	Money	Σ
+	totalGross	0..1	Money	Σ
 	paymentTerms	0..1	markdown
 	note	0..*	Annotation
 Library	resource	DomainResource
-	url	0..1	uri
-	identifier	0..*	Identifier
-	version	0..1	string
-	name	0..1	string
-	title	0..1	string
+	url	0..1	uri	Σ
+	identifier	0..*	Identifier	Σ
+	version	0..1	string	Σ
+	name	0..1	string	Σ
+	title	0..1	string	Σ
 	subtitle	0..1	string
-	status	1..1	code
-	experimental	0..1	boolean
-	type	1..1	CodeableConcept
+	status	1..1	code	Σ
+	experimental	0..1	boolean	Σ
+	type	1..1	CodeableConcept	Σ
 	subject[x]	0..1	CodeableConcept|Reference(Group)
-	date	0..1	dateTime
-	publisher	0..1	string
-	contact	0..*	ContactDetail
-	description	0..1	markdown
-	useContext	0..*	UsageContext
-	jurisdiction	0..*	CodeableConcept
+	date	0..1	dateTime	Σ
+	publisher	0..1	string	Σ
+	contact	0..*	ContactDetail	Σ
+	description	0..1	markdown	Σ
+	useContext	0..*	UsageContext	Σ
+	jurisdiction	0..*	CodeableConcept	Σ
 	purpose	0..1	markdown
 	usage	0..1	string
 	copyright	0..1	markdown
 	approvalDate	0..1	date
 	lastReviewDate	0..1	date
-	effectivePeriod	0..1	Period
+	effectivePeriod	0..1	Period	Σ
 	topic	0..*	CodeableConcept
 	author	0..*	ContactDetail
 	editor	0..*	ContactDetail
@@ -2530,23 +2531,23 @@ Library	resource	DomainResource
 	relatedArtifact	0..*	RelatedArtifact
 	parameter	0..*	ParameterDefinition
 	dataRequirement	0..*	DataRequirement
-	content	0..*	Attachment
+	content	0..*	Attachment	Σ
 Linkage	resource	DomainResource
-	active	0..1	boolean
-	author	0..1	Reference(Practitioner|PractitionerRole|Organization)
-	item	1..*	BackboneElement
-	item.type	1..1	code
-	item.resource	1..1	Reference(Resource)
+	active	0..1	boolean	Σ
+	author	0..1	Reference(Practitioner|PractitionerRole|Organization)	Σ
+	item	1..*	BackboneElement	Σ
+	item.type	1..1	code	Σ
+	item.resource	1..1	Reference(Resource)	Σ
 List	resource	DomainResource
 	identifier	0..*	Identifier
-	status	1..1	code
-	mode	1..1	code
-	title	0..1	string
-	code	0..1	CodeableConcept
-	subject	0..1	Reference(Patient|Group|Device|Location)
+	status	1..1	code	Σ
+	mode	1..1	code	Σ
+	title	0..1	string	Σ
+	code	0..1	CodeableConcept	Σ
+	subject	0..1	Reference(Patient|Group|Device|Location)	Σ
 	encounter	0..1	Reference(Encounter)
-	date	0..1	dateTime
-	source	0..1	Reference(Practitioner|PractitionerRole|Patient|Device)
+	date	0..1	dateTime	Σ
+	source	0..1	Reference(Practitioner|PractitionerRole|Patient|Device)	Σ
 	orderedBy	0..1	CodeableConcept
 	note	0..*	Annotation
 	entry	0..*	BackboneElement
@@ -2556,22 +2557,22 @@ List	resource	DomainResource
 	entry.item	1..1	Reference(Resource)
 	emptyReason	0..1	CodeableConcept
 Location	resource	DomainResource
-	identifier	0..*	Identifier
-	status	0..1	code
-	operationalStatus	0..1	Coding
-	name	0..1	string
+	identifier	0..*	Identifier	Σ
+	status	0..1	code	Σ
+	operationalStatus	0..1	Coding	Σ
+	name	0..1	string	Σ
 	alias	0..*	string
-	description	0..1	string
-	mode	0..1	code
-	type	0..*	CodeableConcept
+	description	0..1	string	Σ
+	mode	0..1	code	Σ
+	type	0..*	CodeableConcept	Σ
 	telecom	0..*	ContactPoint
 	address	0..1	Address
-	physicalType	0..1	CodeableConcept
+	physicalType	0..1	CodeableConcept	Σ
 	position	0..1	BackboneElement
 	position.longitude	1..1	decimal
 	position.latitude	1..1	decimal
 	position.altitude	0..1	decimal
-	managingOrganization	0..1	Reference(Organization)
+	managingOrganization	0..1	Reference(Organization)	Σ
 	partOf	0..1	Reference(Location)
 	hoursOfOperation	0..*	BackboneElement
 	hoursOfOperation.daysOfWeek	0..*	code
@@ -2581,33 +2582,33 @@ Location	resource	DomainResource
 	availabilityExceptions	0..1	string
 	endpoint	0..*	Reference(Endpoint)
 MarketingStatus	complex-type	BackboneElement
-	country	1..1	CodeableConcept
-	jurisdiction	0..1	CodeableConcept
-	status	1..1	CodeableConcept
-	dateRange	1..1	Period
-	restoreDate	0..1	dateTime
+	country	1..1	CodeableConcept	Σ
+	jurisdiction	0..1	CodeableConcept	Σ
+	status	1..1	CodeableConcept	Σ
+	dateRange	1..1	Period	Σ
+	restoreDate	0..1	dateTime	Σ
 Measure	resource	DomainResource
-	url	0..1	uri
-	identifier	0..*	Identifier
-	version	0..1	string
-	name	0..1	string
-	title	0..1	string
+	url	0..1	uri	Σ
+	identifier	0..*	Identifier	Σ
+	version	0..1	string	Σ
+	name	0..1	string	Σ
+	title	0..1	string	Σ
 	subtitle	0..1	string
-	status	1..1	code
-	experimental	0..1	boolean
+	status	1..1	code	Σ
+	experimental	0..1	boolean	Σ
 	subject[x]	0..1	CodeableConcept|Reference(Group)
-	date	0..1	dateTime
-	publisher	0..1	string
-	contact	0..*	ContactDetail
-	description	0..1	markdown
-	useContext	0..*	UsageContext
-	jurisdiction	0..*	CodeableConcept
+	date	0..1	dateTime	Σ
+	publisher	0..1	string	Σ
+	contact	0..*	ContactDetail	Σ
+	description	0..1	markdown	Σ
+	useContext	0..*	UsageContext	Σ
+	jurisdiction	0..*	CodeableConcept	Σ
 	purpose	0..1	markdown
 	usage	0..1	string
 	copyright	0..1	markdown
 	approvalDate	0..1	date
 	lastReviewDate	0..1	date
-	effectivePeriod	0..1	Period
+	effectivePeriod	0..1	Period	Σ
 	topic	0..*	CodeableConcept
 	author	0..*	ContactDetail
 	editor	0..*	ContactDetail
@@ -2615,17 +2616,17 @@ Measure	resource	DomainResource
 	endorser	0..*	ContactDetail
 	relatedArtifact	0..*	RelatedArtifact
 	library	0..*	canonical(Library)
-	disclaimer	0..1	markdown
-	scoring	0..1	CodeableConcept
-	compositeScoring	0..1	CodeableConcept
-	type	0..*	CodeableConcept
-	riskAdjustment	0..1	string
-	rateAggregation	0..1	string
-	rationale	0..1	markdown
-	clinicalRecommendationStatement	0..1	markdown
-	improvementNotation	0..1	CodeableConcept
-	definition	0..*	markdown
-	guidance	0..1	markdown
+	disclaimer	0..1	markdown	Σ
+	scoring	0..1	CodeableConcept	Σ
+	compositeScoring	0..1	CodeableConcept	Σ
+	type	0..*	CodeableConcept	Σ
+	riskAdjustment	0..1	string	Σ
+	rateAggregation	0..1	string	Σ
+	rationale	0..1	markdown	Σ
+	clinicalRecommendationStatement	0..1	markdown	Σ
+	improvementNotation	0..1	CodeableConcept	Σ
+	definition	0..*	markdown	Σ
+	guidance	0..1	markdown	Σ
 	group	0..*	BackboneElement
 	group.code	0..1	CodeableConcept
 	group.description	0..1	string
@@ -2647,22 +2648,22 @@ Measure	resource	DomainResource
 	supplementalData.description	0..1	string
 	supplementalData.criteria	1..1	Expression
 MeasureReport	resource	DomainResource
-	identifier	0..*	Identifier
-	status	1..1	code
-	type	1..1	code
-	measure	1..1	canonical(Measure)
-	subject	0..1	Reference(Patient|Practitioner|PractitionerRole|Location|Device|RelatedPerson|Group)
-	date	0..1	dateTime
-	reporter	0..1	Reference(Practitioner|PractitionerRole|Location|Organization)
-	period	1..1	Period
-	improvementNotation	0..1	CodeableConcept
+	identifier	0..*	Identifier	Σ
+	status	1..1	code	Σ
+	type	1..1	code	Σ
+	measure	1..1	canonical(Measure)	Σ
+	subject	0..1	Reference(Patient|Practitioner|PractitionerRole|Location|Device|RelatedPerson|Group)	Σ
+	date	0..1	dateTime	Σ
+	reporter	0..1	Reference(Practitioner|PractitionerRole|Location|Organization)	Σ
+	period	1..1	Period	Σ
+	improvementNotation	0..1	CodeableConcept	Σ
 	group	0..*	BackboneElement
-	group.code	0..1	CodeableConcept
+	group.code	0..1	CodeableConcept	Σ
 	group.population	0..*	BackboneElement
-	group.population.code	0..1	CodeableConcept
+	group.population.code	0..1	CodeableConcept	Σ
 	group.population.count	0..1	integer
 	group.population.subjectResults	0..1	Reference(List)
-	group.measureScore	0..1	Quantity
+	group.measureScore	0..1	Quantity	Σ
 	group.stratifier	0..*	BackboneElement
 	group.stratifier.code	0..*	CodeableConcept
 	group.stratifier.stratum	0..*	BackboneElement
@@ -2677,35 +2678,35 @@ MeasureReport	resource	DomainResource
 	group.stratifier.stratum.measureScore	0..1	Quantity
 	evaluatedResource	0..*	Reference(Resource)
 Media	resource	DomainResource
-	identifier	0..*	Identifier
-	basedOn	0..*	Reference(ServiceRequest|CarePlan)
-	partOf	0..*	Reference(Resource)
-	status	1..1	code
-	type	0..1	CodeableConcept
-	modality	0..1	CodeableConcept
-	view	0..1	CodeableConcept
-	subject	0..1	Reference(Patient|Practitioner|PractitionerRole|Group|Device|Specimen|Location)
-	encounter	0..1	Reference(Encounter)
-	created[x]	0..1	dateTime|Period
-	issued	0..1	instant
-	operator	0..1	Reference(Practitioner|PractitionerRole|Organization|CareTeam|Patient|Device|RelatedPerson)
-	reasonCode	0..*	CodeableConcept
-	bodySite	0..1	CodeableConcept
-	deviceName	0..1	string
-	device	0..1	Reference(Device|DeviceMetric|Device)
-	height	0..1	positiveInt
-	width	0..1	positiveInt
-	frames	0..1	positiveInt
-	duration	0..1	decimal
-	content	1..1	Attachment
+	identifier	0..*	Identifier	Σ
+	basedOn	0..*	Reference(ServiceRequest|CarePlan)	Σ
+	partOf	0..*	Reference(Resource)	Σ
+	status	1..1	code	Σ
+	type	0..1	CodeableConcept	Σ
+	modality	0..1	CodeableConcept	Σ
+	view	0..1	CodeableConcept	Σ
+	subject	0..1	Reference(Patient|Practitioner|PractitionerRole|Group|Device|Specimen|Location)	Σ
+	encounter	0..1	Reference(Encounter)	Σ
+	created[x]	0..1	dateTime|Period	Σ
+	issued	0..1	instant	Σ
+	operator	0..1	Reference(Practitioner|PractitionerRole|Organization|CareTeam|Patient|Device|RelatedPerson)	Σ
+	reasonCode	0..*	CodeableConcept	Σ
+	bodySite	0..1	CodeableConcept	Σ
+	deviceName	0..1	string	Σ
+	device	0..1	Reference(Device|DeviceMetric|Device)	Σ
+	height	0..1	positiveInt	Σ
+	width	0..1	positiveInt	Σ
+	frames	0..1	positiveInt	Σ
+	duration	0..1	decimal	Σ
+	content	1..1	Attachment	Σ
 	note	0..*	Annotation
 Medication	resource	DomainResource
-	identifier	0..*	Identifier
-	code	0..1	CodeableConcept
-	status	0..1	code
-	manufacturer	0..1	Reference(Organization)
+	identifier	0..*	Identifier	Σ
+	code	0..1	CodeableConcept	Σ
+	status	0..1	code	Σ
+	manufacturer	0..1	Reference(Organization)	Σ
 	form	0..1	CodeableConcept
-	amount	0..1	Ratio
+	amount	0..1	Ratio	Σ
 	ingredient	0..*	BackboneElement
 	ingredient.item[x]	1..1	CodeableConcept|Reference(Substance|Medication)
 	ingredient.isActive	0..1	boolean
@@ -2715,19 +2716,19 @@ Medication	resource	DomainResource
 	batch.expirationDate	0..1	dateTime
 MedicationAdministration	resource	DomainResource
 	identifier	0..*	Identifier
-	instantiates	0..*	uri
-	partOf	0..*	Reference(MedicationAdministration|Procedure)
-	status	1..1	code
+	instantiates	0..*	uri	Σ
+	partOf	0..*	Reference(MedicationAdministration|Procedure)	Σ
+	status	1..1	code	Σ
 	statusReason	0..*	CodeableConcept
 	category	0..1	CodeableConcept
-	medication[x]	1..1	CodeableConcept|Reference(Medication)
-	subject	1..1	Reference(Patient|Group)
+	medication[x]	1..1	CodeableConcept|Reference(Medication)	Σ
+	subject	1..1	Reference(Patient|Group)	Σ
 	context	0..1	Reference(Encounter|EpisodeOfCare)
 	supportingInformation	0..*	Reference(Resource)
-	effective[x]	1..1	dateTime|Period
-	performer	0..*	BackboneElement
+	effective[x]	1..1	dateTime|Period	Σ
+	performer	0..*	BackboneElement	Σ
 	performer.function	0..1	CodeableConcept
-	performer.actor	1..1	Reference(Practitioner|PractitionerRole|Patient|RelatedPerson|Device)
+	performer.actor	1..1	Reference(Practitioner|PractitionerRole|Patient|RelatedPerson|Device)	Σ
 	reasonCode	0..*	CodeableConcept
 	reasonReference	0..*	Reference(Condition|Observation|DiagnosticReport)
 	request	0..1	Reference(MedicationRequest)
@@ -2744,11 +2745,11 @@ MedicationAdministration	resource	DomainResource
 MedicationDispense	resource	DomainResource
 	identifier	0..*	Identifier
 	partOf	0..*	Reference(Procedure)
-	status	1..1	code
+	status	1..1	code	Σ
 	statusReason[x]	0..1	CodeableConcept|Reference(DetectedIssue)
 	category	0..1	CodeableConcept
-	medication[x]	1..1	CodeableConcept|Reference(Medication)
-	subject	0..1	Reference(Patient|Group)
+	medication[x]	1..1	CodeableConcept|Reference(Medication)	Σ
+	subject	0..1	Reference(Patient|Group)	Σ
 	context	0..1	Reference(Encounter|EpisodeOfCare)
 	supportingInformation	0..*	Reference(Resource)
 	performer	0..*	BackboneElement
@@ -2759,7 +2760,7 @@ MedicationDispense	resource	DomainResource
 	type	0..1	CodeableConcept
 	quantity	0..1	Quantity
 	daysSupply	0..1	Quantity
-	whenPrepared	0..1	dateTime
+	whenPrepared	0..1	dateTime	Σ
 	whenHandedOver	0..1	dateTime
 	destination	0..1	Reference(Location)
 	receiver	0..*	Reference(Patient|Practitioner)
@@ -2773,12 +2774,12 @@ MedicationDispense	resource	DomainResource
 	detectedIssue	0..*	Reference(DetectedIssue)
 	eventHistory	0..*	Reference(Provenance)
 MedicationKnowledge	resource	DomainResource
-	code	0..1	CodeableConcept
-	status	0..1	code
-	manufacturer	0..1	Reference(Organization)
+	code	0..1	CodeableConcept	Σ
+	status	0..1	code	Σ
+	manufacturer	0..1	Reference(Organization)	Σ
 	doseForm	0..1	CodeableConcept
-	amount	0..1	Quantity
-	synonym	0..*	string
+	amount	0..1	Quantity	Σ
+	synonym	0..*	string	Σ
 	relatedMedicationKnowledge	0..*	BackboneElement
 	relatedMedicationKnowledge.type	1..1	CodeableConcept
 	relatedMedicationKnowledge.reference	1..*	Reference(MedicationKnowledge)
@@ -2834,28 +2835,28 @@ MedicationKnowledge	resource	DomainResource
 	kinetics.halfLifePeriod	0..1	Duration
 MedicationRequest	resource	DomainResource
 	identifier	0..*	Identifier
-	status	1..1	code
+	status	1..1	code	Σ
 	statusReason	0..1	CodeableConcept
-	intent	1..1	code
+	intent	1..1	code	Σ
 	category	0..*	CodeableConcept
-	priority	0..1	code
-	doNotPerform	0..1	boolean
-	reported[x]	0..1	boolean|Reference(Patient|Practitioner|PractitionerRole|RelatedPerson|Organization)
-	medication[x]	1..1	CodeableConcept|Reference(Medication)
-	subject	1..1	Reference(Patient|Group)
+	priority	0..1	code	Σ
+	doNotPerform	0..1	boolean	Σ
+	reported[x]	0..1	boolean|Reference(Patient|Practitioner|PractitionerRole|RelatedPerson|Organization)	Σ
+	medication[x]	1..1	CodeableConcept|Reference(Medication)	Σ
+	subject	1..1	Reference(Patient|Group)	Σ
 	encounter	0..1	Reference(Encounter)
 	supportingInformation	0..*	Reference(Resource)
-	authoredOn	0..1	dateTime
-	requester	0..1	Reference(Practitioner|PractitionerRole|Organization|Patient|RelatedPerson|Device)
+	authoredOn	0..1	dateTime	Σ
+	requester	0..1	Reference(Practitioner|PractitionerRole|Organization|Patient|RelatedPerson|Device)	Σ
 	performer	0..1	Reference(Practitioner|PractitionerRole|Organization|Patient|Device|RelatedPerson|CareTeam)
-	performerType	0..1	CodeableConcept
+	performerType	0..1	CodeableConcept	Σ
 	recorder	0..1	Reference(Practitioner|PractitionerRole)
 	reasonCode	0..*	CodeableConcept
 	reasonReference	0..*	Reference(Condition|Observation)
-	instantiatesCanonical	0..*	canonical
-	instantiatesUri	0..*	uri
-	basedOn	0..*	Reference(CarePlan|MedicationRequest|ServiceRequest|ImmunizationRecommendation)
-	groupIdentifier	0..1	Identifier
+	instantiatesCanonical	0..*	canonical	Σ
+	instantiatesUri	0..*	uri	Σ
+	basedOn	0..*	Reference(CarePlan|MedicationRequest|ServiceRequest|ImmunizationRecommendation)	Σ
+	groupIdentifier	0..1	Identifier	Σ
 	courseOfTherapyType	0..1	CodeableConcept
 	insurance	0..*	Reference(Coverage|ClaimResponse)
 	note	0..*	Annotation
@@ -2877,17 +2878,17 @@ MedicationRequest	resource	DomainResource
 	detectedIssue	0..*	Reference(DetectedIssue)
 	eventHistory	0..*	Reference(Provenance)
 MedicationStatement	resource	DomainResource
-	identifier	0..*	Identifier
-	basedOn	0..*	Reference(MedicationRequest|CarePlan|ServiceRequest)
-	partOf	0..*	Reference(MedicationAdministration|MedicationDispense|MedicationStatement|Procedure|Observation)
-	status	1..1	code
+	identifier	0..*	Identifier	Σ
+	basedOn	0..*	Reference(MedicationRequest|CarePlan|ServiceRequest)	Σ
+	partOf	0..*	Reference(MedicationAdministration|MedicationDispense|MedicationStatement|Procedure|Observation)	Σ
+	status	1..1	code	Σ
 	statusReason	0..*	CodeableConcept
-	category	0..1	CodeableConcept
-	medication[x]	1..1	CodeableConcept|Reference(Medication)
-	subject	1..1	Reference(Patient|Group)
-	context	0..1	Reference(Encounter|EpisodeOfCare)
-	effective[x]	0..1	dateTime|Period
-	dateAsserted	0..1	dateTime
+	category	0..1	CodeableConcept	Σ
+	medication[x]	1..1	CodeableConcept|Reference(Medication)	Σ
+	subject	1..1	Reference(Patient|Group)	Σ
+	context	0..1	Reference(Encounter|EpisodeOfCare)	Σ
+	effective[x]	0..1	dateTime|Period	Σ
+	dateAsserted	0..1	dateTime	Σ
 	informationSource	0..1	Reference(Patient|Practitioner|PractitionerRole|RelatedPerson|Organization)
 	derivedFrom	0..*	Reference(Resource)
 	reasonCode	0..*	CodeableConcept
@@ -2895,214 +2896,214 @@ MedicationStatement	resource	DomainResource
 	note	0..*	Annotation
 	dosage	0..*	Dosage
 MedicinalProduct	resource	DomainResource
-	identifier	0..*	Identifier
-	type	0..1	CodeableConcept
-	domain	0..1	Coding
-	combinedPharmaceuticalDoseForm	0..1	CodeableConcept
-	legalStatusOfSupply	0..1	CodeableConcept
-	additionalMonitoringIndicator	0..1	CodeableConcept
-	specialMeasures	0..*	string
-	paediatricUseIndicator	0..1	CodeableConcept
-	productClassification	0..*	CodeableConcept
-	marketingStatus	0..*	MarketingStatus
-	pharmaceuticalProduct	0..*	Reference(MedicinalProductPharmaceutical)
-	packagedMedicinalProduct	0..*	Reference(MedicinalProductPackaged)
-	attachedDocument	0..*	Reference(DocumentReference)
-	masterFile	0..*	Reference(DocumentReference)
-	contact	0..*	Reference(Organization|PractitionerRole)
-	clinicalTrial	0..*	Reference(ResearchStudy)
-	name	1..*	BackboneElement
-	name.productName	1..1	string
-	name.namePart	0..*	BackboneElement
-	name.namePart.part	1..1	string
-	name.namePart.type	1..1	Coding
-	name.countryLanguage	0..*	BackboneElement
-	name.countryLanguage.country	1..1	CodeableConcept
-	name.countryLanguage.jurisdiction	0..1	CodeableConcept
-	name.countryLanguage.language	1..1	CodeableConcept
-	crossReference	0..*	Identifier
-	manufacturingBusinessOperation	0..*	BackboneElement
-	manufacturingBusinessOperation.operationType	0..1	CodeableConcept
-	manufacturingBusinessOperation.authorisationReferenceNumber	0..1	Identifier
-	manufacturingBusinessOperation.effectiveDate	0..1	dateTime
-	manufacturingBusinessOperation.confidentialityIndicator	0..1	CodeableConcept
-	manufacturingBusinessOperation.manufacturer	0..*	Reference(Organization)
-	manufacturingBusinessOperation.regulator	0..1	Reference(Organization)
-	specialDesignation	0..*	BackboneElement
-	specialDesignation.identifier	0..*	Identifier
-	specialDesignation.type	0..1	CodeableConcept
-	specialDesignation.intendedUse	0..1	CodeableConcept
-	specialDesignation.indication[x]	0..1	CodeableConcept|Reference(MedicinalProductIndication)
-	specialDesignation.status	0..1	CodeableConcept
-	specialDesignation.date	0..1	dateTime
-	specialDesignation.species	0..1	CodeableConcept
+	identifier	0..*	Identifier	Σ
+	type	0..1	CodeableConcept	Σ
+	domain	0..1	Coding	Σ
+	combinedPharmaceuticalDoseForm	0..1	CodeableConcept	Σ
+	legalStatusOfSupply	0..1	CodeableConcept	Σ
+	additionalMonitoringIndicator	0..1	CodeableConcept	Σ
+	specialMeasures	0..*	string	Σ
+	paediatricUseIndicator	0..1	CodeableConcept	Σ
+	productClassification	0..*	CodeableConcept	Σ
+	marketingStatus	0..*	MarketingStatus	Σ
+	pharmaceuticalProduct	0..*	Reference(MedicinalProductPharmaceutical)	Σ
+	packagedMedicinalProduct	0..*	Reference(MedicinalProductPackaged)	Σ
+	attachedDocument	0..*	Reference(DocumentReference)	Σ
+	masterFile	0..*	Reference(DocumentReference)	Σ
+	contact	0..*	Reference(Organization|PractitionerRole)	Σ
+	clinicalTrial	0..*	Reference(ResearchStudy)	Σ
+	name	1..*	BackboneElement	Σ
+	name.productName	1..1	string	Σ
+	name.namePart	0..*	BackboneElement	Σ
+	name.namePart.part	1..1	string	Σ
+	name.namePart.type	1..1	Coding	Σ
+	name.countryLanguage	0..*	BackboneElement	Σ
+	name.countryLanguage.country	1..1	CodeableConcept	Σ
+	name.countryLanguage.jurisdiction	0..1	CodeableConcept	Σ
+	name.countryLanguage.language	1..1	CodeableConcept	Σ
+	crossReference	0..*	Identifier	Σ
+	manufacturingBusinessOperation	0..*	BackboneElement	Σ
+	manufacturingBusinessOperation.operationType	0..1	CodeableConcept	Σ
+	manufacturingBusinessOperation.authorisationReferenceNumber	0..1	Identifier	Σ
+	manufacturingBusinessOperation.effectiveDate	0..1	dateTime	Σ
+	manufacturingBusinessOperation.confidentialityIndicator	0..1	CodeableConcept	Σ
+	manufacturingBusinessOperation.manufacturer	0..*	Reference(Organization)	Σ
+	manufacturingBusinessOperation.regulator	0..1	Reference(Organization)	Σ
+	specialDesignation	0..*	BackboneElement	Σ
+	specialDesignation.identifier	0..*	Identifier	Σ
+	specialDesignation.type	0..1	CodeableConcept	Σ
+	specialDesignation.intendedUse	0..1	CodeableConcept	Σ
+	specialDesignation.indication[x]	0..1	CodeableConcept|Reference(MedicinalProductIndication)	Σ
+	specialDesignation.status	0..1	CodeableConcept	Σ
+	specialDesignation.date	0..1	dateTime	Σ
+	specialDesignation.species	0..1	CodeableConcept	Σ
 MedicinalProductAuthorization	resource	DomainResource
-	identifier	0..*	Identifier
-	subject	0..1	Reference(MedicinalProduct|MedicinalProductPackaged)
-	country	0..*	CodeableConcept
-	jurisdiction	0..*	CodeableConcept
-	status	0..1	CodeableConcept
-	statusDate	0..1	dateTime
-	restoreDate	0..1	dateTime
-	validityPeriod	0..1	Period
-	dataExclusivityPeriod	0..1	Period
-	dateOfFirstAuthorization	0..1	dateTime
-	internationalBirthDate	0..1	dateTime
-	legalBasis	0..1	CodeableConcept
-	jurisdictionalAuthorization	0..*	BackboneElement
-	jurisdictionalAuthorization.identifier	0..*	Identifier
-	jurisdictionalAuthorization.country	0..1	CodeableConcept
-	jurisdictionalAuthorization.jurisdiction	0..*	CodeableConcept
-	jurisdictionalAuthorization.legalStatusOfSupply	0..1	CodeableConcept
-	jurisdictionalAuthorization.validityPeriod	0..1	Period
-	holder	0..1	Reference(Organization)
-	regulator	0..1	Reference(Organization)
-	procedure	0..1	BackboneElement
-	procedure.identifier	0..1	Identifier
-	procedure.type	1..1	CodeableConcept
-	procedure.date[x]	0..1	Period|dateTime
-	procedure.application	0..*	#MedicinalProductAuthorization.procedure
+	identifier	0..*	Identifier	Σ
+	subject	0..1	Reference(MedicinalProduct|MedicinalProductPackaged)	Σ
+	country	0..*	CodeableConcept	Σ
+	jurisdiction	0..*	CodeableConcept	Σ
+	status	0..1	CodeableConcept	Σ
+	statusDate	0..1	dateTime	Σ
+	restoreDate	0..1	dateTime	Σ
+	validityPeriod	0..1	Period	Σ
+	dataExclusivityPeriod	0..1	Period	Σ
+	dateOfFirstAuthorization	0..1	dateTime	Σ
+	internationalBirthDate	0..1	dateTime	Σ
+	legalBasis	0..1	CodeableConcept	Σ
+	jurisdictionalAuthorization	0..*	BackboneElement	Σ
+	jurisdictionalAuthorization.identifier	0..*	Identifier	Σ
+	jurisdictionalAuthorization.country	0..1	CodeableConcept	Σ
+	jurisdictionalAuthorization.jurisdiction	0..*	CodeableConcept	Σ
+	jurisdictionalAuthorization.legalStatusOfSupply	0..1	CodeableConcept	Σ
+	jurisdictionalAuthorization.validityPeriod	0..1	Period	Σ
+	holder	0..1	Reference(Organization)	Σ
+	regulator	0..1	Reference(Organization)	Σ
+	procedure	0..1	BackboneElement	Σ
+	procedure.identifier	0..1	Identifier	Σ
+	procedure.type	1..1	CodeableConcept	Σ
+	procedure.date[x]	0..1	Period|dateTime	Σ
+	procedure.application	0..*	#MedicinalProductAuthorization.procedure	Σ
 MedicinalProductContraindication	resource	DomainResource
-	subject	0..*	Reference(MedicinalProduct|Medication)
-	disease	0..1	CodeableConcept
-	diseaseStatus	0..1	CodeableConcept
-	comorbidity	0..*	CodeableConcept
-	therapeuticIndication	0..*	Reference(MedicinalProductIndication)
-	otherTherapy	0..*	BackboneElement
-	otherTherapy.therapyRelationshipType	1..1	CodeableConcept
-	otherTherapy.medication[x]	1..1	CodeableConcept|Reference(MedicinalProduct|Medication|Substance|SubstanceSpecification)
-	population	0..*	Population
+	subject	0..*	Reference(MedicinalProduct|Medication)	Σ
+	disease	0..1	CodeableConcept	Σ
+	diseaseStatus	0..1	CodeableConcept	Σ
+	comorbidity	0..*	CodeableConcept	Σ
+	therapeuticIndication	0..*	Reference(MedicinalProductIndication)	Σ
+	otherTherapy	0..*	BackboneElement	Σ
+	otherTherapy.therapyRelationshipType	1..1	CodeableConcept	Σ
+	otherTherapy.medication[x]	1..1	CodeableConcept|Reference(MedicinalProduct|Medication|Substance|SubstanceSpecification)	Σ
+	population	0..*	Population	Σ
 MedicinalProductIndication	resource	DomainResource
-	subject	0..*	Reference(MedicinalProduct|Medication)
-	diseaseSymptomProcedure	0..1	CodeableConcept
-	diseaseStatus	0..1	CodeableConcept
-	comorbidity	0..*	CodeableConcept
-	intendedEffect	0..1	CodeableConcept
-	duration	0..1	Quantity
-	otherTherapy	0..*	BackboneElement
-	otherTherapy.therapyRelationshipType	1..1	CodeableConcept
-	otherTherapy.medication[x]	1..1	CodeableConcept|Reference(MedicinalProduct|Medication|Substance|SubstanceSpecification)
-	undesirableEffect	0..*	Reference(MedicinalProductUndesirableEffect)
-	population	0..*	Population
+	subject	0..*	Reference(MedicinalProduct|Medication)	Σ
+	diseaseSymptomProcedure	0..1	CodeableConcept	Σ
+	diseaseStatus	0..1	CodeableConcept	Σ
+	comorbidity	0..*	CodeableConcept	Σ
+	intendedEffect	0..1	CodeableConcept	Σ
+	duration	0..1	Quantity	Σ
+	otherTherapy	0..*	BackboneElement	Σ
+	otherTherapy.therapyRelationshipType	1..1	CodeableConcept	Σ
+	otherTherapy.medication[x]	1..1	CodeableConcept|Reference(MedicinalProduct|Medication|Substance|SubstanceSpecification)	Σ
+	undesirableEffect	0..*	Reference(MedicinalProductUndesirableEffect)	Σ
+	population	0..*	Population	Σ
 MedicinalProductIngredient	resource	DomainResource
-	identifier	0..1	Identifier
-	role	1..1	CodeableConcept
-	allergenicIndicator	0..1	boolean
-	manufacturer	0..*	Reference(Organization)
-	specifiedSubstance	0..*	BackboneElement
-	specifiedSubstance.code	1..1	CodeableConcept
-	specifiedSubstance.group	1..1	CodeableConcept
-	specifiedSubstance.confidentiality	0..1	CodeableConcept
-	specifiedSubstance.strength	0..*	BackboneElement
-	specifiedSubstance.strength.presentation	1..1	Ratio
-	specifiedSubstance.strength.presentationLowLimit	0..1	Ratio
-	specifiedSubstance.strength.concentration	0..1	Ratio
-	specifiedSubstance.strength.concentrationLowLimit	0..1	Ratio
-	specifiedSubstance.strength.measurementPoint	0..1	string
-	specifiedSubstance.strength.country	0..*	CodeableConcept
-	specifiedSubstance.strength.referenceStrength	0..*	BackboneElement
-	specifiedSubstance.strength.referenceStrength.substance	0..1	CodeableConcept
-	specifiedSubstance.strength.referenceStrength.strength	1..1	Ratio
-	specifiedSubstance.strength.referenceStrength.strengthLowLimit	0..1	Ratio
-	specifiedSubstance.strength.referenceStrength.measurementPoint	0..1	string
-	specifiedSubstance.strength.referenceStrength.country	0..*	CodeableConcept
-	substance	0..1	BackboneElement
-	substance.code	1..1	CodeableConcept
-	substance.strength	0..*	#MedicinalProductIngredient.specifiedSubstance.strength
+	identifier	0..1	Identifier	Σ
+	role	1..1	CodeableConcept	Σ
+	allergenicIndicator	0..1	boolean	Σ
+	manufacturer	0..*	Reference(Organization)	Σ
+	specifiedSubstance	0..*	BackboneElement	Σ
+	specifiedSubstance.code	1..1	CodeableConcept	Σ
+	specifiedSubstance.group	1..1	CodeableConcept	Σ
+	specifiedSubstance.confidentiality	0..1	CodeableConcept	Σ
+	specifiedSubstance.strength	0..*	BackboneElement	Σ
+	specifiedSubstance.strength.presentation	1..1	Ratio	Σ
+	specifiedSubstance.strength.presentationLowLimit	0..1	Ratio	Σ
+	specifiedSubstance.strength.concentration	0..1	Ratio	Σ
+	specifiedSubstance.strength.concentrationLowLimit	0..1	Ratio	Σ
+	specifiedSubstance.strength.measurementPoint	0..1	string	Σ
+	specifiedSubstance.strength.country	0..*	CodeableConcept	Σ
+	specifiedSubstance.strength.referenceStrength	0..*	BackboneElement	Σ
+	specifiedSubstance.strength.referenceStrength.substance	0..1	CodeableConcept	Σ
+	specifiedSubstance.strength.referenceStrength.strength	1..1	Ratio	Σ
+	specifiedSubstance.strength.referenceStrength.strengthLowLimit	0..1	Ratio	Σ
+	specifiedSubstance.strength.referenceStrength.measurementPoint	0..1	string	Σ
+	specifiedSubstance.strength.referenceStrength.country	0..*	CodeableConcept	Σ
+	substance	0..1	BackboneElement	Σ
+	substance.code	1..1	CodeableConcept	Σ
+	substance.strength	0..*	#MedicinalProductIngredient.specifiedSubstance.strength	Σ
 MedicinalProductInteraction	resource	DomainResource
-	subject	0..*	Reference(MedicinalProduct|Medication|Substance)
-	description	0..1	string
-	interactant	0..*	BackboneElement
-	interactant.item[x]	1..1	Reference(MedicinalProduct|Medication|Substance|ObservationDefinition)|CodeableConcept
-	type	0..1	CodeableConcept
-	effect	0..1	CodeableConcept
-	incidence	0..1	CodeableConcept
-	management	0..1	CodeableConcept
+	subject	0..*	Reference(MedicinalProduct|Medication|Substance)	Σ
+	description	0..1	string	Σ
+	interactant	0..*	BackboneElement	Σ
+	interactant.item[x]	1..1	Reference(MedicinalProduct|Medication|Substance|ObservationDefinition)|CodeableConcept	Σ
+	type	0..1	CodeableConcept	Σ
+	effect	0..1	CodeableConcept	Σ
+	incidence	0..1	CodeableConcept	Σ
+	management	0..1	CodeableConcept	Σ
 MedicinalProductManufactured	resource	DomainResource
-	manufacturedDoseForm	1..1	CodeableConcept
-	unitOfPresentation	0..1	CodeableConcept
-	quantity	1..1	Quantity
-	manufacturer	0..*	Reference(Organization)
-	ingredient	0..*	Reference(MedicinalProductIngredient)
-	physicalCharacteristics	0..1	ProdCharacteristic
-	otherCharacteristics	0..*	CodeableConcept
+	manufacturedDoseForm	1..1	CodeableConcept	Σ
+	unitOfPresentation	0..1	CodeableConcept	Σ
+	quantity	1..1	Quantity	Σ
+	manufacturer	0..*	Reference(Organization)	Σ
+	ingredient	0..*	Reference(MedicinalProductIngredient)	Σ
+	physicalCharacteristics	0..1	ProdCharacteristic	Σ
+	otherCharacteristics	0..*	CodeableConcept	Σ
 MedicinalProductPackaged	resource	DomainResource
-	identifier	0..*	Identifier
-	subject	0..*	Reference(MedicinalProduct)
-	description	0..1	string
-	legalStatusOfSupply	0..1	CodeableConcept
-	marketingStatus	0..*	MarketingStatus
-	marketingAuthorization	0..1	Reference(MedicinalProductAuthorization)
-	manufacturer	0..*	Reference(Organization)
-	batchIdentifier	0..*	BackboneElement
-	batchIdentifier.outerPackaging	1..1	Identifier
-	batchIdentifier.immediatePackaging	0..1	Identifier
-	packageItem	1..*	BackboneElement
-	packageItem.identifier	0..*	Identifier
-	packageItem.type	1..1	CodeableConcept
-	packageItem.quantity	1..1	Quantity
-	packageItem.material	0..*	CodeableConcept
-	packageItem.alternateMaterial	0..*	CodeableConcept
-	packageItem.device	0..*	Reference(DeviceDefinition)
-	packageItem.manufacturedItem	0..*	Reference(MedicinalProductManufactured)
-	packageItem.packageItem	0..*	#MedicinalProductPackaged.packageItem
-	packageItem.physicalCharacteristics	0..1	ProdCharacteristic
-	packageItem.otherCharacteristics	0..*	CodeableConcept
-	packageItem.shelfLifeStorage	0..*	ProductShelfLife
-	packageItem.manufacturer	0..*	Reference(Organization)
+	identifier	0..*	Identifier	Σ
+	subject	0..*	Reference(MedicinalProduct)	Σ
+	description	0..1	string	Σ
+	legalStatusOfSupply	0..1	CodeableConcept	Σ
+	marketingStatus	0..*	MarketingStatus	Σ
+	marketingAuthorization	0..1	Reference(MedicinalProductAuthorization)	Σ
+	manufacturer	0..*	Reference(Organization)	Σ
+	batchIdentifier	0..*	BackboneElement	Σ
+	batchIdentifier.outerPackaging	1..1	Identifier	Σ
+	batchIdentifier.immediatePackaging	0..1	Identifier	Σ
+	packageItem	1..*	BackboneElement	Σ
+	packageItem.identifier	0..*	Identifier	Σ
+	packageItem.type	1..1	CodeableConcept	Σ
+	packageItem.quantity	1..1	Quantity	Σ
+	packageItem.material	0..*	CodeableConcept	Σ
+	packageItem.alternateMaterial	0..*	CodeableConcept	Σ
+	packageItem.device	0..*	Reference(DeviceDefinition)	Σ
+	packageItem.manufacturedItem	0..*	Reference(MedicinalProductManufactured)	Σ
+	packageItem.packageItem	0..*	#MedicinalProductPackaged.packageItem	Σ
+	packageItem.physicalCharacteristics	0..1	ProdCharacteristic	Σ
+	packageItem.otherCharacteristics	0..*	CodeableConcept	Σ
+	packageItem.shelfLifeStorage	0..*	ProductShelfLife	Σ
+	packageItem.manufacturer	0..*	Reference(Organization)	Σ
 MedicinalProductPharmaceutical	resource	DomainResource
-	identifier	0..*	Identifier
-	administrableDoseForm	1..1	CodeableConcept
-	unitOfPresentation	0..1	CodeableConcept
-	ingredient	0..*	Reference(MedicinalProductIngredient)
-	device	0..*	Reference(DeviceDefinition)
-	characteristics	0..*	BackboneElement
-	characteristics.code	1..1	CodeableConcept
-	characteristics.status	0..1	CodeableConcept
-	routeOfAdministration	1..*	BackboneElement
-	routeOfAdministration.code	1..1	CodeableConcept
-	routeOfAdministration.firstDose	0..1	Quantity
-	routeOfAdministration.maxSingleDose	0..1	Quantity
-	routeOfAdministration.maxDosePerDay	0..1	Quantity
-	routeOfAdministration.maxDosePerTreatmentPeriod	0..1	Ratio
-	routeOfAdministration.maxTreatmentPeriod	0..1	Duration
-	routeOfAdministration.targetSpecies	0..*	BackboneElement
-	routeOfAdministration.targetSpecies.code	1..1	CodeableConcept
-	routeOfAdministration.targetSpecies.withdrawalPeriod	0..*	BackboneElement
-	routeOfAdministration.targetSpecies.withdrawalPeriod.tissue	1..1	CodeableConcept
-	routeOfAdministration.targetSpecies.withdrawalPeriod.value	1..1	Quantity
-	routeOfAdministration.targetSpecies.withdrawalPeriod.supportingInformation	0..1	string
+	identifier	0..*	Identifier	Σ
+	administrableDoseForm	1..1	CodeableConcept	Σ
+	unitOfPresentation	0..1	CodeableConcept	Σ
+	ingredient	0..*	Reference(MedicinalProductIngredient)	Σ
+	device	0..*	Reference(DeviceDefinition)	Σ
+	characteristics	0..*	BackboneElement	Σ
+	characteristics.code	1..1	CodeableConcept	Σ
+	characteristics.status	0..1	CodeableConcept	Σ
+	routeOfAdministration	1..*	BackboneElement	Σ
+	routeOfAdministration.code	1..1	CodeableConcept	Σ
+	routeOfAdministration.firstDose	0..1	Quantity	Σ
+	routeOfAdministration.maxSingleDose	0..1	Quantity	Σ
+	routeOfAdministration.maxDosePerDay	0..1	Quantity	Σ
+	routeOfAdministration.maxDosePerTreatmentPeriod	0..1	Ratio	Σ
+	routeOfAdministration.maxTreatmentPeriod	0..1	Duration	Σ
+	routeOfAdministration.targetSpecies	0..*	BackboneElement	Σ
+	routeOfAdministration.targetSpecies.code	1..1	CodeableConcept	Σ
+	routeOfAdministration.targetSpecies.withdrawalPeriod	0..*	BackboneElement	Σ
+	routeOfAdministration.targetSpecies.withdrawalPeriod.tissue	1..1	CodeableConcept	Σ
+	routeOfAdministration.targetSpecies.withdrawalPeriod.value	1..1	Quantity	Σ
+	routeOfAdministration.targetSpecies.withdrawalPeriod.supportingInformation	0..1	string	Σ
 MedicinalProductUndesirableEffect	resource	DomainResource
-	subject	0..*	Reference(MedicinalProduct|Medication)
-	symptomConditionEffect	0..1	CodeableConcept
-	classification	0..1	CodeableConcept
-	frequencyOfOccurrence	0..1	CodeableConcept
-	population	0..*	Population
+	subject	0..*	Reference(MedicinalProduct|Medication)	Σ
+	symptomConditionEffect	0..1	CodeableConcept	Σ
+	classification	0..1	CodeableConcept	Σ
+	frequencyOfOccurrence	0..1	CodeableConcept	Σ
+	population	0..*	Population	Σ
 MessageDefinition	resource	DomainResource
-	url	0..1	uri
-	identifier	0..*	Identifier
-	version	0..1	string
-	name	0..1	string
-	title	0..1	string
-	replaces	0..*	canonical(MessageDefinition)
-	status	1..1	code
-	experimental	0..1	boolean
-	date	1..1	dateTime
-	publisher	0..1	string
-	contact	0..*	ContactDetail
-	description	0..1	markdown
-	useContext	0..*	UsageContext
-	jurisdiction	0..*	CodeableConcept
-	purpose	0..1	markdown
+	url	0..1	uri	Σ
+	identifier	0..*	Identifier	Σ
+	version	0..1	string	Σ
+	name	0..1	string	Σ
+	title	0..1	string	Σ
+	replaces	0..*	canonical(MessageDefinition)	Σ
+	status	1..1	code	Σ
+	experimental	0..1	boolean	Σ
+	date	1..1	dateTime	Σ
+	publisher	0..1	string	Σ
+	contact	0..*	ContactDetail	Σ
+	description	0..1	markdown	Σ
+	useContext	0..*	UsageContext	Σ
+	jurisdiction	0..*	CodeableConcept	Σ
+	purpose	0..1	markdown	Σ
 	copyright	0..1	markdown
-	base	0..1	canonical(MessageDefinition)
-	parent	0..*	canonical(ActivityDefinition|PlanDefinition)
-	event[x]	1..1	Coding|uri
-	category	0..1	code
-	focus	0..*	BackboneElement
-	focus.code	1..1	code
+	base	0..1	canonical(MessageDefinition)	Σ
+	parent	0..*	canonical(ActivityDefinition|PlanDefinition)	Σ
+	event[x]	1..1	Coding|uri	Σ
+	category	0..1	code	Σ
+	focus	0..*	BackboneElement	Σ
+	focus.code	1..1	code	Σ
 	focus.profile	0..1	canonical(StructureDefinition)
-	focus.min	1..1	unsignedInt
+	focus.min	1..1	unsignedInt	Σ
 	focus.max	0..1	string
 	responseRequired	0..1	code
 	allowedResponse	0..*	BackboneElement
@@ -3110,124 +3111,124 @@ MessageDefinition	resource	DomainResource
 	allowedResponse.situation	0..1	markdown
 	graph	0..*	canonical(GraphDefinition)
 MessageHeader	resource	DomainResource
-	event[x]	1..1	Coding|uri
-	destination	0..*	BackboneElement
-	destination.name	0..1	string
-	destination.target	0..1	Reference(Device)
-	destination.endpoint	1..1	url
-	destination.receiver	0..1	Reference(Practitioner|PractitionerRole|Organization)
-	sender	0..1	Reference(Practitioner|PractitionerRole|Organization)
-	enterer	0..1	Reference(Practitioner|PractitionerRole)
-	author	0..1	Reference(Practitioner|PractitionerRole)
-	source	1..1	BackboneElement
-	source.name	0..1	string
-	source.software	0..1	string
-	source.version	0..1	string
-	source.contact	0..1	ContactPoint
-	source.endpoint	1..1	url
-	responsible	0..1	Reference(Practitioner|PractitionerRole|Organization)
-	reason	0..1	CodeableConcept
-	response	0..1	BackboneElement
-	response.identifier	1..1	id
-	response.code	1..1	code
-	response.details	0..1	Reference(OperationOutcome)
-	focus	0..*	Reference(Resource)
-	definition	0..1	canonical(MessageDefinition)
+	event[x]	1..1	Coding|uri	Σ
+	destination	0..*	BackboneElement	Σ
+	destination.name	0..1	string	Σ
+	destination.target	0..1	Reference(Device)	Σ
+	destination.endpoint	1..1	url	Σ
+	destination.receiver	0..1	Reference(Practitioner|PractitionerRole|Organization)	Σ
+	sender	0..1	Reference(Practitioner|PractitionerRole|Organization)	Σ
+	enterer	0..1	Reference(Practitioner|PractitionerRole)	Σ
+	author	0..1	Reference(Practitioner|PractitionerRole)	Σ
+	source	1..1	BackboneElement	Σ
+	source.name	0..1	string	Σ
+	source.software	0..1	string	Σ
+	source.version	0..1	string	Σ
+	source.contact	0..1	ContactPoint	Σ
+	source.endpoint	1..1	url	Σ
+	responsible	0..1	Reference(Practitioner|PractitionerRole|Organization)	Σ
+	reason	0..1	CodeableConcept	Σ
+	response	0..1	BackboneElement	Σ
+	response.identifier	1..1	id	Σ
+	response.code	1..1	code	Σ
+	response.details	0..1	Reference(OperationOutcome)	Σ
+	focus	0..*	Reference(Resource)	Σ
+	definition	0..1	canonical(MessageDefinition)	Σ
 Meta	complex-type	Element
-	versionId	0..1	id
-	lastUpdated	0..1	instant
-	source	0..1	uri
-	profile	0..*	canonical(StructureDefinition)
-	security	0..*	Coding
-	tag	0..*	Coding
+	versionId	0..1	id	Σ
+	lastUpdated	0..1	instant	Σ
+	source	0..1	uri	Σ
+	profile	0..*	canonical(StructureDefinition)	Σ
+	security	0..*	Coding	Σ
+	tag	0..*	Coding	Σ
 MolecularSequence	resource	DomainResource
-	identifier	0..*	Identifier
-	type	0..1	code
-	coordinateSystem	1..1	integer
-	patient	0..1	Reference(Patient)
-	specimen	0..1	Reference(Specimen)
-	device	0..1	Reference(Device)
-	performer	0..1	Reference(Organization)
-	quantity	0..1	Quantity
-	referenceSeq	0..1	BackboneElement
-	referenceSeq.chromosome	0..1	CodeableConcept
-	referenceSeq.genomeBuild	0..1	string
-	referenceSeq.orientation	0..1	code
-	referenceSeq.referenceSeqId	0..1	CodeableConcept
-	referenceSeq.referenceSeqPointer	0..1	Reference(MolecularSequence)
-	referenceSeq.referenceSeqString	0..1	string
-	referenceSeq.strand	0..1	code
-	referenceSeq.windowStart	0..1	integer
-	referenceSeq.windowEnd	0..1	integer
-	variant	0..*	BackboneElement
-	variant.start	0..1	integer
-	variant.end	0..1	integer
-	variant.observedAllele	0..1	string
-	variant.referenceAllele	0..1	string
-	variant.cigar	0..1	string
-	variant.variantPointer	0..1	Reference(Observation)
-	observedSeq	0..1	string
-	quality	0..*	BackboneElement
-	quality.type	1..1	code
-	quality.standardSequence	0..1	CodeableConcept
-	quality.start	0..1	integer
-	quality.end	0..1	integer
-	quality.score	0..1	Quantity
-	quality.method	0..1	CodeableConcept
-	quality.truthTP	0..1	decimal
-	quality.queryTP	0..1	decimal
-	quality.truthFN	0..1	decimal
-	quality.queryFP	0..1	decimal
-	quality.gtFP	0..1	decimal
-	quality.precision	0..1	decimal
-	quality.recall	0..1	decimal
-	quality.fScore	0..1	decimal
-	quality.roc	0..1	BackboneElement
-	quality.roc.score	0..*	integer
-	quality.roc.numTP	0..*	integer
-	quality.roc.numFP	0..*	integer
-	quality.roc.numFN	0..*	integer
-	quality.roc.precision	0..*	decimal
-	quality.roc.sensitivity	0..*	decimal
-	quality.roc.fMeasure	0..*	decimal
-	readCoverage	0..1	integer
-	repository	0..*	BackboneElement
-	repository.type	1..1	code
-	repository.url	0..1	uri
-	repository.name	0..1	string
-	repository.datasetId	0..1	string
-	repository.variantsetId	0..1	string
-	repository.readsetId	0..1	string
-	pointer	0..*	Reference(MolecularSequence)
-	structureVariant	0..*	BackboneElement
-	structureVariant.variantType	0..1	CodeableConcept
-	structureVariant.exact	0..1	boolean
-	structureVariant.length	0..1	integer
-	structureVariant.outer	0..1	BackboneElement
-	structureVariant.outer.start	0..1	integer
-	structureVariant.outer.end	0..1	integer
-	structureVariant.inner	0..1	BackboneElement
-	structureVariant.inner.start	0..1	integer
-	structureVariant.inner.end	0..1	integer
+	identifier	0..*	Identifier	Σ
+	type	0..1	code	Σ
+	coordinateSystem	1..1	integer	Σ
+	patient	0..1	Reference(Patient)	Σ
+	specimen	0..1	Reference(Specimen)	Σ
+	device	0..1	Reference(Device)	Σ
+	performer	0..1	Reference(Organization)	Σ
+	quantity	0..1	Quantity	Σ
+	referenceSeq	0..1	BackboneElement	Σ
+	referenceSeq.chromosome	0..1	CodeableConcept	Σ
+	referenceSeq.genomeBuild	0..1	string	Σ
+	referenceSeq.orientation	0..1	code	Σ
+	referenceSeq.referenceSeqId	0..1	CodeableConcept	Σ
+	referenceSeq.referenceSeqPointer	0..1	Reference(MolecularSequence)	Σ
+	referenceSeq.referenceSeqString	0..1	string	Σ
+	referenceSeq.strand	0..1	code	Σ
+	referenceSeq.windowStart	0..1	integer	Σ
+	referenceSeq.windowEnd	0..1	integer	Σ
+	variant	0..*	BackboneElement	Σ
+	variant.start	0..1	integer	Σ
+	variant.end	0..1	integer	Σ
+	variant.observedAllele	0..1	string	Σ
+	variant.referenceAllele	0..1	string	Σ
+	variant.cigar	0..1	string	Σ
+	variant.variantPointer	0..1	Reference(Observation)	Σ
+	observedSeq	0..1	string	Σ
+	quality	0..*	BackboneElement	Σ
+	quality.type	1..1	code	Σ
+	quality.standardSequence	0..1	CodeableConcept	Σ
+	quality.start	0..1	integer	Σ
+	quality.end	0..1	integer	Σ
+	quality.score	0..1	Quantity	Σ
+	quality.method	0..1	CodeableConcept	Σ
+	quality.truthTP	0..1	decimal	Σ
+	quality.queryTP	0..1	decimal	Σ
+	quality.truthFN	0..1	decimal	Σ
+	quality.queryFP	0..1	decimal	Σ
+	quality.gtFP	0..1	decimal	Σ
+	quality.precision	0..1	decimal	Σ
+	quality.recall	0..1	decimal	Σ
+	quality.fScore	0..1	decimal	Σ
+	quality.roc	0..1	BackboneElement	Σ
+	quality.roc.score	0..*	integer	Σ
+	quality.roc.numTP	0..*	integer	Σ
+	quality.roc.numFP	0..*	integer	Σ
+	quality.roc.numFN	0..*	integer	Σ
+	quality.roc.precision	0..*	decimal	Σ
+	quality.roc.sensitivity	0..*	decimal	Σ
+	quality.roc.fMeasure	0..*	decimal	Σ
+	readCoverage	0..1	integer	Σ
+	repository	0..*	BackboneElement	Σ
+	repository.type	1..1	code	Σ
+	repository.url	0..1	uri	Σ
+	repository.name	0..1	string	Σ
+	repository.datasetId	0..1	string	Σ
+	repository.variantsetId	0..1	string	Σ
+	repository.readsetId	0..1	string	Σ
+	pointer	0..*	Reference(MolecularSequence)	Σ
+	structureVariant	0..*	BackboneElement	Σ
+	structureVariant.variantType	0..1	CodeableConcept	Σ
+	structureVariant.exact	0..1	boolean	Σ
+	structureVariant.length	0..1	integer	Σ
+	structureVariant.outer	0..1	BackboneElement	Σ
+	structureVariant.outer.start	0..1	integer	Σ
+	structureVariant.outer.end	0..1	integer	Σ
+	structureVariant.inner	0..1	BackboneElement	Σ
+	structureVariant.inner.start	0..1	integer	Σ
+	structureVariant.inner.end	0..1	integer	Σ
 Money	complex-type	Element
-	value	0..1	decimal
-	currency	0..1	code
+	value	0..1	decimal	Σ
+	currency	0..1	code	Σ
 NamingSystem	resource	DomainResource
-	name	1..1	string
-	status	1..1	code
-	kind	1..1	code
-	date	1..1	dateTime
-	publisher	0..1	string
-	contact	0..*	ContactDetail
+	name	1..1	string	Σ
+	status	1..1	code	Σ
+	kind	1..1	code	Σ
+	date	1..1	dateTime	Σ
+	publisher	0..1	string	Σ
+	contact	0..*	ContactDetail	Σ
 	responsible	0..1	string
 	type	0..1	CodeableConcept
 	description	0..1	markdown
-	useContext	0..*	UsageContext
-	jurisdiction	0..*	CodeableConcept
+	useContext	0..*	UsageContext	Σ
+	jurisdiction	0..*	CodeableConcept	Σ
 	usage	0..1	string
-	uniqueId	1..*	BackboneElement
-	uniqueId.type	1..1	code
-	uniqueId.value	1..1	string
+	uniqueId	1..*	BackboneElement	Σ
+	uniqueId.type	1..1	code	Σ
+	uniqueId.value	1..1	string	Σ
 	uniqueId.preferred	0..1	boolean
 	uniqueId.comment	0..1	string
 	uniqueId.period	0..1	Period
@@ -3236,20 +3237,20 @@ Narrative	complex-type	Element
 	div	1..1	xhtml
 NutritionOrder	resource	DomainResource
 	identifier	0..*	Identifier
-	instantiatesCanonical	0..*	canonical(ActivityDefinition|PlanDefinition)
-	instantiatesUri	0..*	uri
+	instantiatesCanonical	0..*	canonical(ActivityDefinition|PlanDefinition)	Σ
+	instantiatesUri	0..*	uri	Σ
 	instantiates	0..*	uri
-	status	1..1	code
-	intent	1..1	code
-	patient	1..1	Reference(Patient)
+	status	1..1	code	Σ
+	intent	1..1	code	Σ
+	patient	1..1	Reference(Patient)	Σ
 	encounter	0..1	Reference(Encounter)
-	dateTime	1..1	dateTime
-	orderer	0..1	Reference(Practitioner|PractitionerRole)
+	dateTime	1..1	dateTime	Σ
+	orderer	0..1	Reference(Practitioner|PractitionerRole)	Σ
 	allergyIntolerance	0..*	Reference(AllergyIntolerance)
 	foodPreferenceModifier	0..*	CodeableConcept
 	excludeFoodModifier	0..*	CodeableConcept
 	oralDiet	0..1	BackboneElement
-	oralDiet.type	0..*	CodeableConcept
+	oralDiet.type	0..*	CodeableConcept	Σ
 	oralDiet.schedule	0..*	Timing
 	oralDiet.nutrient	0..*	BackboneElement
 	oralDiet.nutrient.modifier	0..1	CodeableConcept
@@ -3258,15 +3259,15 @@ NutritionOrder	resource	DomainResource
 	oralDiet.texture.modifier	0..1	CodeableConcept
 	oralDiet.texture.foodType	0..1	CodeableConcept
 	oralDiet.fluidConsistencyType	0..*	CodeableConcept
-	oralDiet.instruction	0..1	string
+	oralDiet.instruction	0..1	string	Σ
 	supplement	0..*	BackboneElement
-	supplement.type	0..1	CodeableConcept
+	supplement.type	0..1	CodeableConcept	Σ
 	supplement.productName	0..1	string
 	supplement.schedule	0..*	Timing
 	supplement.quantity	0..1	Quantity
-	supplement.instruction	0..1	string
+	supplement.instruction	0..1	string	Σ
 	enteralFormula	0..1	BackboneElement
-	enteralFormula.baseFormulaType	0..1	CodeableConcept
+	enteralFormula.baseFormulaType	0..1	CodeableConcept	Σ
 	enteralFormula.baseFormulaProductName	0..1	string
 	enteralFormula.additiveType	0..1	CodeableConcept
 	enteralFormula.additiveProductName	0..1	string
@@ -3277,22 +3278,22 @@ NutritionOrder	resource	DomainResource
 	enteralFormula.administration.quantity	0..1	Quantity
 	enteralFormula.administration.rate[x]	0..1	Quantity|Ratio
 	enteralFormula.maxVolumeToDeliver	0..1	Quantity
-	enteralFormula.administrationInstruction	0..1	string
+	enteralFormula.administrationInstruction	0..1	string	Σ
 	note	0..*	Annotation
 Observation	resource	DomainResource
-	identifier	0..*	Identifier
-	basedOn	0..*	Reference(CarePlan|DeviceRequest|ImmunizationRecommendation|MedicationRequest|NutritionOrder|ServiceRequest)
-	partOf	0..*	Reference(MedicationAdministration|MedicationDispense|MedicationStatement|Procedure|Immunization|ImagingStudy)
-	status	1..1	code
+	identifier	0..*	Identifier	Σ
+	basedOn	0..*	Reference(CarePlan|DeviceRequest|ImmunizationRecommendation|MedicationRequest|NutritionOrder|ServiceRequest)	Σ
+	partOf	0..*	Reference(MedicationAdministration|MedicationDispense|MedicationStatement|Procedure|Immunization|ImagingStudy)	Σ
+	status	1..1	code	Σ
 	category	0..*	CodeableConcept
-	code	1..1	CodeableConcept
-	subject	0..1	Reference(Patient|Group|Device|Location)
-	focus	0..*	Reference(Resource)
-	encounter	0..1	Reference(Encounter)
-	effective[x]	0..1	dateTime|Period|Timing|instant
-	issued	0..1	instant
-	performer	0..*	Reference(Practitioner|PractitionerRole|Organization|CareTeam|Patient|RelatedPerson)
-	value[x]	0..1	Quantity|CodeableConcept|string|boolean|integer|Range|Ratio|SampledData|time|dateTime|Period
+	code	1..1	CodeableConcept	Σ
+	subject	0..1	Reference(Patient|Group|Device|Location)	Σ
+	focus	0..*	Reference(Resource)	Σ
+	encounter	0..1	Reference(Encounter)	Σ
+	effective[x]	0..1	dateTime|Period|Timing|instant	Σ
+	issued	0..1	instant	Σ
+	performer	0..*	Reference(Practitioner|PractitionerRole|Organization|CareTeam|Patient|RelatedPerson)	Σ
+	value[x]	0..1	Quantity|CodeableConcept|string|boolean|integer|Range|Ratio|SampledData|time|dateTime|Period	Σ
 	dataAbsentReason	0..1	CodeableConcept
 	interpretation	0..*	CodeableConcept
 	note	0..*	Annotation
@@ -3307,18 +3308,18 @@ Observation	resource	DomainResource
 	referenceRange.appliesTo	0..*	CodeableConcept
 	referenceRange.age	0..1	Range
 	referenceRange.text	0..1	string
-	hasMember	0..*	Reference(Observation|QuestionnaireResponse|MolecularSequence)
-	derivedFrom	0..*	Reference(DocumentReference|ImagingStudy|Media|QuestionnaireResponse|Observation|MolecularSequence)
-	component	0..*	BackboneElement
-	component.code	1..1	CodeableConcept
-	component.value[x]	0..1	Quantity|CodeableConcept|string|boolean|integer|Range|Ratio|SampledData|time|dateTime|Period
+	hasMember	0..*	Reference(Observation|QuestionnaireResponse|MolecularSequence)	Σ
+	derivedFrom	0..*	Reference(DocumentReference|ImagingStudy|Media|QuestionnaireResponse|Observation|MolecularSequence)	Σ
+	component	0..*	BackboneElement	Σ
+	component.code	1..1	CodeableConcept	Σ
+	component.value[x]	0..1	Quantity|CodeableConcept|string|boolean|integer|Range|Ratio|SampledData|time|dateTime|Period	Σ
 	component.dataAbsentReason	0..1	CodeableConcept
 	component.interpretation	0..*	CodeableConcept
 	component.referenceRange	0..*	#Observation.referenceRange
 ObservationDefinition	resource	DomainResource
-	category	0..*	CodeableConcept
-	code	1..1	CodeableConcept
-	identifier	0..*	Identifier
+	category	0..*	CodeableConcept	Σ
+	code	1..1	CodeableConcept	Σ
+	identifier	0..*	Identifier	Σ
 	permittedDataType	0..*	code
 	multipleResultsAllowed	0..1	boolean
 	method	0..1	CodeableConcept
@@ -3342,28 +3343,28 @@ ObservationDefinition	resource	DomainResource
 	abnormalCodedValueSet	0..1	Reference(ValueSet)
 	criticalCodedValueSet	0..1	Reference(ValueSet)
 OperationDefinition	resource	DomainResource
-	url	0..1	uri
-	version	0..1	string
-	name	1..1	string
-	title	0..1	string
-	status	1..1	code
-	kind	1..1	code
-	experimental	0..1	boolean
-	date	0..1	dateTime
-	publisher	0..1	string
-	contact	0..*	ContactDetail
+	url	0..1	uri	Σ
+	version	0..1	string	Σ
+	name	1..1	string	Σ
+	title	0..1	string	Σ
+	status	1..1	code	Σ
+	kind	1..1	code	Σ
+	experimental	0..1	boolean	Σ
+	date	0..1	dateTime	Σ
+	publisher	0..1	string	Σ
+	contact	0..*	ContactDetail	Σ
 	description	0..1	markdown
-	useContext	0..*	UsageContext
-	jurisdiction	0..*	CodeableConcept
+	useContext	0..*	UsageContext	Σ
+	jurisdiction	0..*	CodeableConcept	Σ
 	purpose	0..1	markdown
-	affectsState	0..1	boolean
-	code	1..1	code
+	affectsState	0..1	boolean	Σ
+	code	1..1	code	Σ
 	comment	0..1	markdown
-	base	0..1	canonical(OperationDefinition)
-	resource	0..*	code
-	system	1..1	boolean
-	type	1..1	boolean
-	instance	1..1	boolean
+	base	0..1	canonical(OperationDefinition)	Σ
+	resource	0..*	code	Σ
+	system	1..1	boolean	Σ
+	type	1..1	boolean	Σ
+	instance	1..1	boolean	Σ
 	inputProfile	0..1	canonical(StructureDefinition)
 	outputProfile	0..1	canonical(StructureDefinition)
 	parameter	0..*	BackboneElement
@@ -3386,22 +3387,22 @@ OperationDefinition	resource	DomainResource
 	overload.parameterName	0..*	string
 	overload.comment	0..1	string
 OperationOutcome	resource	DomainResource
-	issue	1..*	BackboneElement
-	issue.severity	1..1	code
-	issue.code	1..1	code
-	issue.details	0..1	CodeableConcept
-	issue.diagnostics	0..1	string
-	issue.location	0..*	string
-	issue.expression	0..*	string
+	issue	1..*	BackboneElement	Σ
+	issue.severity	1..1	code	Σ
+	issue.code	1..1	code	Σ
+	issue.details	0..1	CodeableConcept	Σ
+	issue.diagnostics	0..1	string	Σ
+	issue.location	0..*	string	Σ
+	issue.expression	0..*	string	Σ
 Organization	resource	DomainResource
-	identifier	0..*	Identifier
-	active	0..1	boolean
-	type	0..*	CodeableConcept
-	name	0..1	string
+	identifier	0..*	Identifier	Σ
+	active	0..1	boolean	Σ
+	type	0..*	CodeableConcept	Σ
+	name	0..1	string	Σ
 	alias	0..*	string
 	telecom	0..*	ContactPoint
 	address	0..*	Address
-	partOf	0..1	Reference(Organization)
+	partOf	0..1	Reference(Organization)	Σ
 	contact	0..*	BackboneElement
 	contact.purpose	0..1	CodeableConcept
 	contact.name	0..1	HumanName
@@ -3409,41 +3410,41 @@ Organization	resource	DomainResource
 	contact.address	0..1	Address
 	endpoint	0..*	Reference(Endpoint)
 OrganizationAffiliation	resource	DomainResource
-	identifier	0..*	Identifier
-	active	0..1	boolean
-	period	0..1	Period
-	organization	0..1	Reference(Organization)
-	participatingOrganization	0..1	Reference(Organization)
-	network	0..*	Reference(Organization)
-	code	0..*	CodeableConcept
-	specialty	0..*	CodeableConcept
-	location	0..*	Reference(Location)
+	identifier	0..*	Identifier	Σ
+	active	0..1	boolean	Σ
+	period	0..1	Period	Σ
+	organization	0..1	Reference(Organization)	Σ
+	participatingOrganization	0..1	Reference(Organization)	Σ
+	network	0..*	Reference(Organization)	Σ
+	code	0..*	CodeableConcept	Σ
+	specialty	0..*	CodeableConcept	Σ
+	location	0..*	Reference(Location)	Σ
 	healthcareService	0..*	Reference(HealthcareService)
-	telecom	0..*	ContactPoint
+	telecom	0..*	ContactPoint	Σ
 	endpoint	0..*	Reference(Endpoint)
 ParameterDefinition	complex-type	Element
-	name	0..1	code
-	use	1..1	code
-	min	0..1	integer
-	max	0..1	string
-	documentation	0..1	string
-	type	1..1	code
-	profile	0..1	canonical(StructureDefinition)
+	name	0..1	code	Σ
+	use	1..1	code	Σ
+	min	0..1	integer	Σ
+	max	0..1	string	Σ
+	documentation	0..1	string	Σ
+	type	1..1	code	Σ
+	profile	0..1	canonical(StructureDefinition)	Σ
 Parameters	resource	Resource
-	parameter	0..*	BackboneElement
-	parameter.name	1..1	string
-	parameter.value[x]	0..1	base64Binary|boolean|canonical|code|date|dateTime|decimal|id|instant|integer|markdown|oid|positiveInt|string|time|unsignedInt|uri|url|uuid|Address|Age|Annotation|Attachment|CodeableConcept|Coding|ContactPoint|Count|Distance|Duration|HumanName|Identifier|Money|Period|Quantity|Range|Ratio|Reference|SampledData|Signature|Timing|ContactDetail|Contributor|DataRequirement|Expression|ParameterDefinition|RelatedArtifact|TriggerDefinition|UsageContext|Dosage|Meta
-	parameter.resource	0..1	Resource
-	parameter.part	0..*	#Parameters.parameter
+	parameter	0..*	BackboneElement	Σ
+	parameter.name	1..1	string	Σ
+	parameter.value[x]	0..1	base64Binary|boolean|canonical|code|date|dateTime|decimal|id|instant|integer|markdown|oid|positiveInt|string|time|unsignedInt|uri|url|uuid|Address|Age|Annotation|Attachment|CodeableConcept|Coding|ContactPoint|Count|Distance|Duration|HumanName|Identifier|Money|Period|Quantity|Range|Ratio|Reference|SampledData|Signature|Timing|ContactDetail|Contributor|DataRequirement|Expression|ParameterDefinition|RelatedArtifact|TriggerDefinition|UsageContext|Dosage|Meta	Σ
+	parameter.resource	0..1	Resource	Σ
+	parameter.part	0..*	#Parameters.parameter	Σ
 Patient	resource	DomainResource
-	identifier	0..*	Identifier
-	active	0..1	boolean
-	name	0..*	HumanName
-	telecom	0..*	ContactPoint
-	gender	0..1	code
-	birthDate	0..1	date
-	deceased[x]	0..1	boolean|dateTime
-	address	0..*	Address
+	identifier	0..*	Identifier	Σ
+	active	0..1	boolean	Σ
+	name	0..*	HumanName	Σ
+	telecom	0..*	ContactPoint	Σ
+	gender	0..1	code	Σ
+	birthDate	0..1	date	Σ
+	deceased[x]	0..1	boolean|dateTime	Σ
+	address	0..*	Address	Σ
 	maritalStatus	0..1	CodeableConcept
 	multipleBirth[x]	0..1	boolean|integer
 	photo	0..*	Attachment
@@ -3459,35 +3460,35 @@ Patient	resource	DomainResource
 	communication.language	1..1	CodeableConcept
 	communication.preferred	0..1	boolean
 	generalPractitioner	0..*	Reference(Organization|Practitioner|PractitionerRole)
-	managingOrganization	0..1	Reference(Organization)
-	link	0..*	BackboneElement
-	link.other	1..1	Reference(Patient|RelatedPerson)
-	link.type	1..1	code
+	managingOrganization	0..1	Reference(Organization)	Σ
+	link	0..*	BackboneElement	Σ
+	link.other	1..1	Reference(Patient|RelatedPerson)	Σ
+	link.type	1..1	code	Σ
 PaymentNotice	resource	DomainResource
 	identifier	0..*	Identifier
-	status	1..1	code
+	status	1..1	code	Σ
 	request	0..1	Reference(Resource)
 	response	0..1	Reference(Resource)
-	created	1..1	dateTime
+	created	1..1	dateTime	Σ
 	provider	0..1	Reference(Practitioner|PractitionerRole|Organization)
-	payment	1..1	Reference(PaymentReconciliation)
+	payment	1..1	Reference(PaymentReconciliation)	Σ
 	paymentDate	0..1	date
 	payee	0..1	Reference(Practitioner|PractitionerRole|Organization)
-	recipient	1..1	Reference(Organization)
-	amount	1..1	Money
+	recipient	1..1	Reference(Organization)	Σ
+	amount	1..1	Money	Σ
 	paymentStatus	0..1	CodeableConcept
 PaymentReconciliation	resource	DomainResource
 	identifier	0..*	Identifier
-	status	1..1	code
-	period	0..1	Period
-	created	1..1	dateTime
-	paymentIssuer	0..1	Reference(Organization)
+	status	1..1	code	Σ
+	period	0..1	Period	Σ
+	created	1..1	dateTime	Σ
+	paymentIssuer	0..1	Reference(Organization)	Σ
 	request	0..1	Reference(Task)
 	requestor	0..1	Reference(Practitioner|PractitionerRole|Organization)
 	outcome	0..1	code
 	disposition	0..1	string
-	paymentDate	1..1	date
-	paymentAmount	1..1	Money
+	paymentDate	1..1	date	Σ
+	paymentAmount	1..1	Money	Σ
 	paymentIdentifier	0..1	Identifier
 	detail	0..*	BackboneElement
 	detail.identifier	0..1	Identifier
@@ -3505,44 +3506,44 @@ PaymentReconciliation	resource	DomainResource
 	processNote.type	0..1	code
 	processNote.text	0..1	string
 Period	complex-type	Element
-	start	0..1	dateTime
-	end	0..1	dateTime
+	start	0..1	dateTime	Σ
+	end	0..1	dateTime	Σ
 Person	resource	DomainResource
 	identifier	0..*	Identifier
-	name	0..*	HumanName
-	telecom	0..*	ContactPoint
-	gender	0..1	code
-	birthDate	0..1	date
+	name	0..*	HumanName	Σ
+	telecom	0..*	ContactPoint	Σ
+	gender	0..1	code	Σ
+	birthDate	0..1	date	Σ
 	address	0..*	Address
 	photo	0..1	Attachment
-	managingOrganization	0..1	Reference(Organization)
-	active	0..1	boolean
+	managingOrganization	0..1	Reference(Organization)	Σ
+	active	0..1	boolean	Σ
 	link	0..*	BackboneElement
 	link.target	1..1	Reference(Patient|Practitioner|RelatedPerson|Person)
 	link.assurance	0..1	code
 PlanDefinition	resource	DomainResource
-	url	0..1	uri
-	identifier	0..*	Identifier
-	version	0..1	string
-	name	0..1	string
-	title	0..1	string
+	url	0..1	uri	Σ
+	identifier	0..*	Identifier	Σ
+	version	0..1	string	Σ
+	name	0..1	string	Σ
+	title	0..1	string	Σ
 	subtitle	0..1	string
-	type	0..1	CodeableConcept
-	status	1..1	code
-	experimental	0..1	boolean
+	type	0..1	CodeableConcept	Σ
+	status	1..1	code	Σ
+	experimental	0..1	boolean	Σ
 	subject[x]	0..1	CodeableConcept|Reference(Group)
-	date	0..1	dateTime
-	publisher	0..1	string
-	contact	0..*	ContactDetail
-	description	0..1	markdown
-	useContext	0..*	UsageContext
-	jurisdiction	0..*	CodeableConcept
+	date	0..1	dateTime	Σ
+	publisher	0..1	string	Σ
+	contact	0..*	ContactDetail	Σ
+	description	0..1	markdown	Σ
+	useContext	0..*	UsageContext	Σ
+	jurisdiction	0..*	CodeableConcept	Σ
 	purpose	0..1	markdown
 	usage	0..1	string
 	copyright	0..1	markdown
 	approvalDate	0..1	date
 	lastReviewDate	0..1	date
-	effectivePeriod	0..1	Period
+	effectivePeriod	0..1	Period	Σ
 	topic	0..*	CodeableConcept
 	author	0..*	ContactDetail
 	editor	0..*	ContactDetail
@@ -3599,18 +3600,18 @@ PlanDefinition	resource	DomainResource
 	action.dynamicValue.expression	0..1	Expression
 	action.action	0..*	#PlanDefinition.action
 Population	complex-type	BackboneElement
-	age[x]	0..1	Range|CodeableConcept
-	gender	0..1	CodeableConcept
-	race	0..1	CodeableConcept
-	physiologicalCondition	0..1	CodeableConcept
+	age[x]	0..1	Range|CodeableConcept	Σ
+	gender	0..1	CodeableConcept	Σ
+	race	0..1	CodeableConcept	Σ
+	physiologicalCondition	0..1	CodeableConcept	Σ
 Practitioner	resource	DomainResource
-	identifier	0..*	Identifier
-	active	0..1	boolean
-	name	0..*	HumanName
-	telecom	0..*	ContactPoint
-	address	0..*	Address
-	gender	0..1	code
-	birthDate	0..1	date
+	identifier	0..*	Identifier	Σ
+	active	0..1	boolean	Σ
+	name	0..*	HumanName	Σ
+	telecom	0..*	ContactPoint	Σ
+	address	0..*	Address	Σ
+	gender	0..1	code	Σ
+	birthDate	0..1	date	Σ
 	photo	0..*	Attachment
 	qualification	0..*	BackboneElement
 	qualification.identifier	0..*	Identifier
@@ -3619,16 +3620,16 @@ Practitioner	resource	DomainResource
 	qualification.issuer	0..1	Reference(Organization)
 	communication	0..*	CodeableConcept
 PractitionerRole	resource	DomainResource
-	identifier	0..*	Identifier
-	active	0..1	boolean
-	period	0..1	Period
-	practitioner	0..1	Reference(Practitioner)
-	organization	0..1	Reference(Organization)
-	code	0..*	CodeableConcept
-	specialty	0..*	CodeableConcept
-	location	0..*	Reference(Location)
+	identifier	0..*	Identifier	Σ
+	active	0..1	boolean	Σ
+	period	0..1	Period	Σ
+	practitioner	0..1	Reference(Practitioner)	Σ
+	organization	0..1	Reference(Organization)	Σ
+	code	0..*	CodeableConcept	Σ
+	specialty	0..*	CodeableConcept	Σ
+	location	0..*	Reference(Location)	Σ
 	healthcareService	0..*	Reference(HealthcareService)
-	telecom	0..*	ContactPoint
+	telecom	0..*	ContactPoint	Σ
 	availableTime	0..*	BackboneElement
 	availableTime.daysOfWeek	0..*	code
 	availableTime.allDay	0..1	boolean
@@ -3640,29 +3641,29 @@ PractitionerRole	resource	DomainResource
 	availabilityExceptions	0..1	string
 	endpoint	0..*	Reference(Endpoint)
 Procedure	resource	DomainResource
-	identifier	0..*	Identifier
-	instantiatesCanonical	0..*	canonical(PlanDefinition|ActivityDefinition|Measure|OperationDefinition|Questionnaire)
-	instantiatesUri	0..*	uri
-	basedOn	0..*	Reference(CarePlan|ServiceRequest)
-	partOf	0..*	Reference(Procedure|Observation|MedicationAdministration)
-	status	1..1	code
-	statusReason	0..1	CodeableConcept
-	category	0..1	CodeableConcept
-	code	0..1	CodeableConcept
-	subject	1..1	Reference(Patient|Group)
-	encounter	0..1	Reference(Encounter)
-	performed[x]	0..1	dateTime|Period|string|Age|Range
-	recorder	0..1	Reference(Patient|RelatedPerson|Practitioner|PractitionerRole)
-	asserter	0..1	Reference(Patient|RelatedPerson|Practitioner|PractitionerRole)
-	performer	0..*	BackboneElement
-	performer.function	0..1	CodeableConcept
-	performer.actor	1..1	Reference(Practitioner|PractitionerRole|Organization|Patient|RelatedPerson|Device)
+	identifier	0..*	Identifier	Σ
+	instantiatesCanonical	0..*	canonical(PlanDefinition|ActivityDefinition|Measure|OperationDefinition|Questionnaire)	Σ
+	instantiatesUri	0..*	uri	Σ
+	basedOn	0..*	Reference(CarePlan|ServiceRequest)	Σ
+	partOf	0..*	Reference(Procedure|Observation|MedicationAdministration)	Σ
+	status	1..1	code	Σ
+	statusReason	0..1	CodeableConcept	Σ
+	category	0..1	CodeableConcept	Σ
+	code	0..1	CodeableConcept	Σ
+	subject	1..1	Reference(Patient|Group)	Σ
+	encounter	0..1	Reference(Encounter)	Σ
+	performed[x]	0..1	dateTime|Period|string|Age|Range	Σ
+	recorder	0..1	Reference(Patient|RelatedPerson|Practitioner|PractitionerRole)	Σ
+	asserter	0..1	Reference(Patient|RelatedPerson|Practitioner|PractitionerRole)	Σ
+	performer	0..*	BackboneElement	Σ
+	performer.function	0..1	CodeableConcept	Σ
+	performer.actor	1..1	Reference(Practitioner|PractitionerRole|Organization|Patient|RelatedPerson|Device)	Σ
 	performer.onBehalfOf	0..1	Reference(Organization)
-	location	0..1	Reference(Location)
-	reasonCode	0..*	CodeableConcept
-	reasonReference	0..*	Reference(Condition|Observation|Procedure|DiagnosticReport|DocumentReference)
-	bodySite	0..*	CodeableConcept
-	outcome	0..1	CodeableConcept
+	location	0..1	Reference(Location)	Σ
+	reasonCode	0..*	CodeableConcept	Σ
+	reasonReference	0..*	Reference(Condition|Observation|Procedure|DiagnosticReport|DocumentReference)	Σ
+	bodySite	0..*	CodeableConcept	Σ
+	outcome	0..1	CodeableConcept	Σ
 	report	0..*	Reference(DiagnosticReport|DocumentReference|Composition)
 	complication	0..*	CodeableConcept
 	complicationDetail	0..*	Reference(Condition)
@@ -3674,68 +3675,68 @@ Procedure	resource	DomainResource
 	usedReference	0..*	Reference(Device|Medication|Substance)
 	usedCode	0..*	CodeableConcept
 ProdCharacteristic	complex-type	BackboneElement
-	height	0..1	Quantity
-	width	0..1	Quantity
-	depth	0..1	Quantity
-	weight	0..1	Quantity
-	nominalVolume	0..1	Quantity
-	externalDiameter	0..1	Quantity
-	shape	0..1	string
-	color	0..*	string
-	imprint	0..*	string
-	image	0..*	Attachment
-	scoring	0..1	CodeableConcept
+	height	0..1	Quantity	Σ
+	width	0..1	Quantity	Σ
+	depth	0..1	Quantity	Σ
+	weight	0..1	Quantity	Σ
+	nominalVolume	0..1	Quantity	Σ
+	externalDiameter	0..1	Quantity	Σ
+	shape	0..1	string	Σ
+	color	0..*	string	Σ
+	imprint	0..*	string	Σ
+	image	0..*	Attachment	Σ
+	scoring	0..1	CodeableConcept	Σ
 ProductShelfLife	complex-type	BackboneElement
-	identifier	0..1	Identifier
-	type	1..1	CodeableConcept
-	period	1..1	Quantity
-	specialPrecautionsForStorage	0..*	CodeableConcept
+	identifier	0..1	Identifier	Σ
+	type	1..1	CodeableConcept	Σ
+	period	1..1	Quantity	Σ
+	specialPrecautionsForStorage	0..*	CodeableConcept	Σ
 Provenance	resource	DomainResource
-	target	1..*	Reference(Resource)
+	target	1..*	Reference(Resource)	Σ
 	occurred[x]	0..1	Period|dateTime
-	recorded	1..1	instant
+	recorded	1..1	instant	Σ
 	policy	0..*	uri
 	location	0..1	Reference(Location)
 	reason	0..*	CodeableConcept
 	activity	0..1	CodeableConcept
 	agent	1..*	BackboneElement
-	agent.type	0..1	CodeableConcept
+	agent.type	0..1	CodeableConcept	Σ
 	agent.role	0..*	CodeableConcept
-	agent.who	1..1	Reference(Practitioner|PractitionerRole|RelatedPerson|Patient|Device|Organization)
+	agent.who	1..1	Reference(Practitioner|PractitionerRole|RelatedPerson|Patient|Device|Organization)	Σ
 	agent.onBehalfOf	0..1	Reference(Practitioner|PractitionerRole|RelatedPerson|Patient|Device|Organization)
 	entity	0..*	BackboneElement
-	entity.role	1..1	code
-	entity.what	1..1	Reference(Resource)
+	entity.role	1..1	code	Σ
+	entity.what	1..1	Reference(Resource)	Σ
 	entity.agent	0..*	#Provenance.agent
 	signature	0..*	Signature
 Quantity	complex-type	Element
-	value	0..1	decimal
-	comparator	0..1	code
-	unit	0..1	string
-	system	0..1	uri
-	code	0..1	code
+	value	0..1	decimal	Σ
+	comparator	0..1	code	Σ
+	unit	0..1	string	Σ
+	system	0..1	uri	Σ
+	code	0..1	code	Σ
 Questionnaire	resource	DomainResource
-	url	0..1	uri
-	identifier	0..*	Identifier
-	version	0..1	string
-	name	0..1	string
-	title	0..1	string
+	url	0..1	uri	Σ
+	identifier	0..*	Identifier	Σ
+	version	0..1	string	Σ
+	name	0..1	string	Σ
+	title	0..1	string	Σ
 	derivedFrom	0..*	canonical(Questionnaire)
-	status	1..1	code
-	experimental	0..1	boolean
-	subjectType	0..*	code
-	date	0..1	dateTime
-	publisher	0..1	string
-	contact	0..*	ContactDetail
+	status	1..1	code	Σ
+	experimental	0..1	boolean	Σ
+	subjectType	0..*	code	Σ
+	date	0..1	dateTime	Σ
+	publisher	0..1	string	Σ
+	contact	0..*	ContactDetail	Σ
 	description	0..1	markdown
-	useContext	0..*	UsageContext
-	jurisdiction	0..*	CodeableConcept
+	useContext	0..*	UsageContext	Σ
+	jurisdiction	0..*	CodeableConcept	Σ
 	purpose	0..1	markdown
 	copyright	0..1	markdown
 	approvalDate	0..1	date
 	lastReviewDate	0..1	date
-	effectivePeriod	0..1	Period
-	code	0..*	Coding
+	effectivePeriod	0..1	Period	Σ
+	code	0..*	Coding	Σ
 	item	0..*	BackboneElement
 	item.linkId	1..1	string
 	item.definition	0..1	uri
@@ -3760,16 +3761,16 @@ Questionnaire	resource	DomainResource
 	item.initial.value[x]	1..1	boolean|decimal|integer|date|dateTime|time|string|uri|Attachment|Coding|Quantity|Reference(Resource)
 	item.item	0..*	#Questionnaire.item
 QuestionnaireResponse	resource	DomainResource
-	identifier	0..1	Identifier
-	basedOn	0..*	Reference(CarePlan|ServiceRequest)
-	partOf	0..*	Reference(Observation|Procedure)
-	questionnaire	0..1	canonical(Questionnaire)
-	status	1..1	code
-	subject	0..1	Reference(Resource)
-	encounter	0..1	Reference(Encounter)
-	authored	0..1	dateTime
-	author	0..1	Reference(Device|Practitioner|PractitionerRole|Patient|RelatedPerson|Organization)
-	source	0..1	Reference(Patient|Practitioner|PractitionerRole|RelatedPerson)
+	identifier	0..1	Identifier	Σ
+	basedOn	0..*	Reference(CarePlan|ServiceRequest)	Σ
+	partOf	0..*	Reference(Observation|Procedure)	Σ
+	questionnaire	0..1	canonical(Questionnaire)	Σ
+	status	1..1	code	Σ
+	subject	0..1	Reference(Resource)	Σ
+	encounter	0..1	Reference(Encounter)	Σ
+	authored	0..1	dateTime	Σ
+	author	0..1	Reference(Device|Practitioner|PractitionerRole|Patient|RelatedPerson|Organization)	Σ
+	source	0..1	Reference(Patient|Practitioner|PractitionerRole|RelatedPerson)	Σ
 	item	0..*	BackboneElement
 	item.linkId	1..1	string
 	item.definition	0..1	uri
@@ -3779,50 +3780,50 @@ QuestionnaireResponse	resource	DomainResource
 	item.answer.item	0..*	#QuestionnaireResponse.item
 	item.item	0..*	#QuestionnaireResponse.item
 Range	complex-type	Element
-	low	0..1	Quantity
-	high	0..1	Quantity
+	low	0..1	Quantity	Σ
+	high	0..1	Quantity	Σ
 Ratio	complex-type	Element
-	numerator	0..1	Quantity
-	denominator	0..1	Quantity
+	numerator	0..1	Quantity	Σ
+	denominator	0..1	Quantity	Σ
 Reference	complex-type	Element
-	reference	0..1	string
-	type	0..1	uri
-	identifier	0..1	Identifier
-	display	0..1	string
+	reference	0..1	string	Σ
+	type	0..1	uri	Σ
+	identifier	0..1	Identifier	Σ
+	display	0..1	string	Σ
 RelatedArtifact	complex-type	Element
-	type	1..1	code
-	label	0..1	string
-	display	0..1	string
-	citation	0..1	markdown
-	url	0..1	url
-	document	0..1	Attachment
-	resource	0..1	canonical(Resource)
+	type	1..1	code	Σ
+	label	0..1	string	Σ
+	display	0..1	string	Σ
+	citation	0..1	markdown	Σ
+	url	0..1	url	Σ
+	document	0..1	Attachment	Σ
+	resource	0..1	canonical(Resource)	Σ
 RelatedPerson	resource	DomainResource
-	identifier	0..*	Identifier
-	active	0..1	boolean
-	patient	1..1	Reference(Patient)
-	relationship	0..*	CodeableConcept
-	name	0..*	HumanName
-	telecom	0..*	ContactPoint
-	gender	0..1	code
-	birthDate	0..1	date
-	address	0..*	Address
+	identifier	0..*	Identifier	Σ
+	active	0..1	boolean	Σ
+	patient	1..1	Reference(Patient)	Σ
+	relationship	0..*	CodeableConcept	Σ
+	name	0..*	HumanName	Σ
+	telecom	0..*	ContactPoint	Σ
+	gender	0..1	code	Σ
+	birthDate	0..1	date	Σ
+	address	0..*	Address	Σ
 	photo	0..*	Attachment
 	period	0..1	Period
 	communication	0..*	BackboneElement
 	communication.language	1..1	CodeableConcept
 	communication.preferred	0..1	boolean
 RequestGroup	resource	DomainResource
-	identifier	0..*	Identifier
-	instantiatesCanonical	0..*	canonical
-	instantiatesUri	0..*	uri
+	identifier	0..*	Identifier	Σ
+	instantiatesCanonical	0..*	canonical	Σ
+	instantiatesUri	0..*	uri	Σ
 	basedOn	0..*	Reference(Resource)
 	replaces	0..*	Reference(Resource)
-	groupIdentifier	0..1	Identifier
-	status	1..1	code
-	intent	1..1	code
-	priority	0..1	code
-	code	0..1	CodeableConcept
+	groupIdentifier	0..1	Identifier	Σ
+	status	1..1	code	Σ
+	intent	1..1	code	Σ
+	priority	0..1	code	Σ
+	code	0..1	CodeableConcept	Σ
 	subject	0..1	Reference(Patient|Group)
 	encounter	0..1	Reference(Encounter)
 	authoredOn	0..1	dateTime
@@ -3833,8 +3834,8 @@ RequestGroup	resource	DomainResource
 	action	0..*	BackboneElement
 	action.prefix	0..1	string
 	action.title	0..1	string
-	action.description	0..1	string
-	action.textEquivalent	0..1	string
+	action.description	0..1	string	Σ
+	action.textEquivalent	0..1	string	Σ
 	action.priority	0..1	code
 	action.code	0..*	CodeableConcept
 	action.documentation	0..*	RelatedArtifact
@@ -3856,29 +3857,29 @@ RequestGroup	resource	DomainResource
 	action.resource	0..1	Reference(Resource)
 	action.action	0..*	#RequestGroup.action
 ResearchDefinition	resource	DomainResource
-	url	0..1	uri
-	identifier	0..*	Identifier
-	version	0..1	string
-	name	0..1	string
-	title	0..1	string
+	url	0..1	uri	Σ
+	identifier	0..*	Identifier	Σ
+	version	0..1	string	Σ
+	name	0..1	string	Σ
+	title	0..1	string	Σ
 	shortTitle	0..1	string
 	subtitle	0..1	string
-	status	1..1	code
-	experimental	0..1	boolean
+	status	1..1	code	Σ
+	experimental	0..1	boolean	Σ
 	subject[x]	0..1	CodeableConcept|Reference(Group)
-	date	0..1	dateTime
-	publisher	0..1	string
-	contact	0..*	ContactDetail
-	description	0..1	markdown
+	date	0..1	dateTime	Σ
+	publisher	0..1	string	Σ
+	contact	0..*	ContactDetail	Σ
+	description	0..1	markdown	Σ
 	comment	0..*	string
-	useContext	0..*	UsageContext
-	jurisdiction	0..*	CodeableConcept
+	useContext	0..*	UsageContext	Σ
+	jurisdiction	0..*	CodeableConcept	Σ
 	purpose	0..1	markdown
 	usage	0..1	string
 	copyright	0..1	markdown
 	approvalDate	0..1	date
 	lastReviewDate	0..1	date
-	effectivePeriod	0..1	Period
+	effectivePeriod	0..1	Period	Σ
 	topic	0..*	CodeableConcept
 	author	0..*	ContactDetail
 	editor	0..*	ContactDetail
@@ -3886,34 +3887,34 @@ ResearchDefinition	resource	DomainResource
 	endorser	0..*	ContactDetail
 	relatedArtifact	0..*	RelatedArtifact
 	library	0..*	canonical(Library)
-	population	1..1	Reference(ResearchElementDefinition)
-	exposure	0..1	Reference(ResearchElementDefinition)
-	exposureAlternative	0..1	Reference(ResearchElementDefinition)
-	outcome	0..1	Reference(ResearchElementDefinition)
+	population	1..1	Reference(ResearchElementDefinition)	Σ
+	exposure	0..1	Reference(ResearchElementDefinition)	Σ
+	exposureAlternative	0..1	Reference(ResearchElementDefinition)	Σ
+	outcome	0..1	Reference(ResearchElementDefinition)	Σ
 ResearchElementDefinition	resource	DomainResource
-	url	0..1	uri
-	identifier	0..*	Identifier
-	version	0..1	string
-	name	0..1	string
-	title	0..1	string
-	shortTitle	0..1	string
+	url	0..1	uri	Σ
+	identifier	0..*	Identifier	Σ
+	version	0..1	string	Σ
+	name	0..1	string	Σ
+	title	0..1	string	Σ
+	shortTitle	0..1	string	Σ
 	subtitle	0..1	string
-	status	1..1	code
-	experimental	0..1	boolean
+	status	1..1	code	Σ
+	experimental	0..1	boolean	Σ
 	subject[x]	0..1	CodeableConcept|Reference(Group)
-	date	0..1	dateTime
-	publisher	0..1	string
-	contact	0..*	ContactDetail
-	description	0..1	markdown
+	date	0..1	dateTime	Σ
+	publisher	0..1	string	Σ
+	contact	0..*	ContactDetail	Σ
+	description	0..1	markdown	Σ
 	comment	0..*	string
-	useContext	0..*	UsageContext
-	jurisdiction	0..*	CodeableConcept
+	useContext	0..*	UsageContext	Σ
+	jurisdiction	0..*	CodeableConcept	Σ
 	purpose	0..1	markdown
 	usage	0..1	string
 	copyright	0..1	markdown
 	approvalDate	0..1	date
 	lastReviewDate	0..1	date
-	effectivePeriod	0..1	Period
+	effectivePeriod	0..1	Period	Σ
 	topic	0..*	CodeableConcept
 	author	0..*	ContactDetail
 	editor	0..*	ContactDetail
@@ -3921,10 +3922,10 @@ ResearchElementDefinition	resource	DomainResource
 	endorser	0..*	ContactDetail
 	relatedArtifact	0..*	RelatedArtifact
 	library	0..*	canonical(Library)
-	type	1..1	code
+	type	1..1	code	Σ
 	variableType	0..1	code
-	characteristic	1..*	BackboneElement
-	characteristic.definition[x]	1..1	CodeableConcept|canonical(ValueSet)|Expression|DataRequirement
+	characteristic	1..*	BackboneElement	Σ
+	characteristic.definition[x]	1..1	CodeableConcept|canonical(ValueSet)|Expression|DataRequirement	Σ
 	characteristic.usageContext	0..*	UsageContext
 	characteristic.exclude	0..1	boolean
 	characteristic.unitOfMeasure	0..1	CodeableConcept
@@ -3937,27 +3938,27 @@ ResearchElementDefinition	resource	DomainResource
 	characteristic.participantEffectiveTimeFromStart	0..1	Duration
 	characteristic.participantEffectiveGroupMeasure	0..1	code
 ResearchStudy	resource	DomainResource
-	identifier	0..*	Identifier
-	title	0..1	string
-	protocol	0..*	Reference(PlanDefinition)
-	partOf	0..*	Reference(ResearchStudy)
-	status	1..1	code
-	primaryPurposeType	0..1	CodeableConcept
-	phase	0..1	CodeableConcept
-	category	0..*	CodeableConcept
-	focus	0..*	CodeableConcept
-	condition	0..*	CodeableConcept
-	contact	0..*	ContactDetail
+	identifier	0..*	Identifier	Σ
+	title	0..1	string	Σ
+	protocol	0..*	Reference(PlanDefinition)	Σ
+	partOf	0..*	Reference(ResearchStudy)	Σ
+	status	1..1	code	Σ
+	primaryPurposeType	0..1	CodeableConcept	Σ
+	phase	0..1	CodeableConcept	Σ
+	category	0..*	CodeableConcept	Σ
+	focus	0..*	CodeableConcept	Σ
+	condition	0..*	CodeableConcept	Σ
+	contact	0..*	ContactDetail	Σ
 	relatedArtifact	0..*	RelatedArtifact
-	keyword	0..*	CodeableConcept
-	location	0..*	CodeableConcept
+	keyword	0..*	CodeableConcept	Σ
+	location	0..*	CodeableConcept	Σ
 	description	0..1	markdown
-	enrollment	0..*	Reference(Group)
-	period	0..1	Period
-	sponsor	0..1	Reference(Organization)
-	principalInvestigator	0..1	Reference(Practitioner|PractitionerRole)
-	site	0..*	Reference(Location)
-	reasonStopped	0..1	CodeableConcept
+	enrollment	0..*	Reference(Group)	Σ
+	period	0..1	Period	Σ
+	sponsor	0..1	Reference(Organization)	Σ
+	principalInvestigator	0..1	Reference(Practitioner|PractitionerRole)	Σ
+	site	0..*	Reference(Location)	Σ
+	reasonStopped	0..1	CodeableConcept	Σ
 	note	0..*	Annotation
 	arm	0..*	BackboneElement
 	arm.name	1..1	string
@@ -3967,31 +3968,31 @@ ResearchStudy	resource	DomainResource
 	objective.name	0..1	string
 	objective.type	0..1	CodeableConcept
 ResearchSubject	resource	DomainResource
-	identifier	0..*	Identifier
-	status	1..1	code
-	period	0..1	Period
-	study	1..1	Reference(ResearchStudy)
-	individual	1..1	Reference(Patient)
+	identifier	0..*	Identifier	Σ
+	status	1..1	code	Σ
+	period	0..1	Period	Σ
+	study	1..1	Reference(ResearchStudy)	Σ
+	individual	1..1	Reference(Patient)	Σ
 	assignedArm	0..1	string
 	actualArm	0..1	string
 	consent	0..1	Reference(Consent)
 Resource	resource		abstract
-	id	0..1	string
-	meta	0..1	Meta
-	implicitRules	0..1	uri
+	id	0..1	string	Σ
+	meta	0..1	Meta	Σ
+	implicitRules	0..1	uri	Σ
 	language	0..1	code
 RiskAssessment	resource	DomainResource
-	identifier	0..*	Identifier
+	identifier	0..*	Identifier	Σ
 	basedOn	0..1	Reference(Resource)
 	parent	0..1	Reference(Resource)
-	status	1..1	code
-	method	0..1	CodeableConcept
-	code	0..1	CodeableConcept
-	subject	1..1	Reference(Patient|Group)
-	encounter	0..1	Reference(Encounter)
-	occurrence[x]	0..1	dateTime|Period
-	condition	0..1	Reference(Condition)
-	performer	0..1	Reference(Practitioner|PractitionerRole|Device)
+	status	1..1	code	Σ
+	method	0..1	CodeableConcept	Σ
+	code	0..1	CodeableConcept	Σ
+	subject	1..1	Reference(Patient|Group)	Σ
+	encounter	0..1	Reference(Encounter)	Σ
+	occurrence[x]	0..1	dateTime|Period	Σ
+	condition	0..1	Reference(Condition)	Σ
+	performer	0..1	Reference(Practitioner|PractitionerRole|Device)	Σ
 	reasonCode	0..*	CodeableConcept
 	reasonReference	0..*	Reference(Condition|Observation|DiagnosticReport|DocumentReference)
 	basis	0..*	Reference(Resource)
@@ -4005,23 +4006,23 @@ RiskAssessment	resource	DomainResource
 	mitigation	0..1	string
 	note	0..*	Annotation
 RiskEvidenceSynthesis	resource	DomainResource
-	url	0..1	uri
-	identifier	0..*	Identifier
-	version	0..1	string
-	name	0..1	string
-	title	0..1	string
-	status	1..1	code
-	date	0..1	dateTime
-	publisher	0..1	string
-	contact	0..*	ContactDetail
-	description	0..1	markdown
+	url	0..1	uri	Σ
+	identifier	0..*	Identifier	Σ
+	version	0..1	string	Σ
+	name	0..1	string	Σ
+	title	0..1	string	Σ
+	status	1..1	code	Σ
+	date	0..1	dateTime	Σ
+	publisher	0..1	string	Σ
+	contact	0..*	ContactDetail	Σ
+	description	0..1	markdown	Σ
 	note	0..*	Annotation
-	useContext	0..*	UsageContext
-	jurisdiction	0..*	CodeableConcept
+	useContext	0..*	UsageContext	Σ
+	jurisdiction	0..*	CodeableConcept	Σ
 	copyright	0..1	markdown
 	approvalDate	0..1	date
 	lastReviewDate	0..1	date
-	effectivePeriod	0..1	Period
+	effectivePeriod	0..1	Period	Σ
 	topic	0..*	CodeableConcept
 	author	0..*	ContactDetail
 	editor	0..*	ContactDetail
@@ -4030,14 +4031,14 @@ RiskEvidenceSynthesis	resource	DomainResource
 	relatedArtifact	0..*	RelatedArtifact
 	synthesisType	0..1	CodeableConcept
 	studyType	0..1	CodeableConcept
-	population	1..1	Reference(EvidenceVariable)
-	exposure	0..1	Reference(EvidenceVariable)
-	outcome	1..1	Reference(EvidenceVariable)
+	population	1..1	Reference(EvidenceVariable)	Σ
+	exposure	0..1	Reference(EvidenceVariable)	Σ
+	outcome	1..1	Reference(EvidenceVariable)	Σ
 	sampleSize	0..1	BackboneElement
 	sampleSize.description	0..1	string
 	sampleSize.numberOfStudies	0..1	integer
 	sampleSize.numberOfParticipants	0..1	integer
-	riskEstimate	0..1	BackboneElement
+	riskEstimate	0..1	BackboneElement	Σ
 	riskEstimate.description	0..1	string
 	riskEstimate.type	0..1	CodeableConcept
 	riskEstimate.value	0..1	decimal
@@ -4057,39 +4058,39 @@ RiskEvidenceSynthesis	resource	DomainResource
 	certainty.certaintySubcomponent.rating	0..*	CodeableConcept
 	certainty.certaintySubcomponent.note	0..*	Annotation
 SampledData	complex-type	Element
-	origin	1..1	Quantity
-	period	1..1	decimal
-	factor	0..1	decimal
-	lowerLimit	0..1	decimal
-	upperLimit	0..1	decimal
-	dimensions	1..1	positiveInt
+	origin	1..1	Quantity	Σ
+	period	1..1	decimal	Σ
+	factor	0..1	decimal	Σ
+	lowerLimit	0..1	decimal	Σ
+	upperLimit	0..1	decimal	Σ
+	dimensions	1..1	positiveInt	Σ
 	data	0..1	string
 Schedule	resource	DomainResource
-	identifier	0..*	Identifier
-	active	0..1	boolean
-	serviceCategory	0..*	CodeableConcept
-	serviceType	0..*	CodeableConcept
-	specialty	0..*	CodeableConcept
-	actor	1..*	Reference(Patient|Practitioner|PractitionerRole|RelatedPerson|Device|HealthcareService|Location)
-	planningHorizon	0..1	Period
+	identifier	0..*	Identifier	Σ
+	active	0..1	boolean	Σ
+	serviceCategory	0..*	CodeableConcept	Σ
+	serviceType	0..*	CodeableConcept	Σ
+	specialty	0..*	CodeableConcept	Σ
+	actor	1..*	Reference(Patient|Practitioner|PractitionerRole|RelatedPerson|Device|HealthcareService|Location)	Σ
+	planningHorizon	0..1	Period	Σ
 	comment	0..1	string
 SearchParameter	resource	DomainResource
-	url	1..1	uri
-	version	0..1	string
-	name	1..1	string
+	url	1..1	uri	Σ
+	version	0..1	string	Σ
+	name	1..1	string	Σ
 	derivedFrom	0..1	canonical(SearchParameter)
-	status	1..1	code
-	experimental	0..1	boolean
-	date	0..1	dateTime
-	publisher	0..1	string
-	contact	0..*	ContactDetail
-	description	1..1	markdown
-	useContext	0..*	UsageContext
-	jurisdiction	0..*	CodeableConcept
+	status	1..1	code	Σ
+	experimental	0..1	boolean	Σ
+	date	0..1	dateTime	Σ
+	publisher	0..1	string	Σ
+	contact	0..*	ContactDetail	Σ
+	description	1..1	markdown	Σ
+	useContext	0..*	UsageContext	Σ
+	jurisdiction	0..*	CodeableConcept	Σ
 	purpose	0..1	markdown
-	code	1..1	code
-	base	1..*	code
-	type	1..1	code
+	code	1..1	code	Σ
+	base	1..*	code	Σ
+	type	1..1	code	Σ
 	expression	0..1	string
 	xpath	0..1	string
 	xpathUsage	0..1	code
@@ -4103,96 +4104,96 @@ SearchParameter	resource	DomainResource
 	component.definition	1..1	canonical(SearchParameter)
 	component.expression	1..1	string
 ServiceRequest	resource	DomainResource
-	identifier	0..*	Identifier
-	instantiatesCanonical	0..*	canonical(ActivityDefinition|PlanDefinition)
-	instantiatesUri	0..*	uri
-	basedOn	0..*	Reference(CarePlan|ServiceRequest|MedicationRequest)
-	replaces	0..*	Reference(ServiceRequest)
-	requisition	0..1	Identifier
-	status	1..1	code
-	intent	1..1	code
-	category	0..*	CodeableConcept
-	priority	0..1	code
-	doNotPerform	0..1	boolean
-	code	0..1	CodeableConcept
-	orderDetail	0..*	CodeableConcept
-	quantity[x]	0..1	Quantity|Ratio|Range
-	subject	1..1	Reference(Patient|Group|Location|Device)
-	encounter	0..1	Reference(Encounter)
-	occurrence[x]	0..1	dateTime|Period|Timing
-	asNeeded[x]	0..1	boolean|CodeableConcept
-	authoredOn	0..1	dateTime
-	requester	0..1	Reference(Practitioner|PractitionerRole|Organization|Patient|RelatedPerson|Device)
-	performerType	0..1	CodeableConcept
-	performer	0..*	Reference(Practitioner|PractitionerRole|Organization|CareTeam|HealthcareService|Patient|Device|RelatedPerson)
-	locationCode	0..*	CodeableConcept
-	locationReference	0..*	Reference(Location)
-	reasonCode	0..*	CodeableConcept
-	reasonReference	0..*	Reference(Condition|Observation|DiagnosticReport|DocumentReference)
+	identifier	0..*	Identifier	Σ
+	instantiatesCanonical	0..*	canonical(ActivityDefinition|PlanDefinition)	Σ
+	instantiatesUri	0..*	uri	Σ
+	basedOn	0..*	Reference(CarePlan|ServiceRequest|MedicationRequest)	Σ
+	replaces	0..*	Reference(ServiceRequest)	Σ
+	requisition	0..1	Identifier	Σ
+	status	1..1	code	Σ
+	intent	1..1	code	Σ
+	category	0..*	CodeableConcept	Σ
+	priority	0..1	code	Σ
+	doNotPerform	0..1	boolean	Σ
+	code	0..1	CodeableConcept	Σ
+	orderDetail	0..*	CodeableConcept	Σ
+	quantity[x]	0..1	Quantity|Ratio|Range	Σ
+	subject	1..1	Reference(Patient|Group|Location|Device)	Σ
+	encounter	0..1	Reference(Encounter)	Σ
+	occurrence[x]	0..1	dateTime|Period|Timing	Σ
+	asNeeded[x]	0..1	boolean|CodeableConcept	Σ
+	authoredOn	0..1	dateTime	Σ
+	requester	0..1	Reference(Practitioner|PractitionerRole|Organization|Patient|RelatedPerson|Device)	Σ
+	performerType	0..1	CodeableConcept	Σ
+	performer	0..*	Reference(Practitioner|PractitionerRole|Organization|CareTeam|HealthcareService|Patient|Device|RelatedPerson)	Σ
+	locationCode	0..*	CodeableConcept	Σ
+	locationReference	0..*	Reference(Location)	Σ
+	reasonCode	0..*	CodeableConcept	Σ
+	reasonReference	0..*	Reference(Condition|Observation|DiagnosticReport|DocumentReference)	Σ
 	insurance	0..*	Reference(Coverage|ClaimResponse)
 	supportingInfo	0..*	Reference(Resource)
-	specimen	0..*	Reference(Specimen)
-	bodySite	0..*	CodeableConcept
+	specimen	0..*	Reference(Specimen)	Σ
+	bodySite	0..*	CodeableConcept	Σ
 	note	0..*	Annotation
-	patientInstruction	0..1	string
+	patientInstruction	0..1	string	Σ
 	relevantHistory	0..*	Reference(Provenance)
 Signature	complex-type	Element
-	type	1..*	Coding
-	when	1..1	instant
-	who	1..1	Reference(Practitioner|PractitionerRole|RelatedPerson|Patient|Device|Organization)
-	onBehalfOf	0..1	Reference(Practitioner|PractitionerRole|RelatedPerson|Patient|Device|Organization)
+	type	1..*	Coding	Σ
+	when	1..1	instant	Σ
+	who	1..1	Reference(Practitioner|PractitionerRole|RelatedPerson|Patient|Device|Organization)	Σ
+	onBehalfOf	0..1	Reference(Practitioner|PractitionerRole|RelatedPerson|Patient|Device|Organization)	Σ
 	targetFormat	0..1	code
 	sigFormat	0..1	code
 	data	0..1	base64Binary
 Slot	resource	DomainResource
-	identifier	0..*	Identifier
-	serviceCategory	0..*	CodeableConcept
-	serviceType	0..*	CodeableConcept
-	specialty	0..*	CodeableConcept
-	appointmentType	0..1	CodeableConcept
-	schedule	1..1	Reference(Schedule)
-	status	1..1	code
-	start	1..1	instant
-	end	1..1	instant
+	identifier	0..*	Identifier	Σ
+	serviceCategory	0..*	CodeableConcept	Σ
+	serviceType	0..*	CodeableConcept	Σ
+	specialty	0..*	CodeableConcept	Σ
+	appointmentType	0..1	CodeableConcept	Σ
+	schedule	1..1	Reference(Schedule)	Σ
+	status	1..1	code	Σ
+	start	1..1	instant	Σ
+	end	1..1	instant	Σ
 	overbooked	0..1	boolean
 	comment	0..1	string
 Specimen	resource	DomainResource
-	identifier	0..*	Identifier
-	accessionIdentifier	0..1	Identifier
-	status	0..1	code
-	type	0..1	CodeableConcept
-	subject	0..1	Reference(Patient|Group|Device|Substance|Location)
-	receivedTime	0..1	dateTime
+	identifier	0..*	Identifier	Σ
+	accessionIdentifier	0..1	Identifier	Σ
+	status	0..1	code	Σ
+	type	0..1	CodeableConcept	Σ
+	subject	0..1	Reference(Patient|Group|Device|Substance|Location)	Σ
+	receivedTime	0..1	dateTime	Σ
 	parent	0..*	Reference(Specimen)
 	request	0..*	Reference(ServiceRequest)
 	collection	0..1	BackboneElement
-	collection.collector	0..1	Reference(Practitioner|PractitionerRole)
-	collection.collected[x]	0..1	dateTime|Period
-	collection.duration	0..1	Duration
+	collection.collector	0..1	Reference(Practitioner|PractitionerRole)	Σ
+	collection.collected[x]	0..1	dateTime|Period	Σ
+	collection.duration	0..1	Duration	Σ
 	collection.quantity	0..1	Quantity
 	collection.method	0..1	CodeableConcept
 	collection.bodySite	0..1	CodeableConcept
-	collection.fastingStatus[x]	0..1	CodeableConcept|Duration
+	collection.fastingStatus[x]	0..1	CodeableConcept|Duration	Σ
 	processing	0..*	BackboneElement
 	processing.description	0..1	string
 	processing.procedure	0..1	CodeableConcept
 	processing.additive	0..*	Reference(Substance)
 	processing.time[x]	0..1	dateTime|Period
 	container	0..*	BackboneElement
-	container.identifier	0..*	Identifier
+	container.identifier	0..*	Identifier	Σ
 	container.description	0..1	string
 	container.type	0..1	CodeableConcept
 	container.capacity	0..1	Quantity
 	container.specimenQuantity	0..1	Quantity
 	container.additive[x]	0..1	CodeableConcept|Reference(Substance)
-	condition	0..*	CodeableConcept
+	condition	0..*	CodeableConcept	Σ
 	note	0..*	Annotation
 SpecimenDefinition	resource	DomainResource
-	identifier	0..1	Identifier
-	typeCollected	0..1	CodeableConcept
-	patientPreparation	0..*	CodeableConcept
-	timeAspect	0..1	string
-	collection	0..*	CodeableConcept
+	identifier	0..1	Identifier	Σ
+	typeCollected	0..1	CodeableConcept	Σ
+	patientPreparation	0..*	CodeableConcept	Σ
+	timeAspect	0..1	string	Σ
+	collection	0..*	CodeableConcept	Σ
 	typeTested	0..*	BackboneElement
 	typeTested.isDerived	0..1	boolean
 	typeTested.type	0..1	CodeableConcept
@@ -4216,389 +4217,389 @@ SpecimenDefinition	resource	DomainResource
 	typeTested.handling.maxDuration	0..1	Duration
 	typeTested.handling.instruction	0..1	string
 StructureDefinition	resource	DomainResource
-	url	1..1	uri
-	identifier	0..*	Identifier
-	version	0..1	string
-	name	1..1	string
-	title	0..1	string
-	status	1..1	code
-	experimental	0..1	boolean
-	date	0..1	dateTime
-	publisher	0..1	string
-	contact	0..*	ContactDetail
+	url	1..1	uri	Σ
+	identifier	0..*	Identifier	Σ
+	version	0..1	string	Σ
+	name	1..1	string	Σ
+	title	0..1	string	Σ
+	status	1..1	code	Σ
+	experimental	0..1	boolean	Σ
+	date	0..1	dateTime	Σ
+	publisher	0..1	string	Σ
+	contact	0..*	ContactDetail	Σ
 	description	0..1	markdown
-	useContext	0..*	UsageContext
-	jurisdiction	0..*	CodeableConcept
+	useContext	0..*	UsageContext	Σ
+	jurisdiction	0..*	CodeableConcept	Σ
 	purpose	0..1	markdown
 	copyright	0..1	markdown
-	keyword	0..*	Coding
-	fhirVersion	0..1	code
+	keyword	0..*	Coding	Σ
+	fhirVersion	0..1	code	Σ
 	mapping	0..*	BackboneElement
 	mapping.identity	1..1	id
 	mapping.uri	0..1	uri
 	mapping.name	0..1	string
 	mapping.comment	0..1	string
-	kind	1..1	code
-	abstract	1..1	boolean
-	context	0..*	BackboneElement
-	context.type	1..1	code
-	context.expression	1..1	string
-	contextInvariant	0..*	string
-	type	1..1	uri
-	baseDefinition	0..1	canonical(StructureDefinition)
-	derivation	0..1	code
+	kind	1..1	code	Σ
+	abstract	1..1	boolean	Σ
+	context	0..*	BackboneElement	Σ
+	context.type	1..1	code	Σ
+	context.expression	1..1	string	Σ
+	contextInvariant	0..*	string	Σ
+	type	1..1	uri	Σ
+	baseDefinition	0..1	canonical(StructureDefinition)	Σ
+	derivation	0..1	code	Σ
 	snapshot	0..1	BackboneElement
 	snapshot.element	1..*	ElementDefinition
 	differential	0..1	BackboneElement
 	differential.element	1..*	ElementDefinition
 StructureMap	resource	DomainResource
-	url	1..1	uri
-	identifier	0..*	Identifier
-	version	0..1	string
-	name	1..1	string
-	title	0..1	string
-	status	1..1	code
-	experimental	0..1	boolean
-	date	0..1	dateTime
-	publisher	0..1	string
-	contact	0..*	ContactDetail
+	url	1..1	uri	Σ
+	identifier	0..*	Identifier	Σ
+	version	0..1	string	Σ
+	name	1..1	string	Σ
+	title	0..1	string	Σ
+	status	1..1	code	Σ
+	experimental	0..1	boolean	Σ
+	date	0..1	dateTime	Σ
+	publisher	0..1	string	Σ
+	contact	0..*	ContactDetail	Σ
 	description	0..1	markdown
-	useContext	0..*	UsageContext
-	jurisdiction	0..*	CodeableConcept
+	useContext	0..*	UsageContext	Σ
+	jurisdiction	0..*	CodeableConcept	Σ
 	purpose	0..1	markdown
 	copyright	0..1	markdown
-	structure	0..*	BackboneElement
-	structure.url	1..1	canonical(StructureDefinition)
-	structure.mode	1..1	code
-	structure.alias	0..1	string
+	structure	0..*	BackboneElement	Σ
+	structure.url	1..1	canonical(StructureDefinition)	Σ
+	structure.mode	1..1	code	Σ
+	structure.alias	0..1	string	Σ
 	structure.documentation	0..1	string
-	import	0..*	canonical(StructureMap)
-	group	1..*	BackboneElement
-	group.name	1..1	id
-	group.extends	0..1	id
-	group.typeMode	1..1	code
-	group.documentation	0..1	string
-	group.input	1..*	BackboneElement
-	group.input.name	1..1	id
-	group.input.type	0..1	string
-	group.input.mode	1..1	code
+	import	0..*	canonical(StructureMap)	Σ
+	group	1..*	BackboneElement	Σ
+	group.name	1..1	id	Σ
+	group.extends	0..1	id	Σ
+	group.typeMode	1..1	code	Σ
+	group.documentation	0..1	string	Σ
+	group.input	1..*	BackboneElement	Σ
+	group.input.name	1..1	id	Σ
+	group.input.type	0..1	string	Σ
+	group.input.mode	1..1	code	Σ
 	group.input.documentation	0..1	string
-	group.rule	1..*	BackboneElement
-	group.rule.name	1..1	id
-	group.rule.source	1..*	BackboneElement
-	group.rule.source.context	1..1	id
-	group.rule.source.min	0..1	integer
-	group.rule.source.max	0..1	string
-	group.rule.source.type	0..1	string
-	group.rule.source.defaultValue[x]	0..1	base64Binary|boolean|canonical|code|date|dateTime|decimal|id|instant|integer|markdown|oid|positiveInt|string|time|unsignedInt|uri|url|uuid|Address|Age|Annotation|Attachment|CodeableConcept|Coding|ContactPoint|Count|Distance|Duration|HumanName|Identifier|Money|Period|Quantity|Range|Ratio|Reference|SampledData|Signature|Timing|ContactDetail|Contributor|DataRequirement|Expression|ParameterDefinition|RelatedArtifact|TriggerDefinition|UsageContext|Dosage|Meta
-	group.rule.source.element	0..1	string
-	group.rule.source.listMode	0..1	code
-	group.rule.source.variable	0..1	id
-	group.rule.source.condition	0..1	string
-	group.rule.source.check	0..1	string
-	group.rule.source.logMessage	0..1	string
-	group.rule.target	0..*	BackboneElement
-	group.rule.target.context	0..1	id
-	group.rule.target.contextType	0..1	code
-	group.rule.target.element	0..1	string
-	group.rule.target.variable	0..1	id
-	group.rule.target.listMode	0..*	code
-	group.rule.target.listRuleId	0..1	id
-	group.rule.target.transform	0..1	code
-	group.rule.target.parameter	0..*	BackboneElement
-	group.rule.target.parameter.value[x]	1..1	id|string|boolean|integer|decimal
-	group.rule.rule	0..*	#StructureMap.group.rule
-	group.rule.dependent	0..*	BackboneElement
-	group.rule.dependent.name	1..1	id
-	group.rule.dependent.variable	1..*	string
+	group.rule	1..*	BackboneElement	Σ
+	group.rule.name	1..1	id	Σ
+	group.rule.source	1..*	BackboneElement	Σ
+	group.rule.source.context	1..1	id	Σ
+	group.rule.source.min	0..1	integer	Σ
+	group.rule.source.max	0..1	string	Σ
+	group.rule.source.type	0..1	string	Σ
+	group.rule.source.defaultValue[x]	0..1	base64Binary|boolean|canonical|code|date|dateTime|decimal|id|instant|integer|markdown|oid|positiveInt|string|time|unsignedInt|uri|url|uuid|Address|Age|Annotation|Attachment|CodeableConcept|Coding|ContactPoint|Count|Distance|Duration|HumanName|Identifier|Money|Period|Quantity|Range|Ratio|Reference|SampledData|Signature|Timing|ContactDetail|Contributor|DataRequirement|Expression|ParameterDefinition|RelatedArtifact|TriggerDefinition|UsageContext|Dosage|Meta	Σ
+	group.rule.source.element	0..1	string	Σ
+	group.rule.source.listMode	0..1	code	Σ
+	group.rule.source.variable	0..1	id	Σ
+	group.rule.source.condition	0..1	string	Σ
+	group.rule.source.check	0..1	string	Σ
+	group.rule.source.logMessage	0..1	string	Σ
+	group.rule.target	0..*	BackboneElement	Σ
+	group.rule.target.context	0..1	id	Σ
+	group.rule.target.contextType	0..1	code	Σ
+	group.rule.target.element	0..1	string	Σ
+	group.rule.target.variable	0..1	id	Σ
+	group.rule.target.listMode	0..*	code	Σ
+	group.rule.target.listRuleId	0..1	id	Σ
+	group.rule.target.transform	0..1	code	Σ
+	group.rule.target.parameter	0..*	BackboneElement	Σ
+	group.rule.target.parameter.value[x]	1..1	id|string|boolean|integer|decimal	Σ
+	group.rule.rule	0..*	#StructureMap.group.rule	Σ
+	group.rule.dependent	0..*	BackboneElement	Σ
+	group.rule.dependent.name	1..1	id	Σ
+	group.rule.dependent.variable	1..*	string	Σ
 	group.rule.documentation	0..1	string
 Subscription	resource	DomainResource
-	status	1..1	code
-	contact	0..*	ContactPoint
-	end	0..1	instant
-	reason	1..1	string
-	criteria	1..1	string
-	error	0..1	string
-	channel	1..1	BackboneElement
-	channel.type	1..1	code
-	channel.endpoint	0..1	url
-	channel.payload	0..1	code
-	channel.header	0..*	string
+	status	1..1	code	Σ
+	contact	0..*	ContactPoint	Σ
+	end	0..1	instant	Σ
+	reason	1..1	string	Σ
+	criteria	1..1	string	Σ
+	error	0..1	string	Σ
+	channel	1..1	BackboneElement	Σ
+	channel.type	1..1	code	Σ
+	channel.endpoint	0..1	url	Σ
+	channel.payload	0..1	code	Σ
+	channel.header	0..*	string	Σ
 Substance	resource	DomainResource
-	identifier	0..*	Identifier
-	status	0..1	code
-	category	0..*	CodeableConcept
-	code	1..1	CodeableConcept
-	description	0..1	string
-	instance	0..*	BackboneElement
-	instance.identifier	0..1	Identifier
-	instance.expiry	0..1	dateTime
-	instance.quantity	0..1	Quantity
-	ingredient	0..*	BackboneElement
-	ingredient.quantity	0..1	Ratio
-	ingredient.substance[x]	1..1	CodeableConcept|Reference(Substance)
+	identifier	0..*	Identifier	Σ
+	status	0..1	code	Σ
+	category	0..*	CodeableConcept	Σ
+	code	1..1	CodeableConcept	Σ
+	description	0..1	string	Σ
+	instance	0..*	BackboneElement	Σ
+	instance.identifier	0..1	Identifier	Σ
+	instance.expiry	0..1	dateTime	Σ
+	instance.quantity	0..1	Quantity	Σ
+	ingredient	0..*	BackboneElement	Σ
+	ingredient.quantity	0..1	Ratio	Σ
+	ingredient.substance[x]	1..1	CodeableConcept|Reference(Substance)	Σ
 SubstanceAmount	complex-type	BackboneElement
-	amount[x]	0..1	Quantity|Range|string
-	amountType	0..1	CodeableConcept
-	amountText	0..1	string
-	referenceRange	0..1	Element
-	referenceRange.lowLimit	0..1	Quantity
-	referenceRange.highLimit	0..1	Quantity
+	amount[x]	0..1	Quantity|Range|string	Σ
+	amountType	0..1	CodeableConcept	Σ
+	amountText	0..1	string	Σ
+	referenceRange	0..1	Element	Σ
+	referenceRange.lowLimit	0..1	Quantity	Σ
+	referenceRange.highLimit	0..1	Quantity	Σ
 SubstanceNucleicAcid	resource	DomainResource
-	sequenceType	0..1	CodeableConcept
-	numberOfSubunits	0..1	integer
-	areaOfHybridisation	0..1	string
-	oligoNucleotideType	0..1	CodeableConcept
-	subunit	0..*	BackboneElement
-	subunit.subunit	0..1	integer
-	subunit.sequence	0..1	string
-	subunit.length	0..1	integer
-	subunit.sequenceAttachment	0..1	Attachment
-	subunit.fivePrime	0..1	CodeableConcept
-	subunit.threePrime	0..1	CodeableConcept
-	subunit.linkage	0..*	BackboneElement
-	subunit.linkage.connectivity	0..1	string
-	subunit.linkage.identifier	0..1	Identifier
-	subunit.linkage.name	0..1	string
-	subunit.linkage.residueSite	0..1	string
-	subunit.sugar	0..*	BackboneElement
-	subunit.sugar.identifier	0..1	Identifier
-	subunit.sugar.name	0..1	string
-	subunit.sugar.residueSite	0..1	string
+	sequenceType	0..1	CodeableConcept	Σ
+	numberOfSubunits	0..1	integer	Σ
+	areaOfHybridisation	0..1	string	Σ
+	oligoNucleotideType	0..1	CodeableConcept	Σ
+	subunit	0..*	BackboneElement	Σ
+	subunit.subunit	0..1	integer	Σ
+	subunit.sequence	0..1	string	Σ
+	subunit.length	0..1	integer	Σ
+	subunit.sequenceAttachment	0..1	Attachment	Σ
+	subunit.fivePrime	0..1	CodeableConcept	Σ
+	subunit.threePrime	0..1	CodeableConcept	Σ
+	subunit.linkage	0..*	BackboneElement	Σ
+	subunit.linkage.connectivity	0..1	string	Σ
+	subunit.linkage.identifier	0..1	Identifier	Σ
+	subunit.linkage.name	0..1	string	Σ
+	subunit.linkage.residueSite	0..1	string	Σ
+	subunit.sugar	0..*	BackboneElement	Σ
+	subunit.sugar.identifier	0..1	Identifier	Σ
+	subunit.sugar.name	0..1	string	Σ
+	subunit.sugar.residueSite	0..1	string	Σ
 SubstancePolymer	resource	DomainResource
-	class	0..1	CodeableConcept
-	geometry	0..1	CodeableConcept
-	copolymerConnectivity	0..*	CodeableConcept
-	modification	0..*	string
-	monomerSet	0..*	BackboneElement
-	monomerSet.ratioType	0..1	CodeableConcept
-	monomerSet.startingMaterial	0..*	BackboneElement
-	monomerSet.startingMaterial.material	0..1	CodeableConcept
-	monomerSet.startingMaterial.type	0..1	CodeableConcept
-	monomerSet.startingMaterial.isDefining	0..1	boolean
-	monomerSet.startingMaterial.amount	0..1	SubstanceAmount
-	repeat	0..*	BackboneElement
-	repeat.numberOfUnits	0..1	integer
-	repeat.averageMolecularFormula	0..1	string
-	repeat.repeatUnitAmountType	0..1	CodeableConcept
-	repeat.repeatUnit	0..*	BackboneElement
-	repeat.repeatUnit.orientationOfPolymerisation	0..1	CodeableConcept
-	repeat.repeatUnit.repeatUnit	0..1	string
-	repeat.repeatUnit.amount	0..1	SubstanceAmount
-	repeat.repeatUnit.degreeOfPolymerisation	0..*	BackboneElement
-	repeat.repeatUnit.degreeOfPolymerisation.degree	0..1	CodeableConcept
-	repeat.repeatUnit.degreeOfPolymerisation.amount	0..1	SubstanceAmount
-	repeat.repeatUnit.structuralRepresentation	0..*	BackboneElement
-	repeat.repeatUnit.structuralRepresentation.type	0..1	CodeableConcept
-	repeat.repeatUnit.structuralRepresentation.representation	0..1	string
-	repeat.repeatUnit.structuralRepresentation.attachment	0..1	Attachment
+	class	0..1	CodeableConcept	Σ
+	geometry	0..1	CodeableConcept	Σ
+	copolymerConnectivity	0..*	CodeableConcept	Σ
+	modification	0..*	string	Σ
+	monomerSet	0..*	BackboneElement	Σ
+	monomerSet.ratioType	0..1	CodeableConcept	Σ
+	monomerSet.startingMaterial	0..*	BackboneElement	Σ
+	monomerSet.startingMaterial.material	0..1	CodeableConcept	Σ
+	monomerSet.startingMaterial.type	0..1	CodeableConcept	Σ
+	monomerSet.startingMaterial.isDefining	0..1	boolean	Σ
+	monomerSet.startingMaterial.amount	0..1	SubstanceAmount	Σ
+	repeat	0..*	BackboneElement	Σ
+	repeat.numberOfUnits	0..1	integer	Σ
+	repeat.averageMolecularFormula	0..1	string	Σ
+	repeat.repeatUnitAmountType	0..1	CodeableConcept	Σ
+	repeat.repeatUnit	0..*	BackboneElement	Σ
+	repeat.repeatUnit.orientationOfPolymerisation	0..1	CodeableConcept	Σ
+	repeat.repeatUnit.repeatUnit	0..1	string	Σ
+	repeat.repeatUnit.amount	0..1	SubstanceAmount	Σ
+	repeat.repeatUnit.degreeOfPolymerisation	0..*	BackboneElement	Σ
+	repeat.repeatUnit.degreeOfPolymerisation.degree	0..1	CodeableConcept	Σ
+	repeat.repeatUnit.degreeOfPolymerisation.amount	0..1	SubstanceAmount	Σ
+	repeat.repeatUnit.structuralRepresentation	0..*	BackboneElement	Σ
+	repeat.repeatUnit.structuralRepresentation.type	0..1	CodeableConcept	Σ
+	repeat.repeatUnit.structuralRepresentation.representation	0..1	string	Σ
+	repeat.repeatUnit.structuralRepresentation.attachment	0..1	Attachment	Σ
 SubstanceProtein	resource	DomainResource
-	sequenceType	0..1	CodeableConcept
-	numberOfSubunits	0..1	integer
-	disulfideLinkage	0..*	string
-	subunit	0..*	BackboneElement
-	subunit.subunit	0..1	integer
-	subunit.sequence	0..1	string
-	subunit.length	0..1	integer
-	subunit.sequenceAttachment	0..1	Attachment
-	subunit.nTerminalModificationId	0..1	Identifier
-	subunit.nTerminalModification	0..1	string
-	subunit.cTerminalModificationId	0..1	Identifier
-	subunit.cTerminalModification	0..1	string
+	sequenceType	0..1	CodeableConcept	Σ
+	numberOfSubunits	0..1	integer	Σ
+	disulfideLinkage	0..*	string	Σ
+	subunit	0..*	BackboneElement	Σ
+	subunit.subunit	0..1	integer	Σ
+	subunit.sequence	0..1	string	Σ
+	subunit.length	0..1	integer	Σ
+	subunit.sequenceAttachment	0..1	Attachment	Σ
+	subunit.nTerminalModificationId	0..1	Identifier	Σ
+	subunit.nTerminalModification	0..1	string	Σ
+	subunit.cTerminalModificationId	0..1	Identifier	Σ
+	subunit.cTerminalModification	0..1	string	Σ
 SubstanceReferenceInformation	resource	DomainResource
-	comment	0..1	string
-	gene	0..*	BackboneElement
-	gene.geneSequenceOrigin	0..1	CodeableConcept
-	gene.gene	0..1	CodeableConcept
-	gene.source	0..*	Reference(DocumentReference)
-	geneElement	0..*	BackboneElement
-	geneElement.type	0..1	CodeableConcept
-	geneElement.element	0..1	Identifier
-	geneElement.source	0..*	Reference(DocumentReference)
-	classification	0..*	BackboneElement
-	classification.domain	0..1	CodeableConcept
-	classification.classification	0..1	CodeableConcept
-	classification.subtype	0..*	CodeableConcept
-	classification.source	0..*	Reference(DocumentReference)
-	target	0..*	BackboneElement
-	target.target	0..1	Identifier
-	target.type	0..1	CodeableConcept
-	target.interaction	0..1	CodeableConcept
-	target.organism	0..1	CodeableConcept
-	target.organismType	0..1	CodeableConcept
-	target.amount[x]	0..1	Quantity|Range|string
-	target.amountType	0..1	CodeableConcept
-	target.source	0..*	Reference(DocumentReference)
+	comment	0..1	string	Σ
+	gene	0..*	BackboneElement	Σ
+	gene.geneSequenceOrigin	0..1	CodeableConcept	Σ
+	gene.gene	0..1	CodeableConcept	Σ
+	gene.source	0..*	Reference(DocumentReference)	Σ
+	geneElement	0..*	BackboneElement	Σ
+	geneElement.type	0..1	CodeableConcept	Σ
+	geneElement.element	0..1	Identifier	Σ
+	geneElement.source	0..*	Reference(DocumentReference)	Σ
+	classification	0..*	BackboneElement	Σ
+	classification.domain	0..1	CodeableConcept	Σ
+	classification.classification	0..1	CodeableConcept	Σ
+	classification.subtype	0..*	CodeableConcept	Σ
+	classification.source	0..*	Reference(DocumentReference)	Σ
+	target	0..*	BackboneElement	Σ
+	target.target	0..1	Identifier	Σ
+	target.type	0..1	CodeableConcept	Σ
+	target.interaction	0..1	CodeableConcept	Σ
+	target.organism	0..1	CodeableConcept	Σ
+	target.organismType	0..1	CodeableConcept	Σ
+	target.amount[x]	0..1	Quantity|Range|string	Σ
+	target.amountType	0..1	CodeableConcept	Σ
+	target.source	0..*	Reference(DocumentReference)	Σ
 SubstanceSourceMaterial	resource	DomainResource
-	sourceMaterialClass	0..1	CodeableConcept
-	sourceMaterialType	0..1	CodeableConcept
-	sourceMaterialState	0..1	CodeableConcept
-	organismId	0..1	Identifier
-	organismName	0..1	string
-	parentSubstanceId	0..*	Identifier
-	parentSubstanceName	0..*	string
-	countryOfOrigin	0..*	CodeableConcept
-	geographicalLocation	0..*	string
-	developmentStage	0..1	CodeableConcept
-	fractionDescription	0..*	BackboneElement
-	fractionDescription.fraction	0..1	string
-	fractionDescription.materialType	0..1	CodeableConcept
-	organism	0..1	BackboneElement
-	organism.family	0..1	CodeableConcept
-	organism.genus	0..1	CodeableConcept
-	organism.species	0..1	CodeableConcept
-	organism.intraspecificType	0..1	CodeableConcept
-	organism.intraspecificDescription	0..1	string
-	organism.author	0..*	BackboneElement
-	organism.author.authorType	0..1	CodeableConcept
-	organism.author.authorDescription	0..1	string
-	organism.hybrid	0..1	BackboneElement
-	organism.hybrid.maternalOrganismId	0..1	string
-	organism.hybrid.maternalOrganismName	0..1	string
-	organism.hybrid.paternalOrganismId	0..1	string
-	organism.hybrid.paternalOrganismName	0..1	string
-	organism.hybrid.hybridType	0..1	CodeableConcept
-	organism.organismGeneral	0..1	BackboneElement
-	organism.organismGeneral.kingdom	0..1	CodeableConcept
-	organism.organismGeneral.phylum	0..1	CodeableConcept
-	organism.organismGeneral.class	0..1	CodeableConcept
-	organism.organismGeneral.order	0..1	CodeableConcept
-	partDescription	0..*	BackboneElement
-	partDescription.part	0..1	CodeableConcept
-	partDescription.partLocation	0..1	CodeableConcept
+	sourceMaterialClass	0..1	CodeableConcept	Σ
+	sourceMaterialType	0..1	CodeableConcept	Σ
+	sourceMaterialState	0..1	CodeableConcept	Σ
+	organismId	0..1	Identifier	Σ
+	organismName	0..1	string	Σ
+	parentSubstanceId	0..*	Identifier	Σ
+	parentSubstanceName	0..*	string	Σ
+	countryOfOrigin	0..*	CodeableConcept	Σ
+	geographicalLocation	0..*	string	Σ
+	developmentStage	0..1	CodeableConcept	Σ
+	fractionDescription	0..*	BackboneElement	Σ
+	fractionDescription.fraction	0..1	string	Σ
+	fractionDescription.materialType	0..1	CodeableConcept	Σ
+	organism	0..1	BackboneElement	Σ
+	organism.family	0..1	CodeableConcept	Σ
+	organism.genus	0..1	CodeableConcept	Σ
+	organism.species	0..1	CodeableConcept	Σ
+	organism.intraspecificType	0..1	CodeableConcept	Σ
+	organism.intraspecificDescription	0..1	string	Σ
+	organism.author	0..*	BackboneElement	Σ
+	organism.author.authorType	0..1	CodeableConcept	Σ
+	organism.author.authorDescription	0..1	string	Σ
+	organism.hybrid	0..1	BackboneElement	Σ
+	organism.hybrid.maternalOrganismId	0..1	string	Σ
+	organism.hybrid.maternalOrganismName	0..1	string	Σ
+	organism.hybrid.paternalOrganismId	0..1	string	Σ
+	organism.hybrid.paternalOrganismName	0..1	string	Σ
+	organism.hybrid.hybridType	0..1	CodeableConcept	Σ
+	organism.organismGeneral	0..1	BackboneElement	Σ
+	organism.organismGeneral.kingdom	0..1	CodeableConcept	Σ
+	organism.organismGeneral.phylum	0..1	CodeableConcept	Σ
+	organism.organismGeneral.class	0..1	CodeableConcept	Σ
+	organism.organismGeneral.order	0..1	CodeableConcept	Σ
+	partDescription	0..*	BackboneElement	Σ
+	partDescription.part	0..1	CodeableConcept	Σ
+	partDescription.partLocation	0..1	CodeableConcept	Σ
 SubstanceSpecification	resource	DomainResource
-	identifier	0..1	Identifier
-	type	0..1	CodeableConcept
-	status	0..1	CodeableConcept
-	domain	0..1	CodeableConcept
-	description	0..1	string
-	source	0..*	Reference(DocumentReference)
-	comment	0..1	string
-	moiety	0..*	BackboneElement
-	moiety.role	0..1	CodeableConcept
-	moiety.identifier	0..1	Identifier
-	moiety.name	0..1	string
-	moiety.stereochemistry	0..1	CodeableConcept
-	moiety.opticalActivity	0..1	CodeableConcept
-	moiety.molecularFormula	0..1	string
-	moiety.amount[x]	0..1	Quantity|string
-	property	0..*	BackboneElement
-	property.category	0..1	CodeableConcept
-	property.code	0..1	CodeableConcept
-	property.parameters	0..1	string
-	property.definingSubstance[x]	0..1	Reference(SubstanceSpecification|Substance)|CodeableConcept
-	property.amount[x]	0..1	Quantity|string
-	referenceInformation	0..1	Reference(SubstanceReferenceInformation)
-	structure	0..1	BackboneElement
-	structure.stereochemistry	0..1	CodeableConcept
-	structure.opticalActivity	0..1	CodeableConcept
-	structure.molecularFormula	0..1	string
-	structure.molecularFormulaByMoiety	0..1	string
-	structure.isotope	0..*	BackboneElement
-	structure.isotope.identifier	0..1	Identifier
-	structure.isotope.name	0..1	CodeableConcept
-	structure.isotope.substitution	0..1	CodeableConcept
-	structure.isotope.halfLife	0..1	Quantity
-	structure.isotope.molecularWeight	0..1	BackboneElement
-	structure.isotope.molecularWeight.method	0..1	CodeableConcept
-	structure.isotope.molecularWeight.type	0..1	CodeableConcept
-	structure.isotope.molecularWeight.amount	0..1	Quantity
-	structure.molecularWeight	0..1	#SubstanceSpecification.structure.isotope.molecularWeight
-	structure.source	0..*	Reference(DocumentReference)
-	structure.representation	0..*	BackboneElement
-	structure.representation.type	0..1	CodeableConcept
-	structure.representation.representation	0..1	string
-	structure.representation.attachment	0..1	Attachment
-	code	0..*	BackboneElement
-	code.code	0..1	CodeableConcept
-	code.status	0..1	CodeableConcept
-	code.statusDate	0..1	dateTime
-	code.comment	0..1	string
-	code.source	0..*	Reference(DocumentReference)
-	name	0..*	BackboneElement
-	name.name	1..1	string
-	name.type	0..1	CodeableConcept
-	name.status	0..1	CodeableConcept
-	name.preferred	0..1	boolean
-	name.language	0..*	CodeableConcept
-	name.domain	0..*	CodeableConcept
-	name.jurisdiction	0..*	CodeableConcept
-	name.synonym	0..*	#SubstanceSpecification.name
-	name.translation	0..*	#SubstanceSpecification.name
-	name.official	0..*	BackboneElement
-	name.official.authority	0..1	CodeableConcept
-	name.official.status	0..1	CodeableConcept
-	name.official.date	0..1	dateTime
-	name.source	0..*	Reference(DocumentReference)
-	molecularWeight	0..*	#SubstanceSpecification.structure.isotope.molecularWeight
-	relationship	0..*	BackboneElement
-	relationship.substance[x]	0..1	Reference(SubstanceSpecification)|CodeableConcept
-	relationship.relationship	0..1	CodeableConcept
-	relationship.isDefining	0..1	boolean
-	relationship.amount[x]	0..1	Quantity|Range|Ratio|string
-	relationship.amountRatioLowLimit	0..1	Ratio
-	relationship.amountType	0..1	CodeableConcept
-	relationship.source	0..*	Reference(DocumentReference)
-	nucleicAcid	0..1	Reference(SubstanceNucleicAcid)
-	polymer	0..1	Reference(SubstancePolymer)
-	protein	0..1	Reference(SubstanceProtein)
-	sourceMaterial	0..1	Reference(SubstanceSourceMaterial)
+	identifier	0..1	Identifier	Σ
+	type	0..1	CodeableConcept	Σ
+	status	0..1	CodeableConcept	Σ
+	domain	0..1	CodeableConcept	Σ
+	description	0..1	string	Σ
+	source	0..*	Reference(DocumentReference)	Σ
+	comment	0..1	string	Σ
+	moiety	0..*	BackboneElement	Σ
+	moiety.role	0..1	CodeableConcept	Σ
+	moiety.identifier	0..1	Identifier	Σ
+	moiety.name	0..1	string	Σ
+	moiety.stereochemistry	0..1	CodeableConcept	Σ
+	moiety.opticalActivity	0..1	CodeableConcept	Σ
+	moiety.molecularFormula	0..1	string	Σ
+	moiety.amount[x]	0..1	Quantity|string	Σ
+	property	0..*	BackboneElement	Σ
+	property.category	0..1	CodeableConcept	Σ
+	property.code	0..1	CodeableConcept	Σ
+	property.parameters	0..1	string	Σ
+	property.definingSubstance[x]	0..1	Reference(SubstanceSpecification|Substance)|CodeableConcept	Σ
+	property.amount[x]	0..1	Quantity|string	Σ
+	referenceInformation	0..1	Reference(SubstanceReferenceInformation)	Σ
+	structure	0..1	BackboneElement	Σ
+	structure.stereochemistry	0..1	CodeableConcept	Σ
+	structure.opticalActivity	0..1	CodeableConcept	Σ
+	structure.molecularFormula	0..1	string	Σ
+	structure.molecularFormulaByMoiety	0..1	string	Σ
+	structure.isotope	0..*	BackboneElement	Σ
+	structure.isotope.identifier	0..1	Identifier	Σ
+	structure.isotope.name	0..1	CodeableConcept	Σ
+	structure.isotope.substitution	0..1	CodeableConcept	Σ
+	structure.isotope.halfLife	0..1	Quantity	Σ
+	structure.isotope.molecularWeight	0..1	BackboneElement	Σ
+	structure.isotope.molecularWeight.method	0..1	CodeableConcept	Σ
+	structure.isotope.molecularWeight.type	0..1	CodeableConcept	Σ
+	structure.isotope.molecularWeight.amount	0..1	Quantity	Σ
+	structure.molecularWeight	0..1	#SubstanceSpecification.structure.isotope.molecularWeight	Σ
+	structure.source	0..*	Reference(DocumentReference)	Σ
+	structure.representation	0..*	BackboneElement	Σ
+	structure.representation.type	0..1	CodeableConcept	Σ
+	structure.representation.representation	0..1	string	Σ
+	structure.representation.attachment	0..1	Attachment	Σ
+	code	0..*	BackboneElement	Σ
+	code.code	0..1	CodeableConcept	Σ
+	code.status	0..1	CodeableConcept	Σ
+	code.statusDate	0..1	dateTime	Σ
+	code.comment	0..1	string	Σ
+	code.source	0..*	Reference(DocumentReference)	Σ
+	name	0..*	BackboneElement	Σ
+	name.name	1..1	string	Σ
+	name.type	0..1	CodeableConcept	Σ
+	name.status	0..1	CodeableConcept	Σ
+	name.preferred	0..1	boolean	Σ
+	name.language	0..*	CodeableConcept	Σ
+	name.domain	0..*	CodeableConcept	Σ
+	name.jurisdiction	0..*	CodeableConcept	Σ
+	name.synonym	0..*	#SubstanceSpecification.name	Σ
+	name.translation	0..*	#SubstanceSpecification.name	Σ
+	name.official	0..*	BackboneElement	Σ
+	name.official.authority	0..1	CodeableConcept	Σ
+	name.official.status	0..1	CodeableConcept	Σ
+	name.official.date	0..1	dateTime	Σ
+	name.source	0..*	Reference(DocumentReference)	Σ
+	molecularWeight	0..*	#SubstanceSpecification.structure.isotope.molecularWeight	Σ
+	relationship	0..*	BackboneElement	Σ
+	relationship.substance[x]	0..1	Reference(SubstanceSpecification)|CodeableConcept	Σ
+	relationship.relationship	0..1	CodeableConcept	Σ
+	relationship.isDefining	0..1	boolean	Σ
+	relationship.amount[x]	0..1	Quantity|Range|Ratio|string	Σ
+	relationship.amountRatioLowLimit	0..1	Ratio	Σ
+	relationship.amountType	0..1	CodeableConcept	Σ
+	relationship.source	0..*	Reference(DocumentReference)	Σ
+	nucleicAcid	0..1	Reference(SubstanceNucleicAcid)	Σ
+	polymer	0..1	Reference(SubstancePolymer)	Σ
+	protein	0..1	Reference(SubstanceProtein)	Σ
+	sourceMaterial	0..1	Reference(SubstanceSourceMaterial)	Σ
 SupplyDelivery	resource	DomainResource
 	identifier	0..*	Identifier
-	basedOn	0..*	Reference(SupplyRequest)
-	partOf	0..*	Reference(SupplyDelivery|Contract)
-	status	0..1	code
+	basedOn	0..*	Reference(SupplyRequest)	Σ
+	partOf	0..*	Reference(SupplyDelivery|Contract)	Σ
+	status	0..1	code	Σ
 	patient	0..1	Reference(Patient)
 	type	0..1	CodeableConcept
 	suppliedItem	0..1	BackboneElement
 	suppliedItem.quantity	0..1	Quantity
 	suppliedItem.item[x]	0..1	CodeableConcept|Reference(Medication|Substance|Device)
-	occurrence[x]	0..1	dateTime|Period|Timing
+	occurrence[x]	0..1	dateTime|Period|Timing	Σ
 	supplier	0..1	Reference(Practitioner|PractitionerRole|Organization)
 	destination	0..1	Reference(Location)
 	receiver	0..*	Reference(Practitioner|PractitionerRole)
 SupplyRequest	resource	DomainResource
-	identifier	0..*	Identifier
-	status	0..1	code
-	category	0..1	CodeableConcept
-	priority	0..1	code
-	item[x]	1..1	CodeableConcept|Reference(Medication|Substance|Device)
-	quantity	1..1	Quantity
+	identifier	0..*	Identifier	Σ
+	status	0..1	code	Σ
+	category	0..1	CodeableConcept	Σ
+	priority	0..1	code	Σ
+	item[x]	1..1	CodeableConcept|Reference(Medication|Substance|Device)	Σ
+	quantity	1..1	Quantity	Σ
 	parameter	0..*	BackboneElement
 	parameter.code	0..1	CodeableConcept
 	parameter.value[x]	0..1	CodeableConcept|Quantity|Range|boolean
-	occurrence[x]	0..1	dateTime|Period|Timing
-	authoredOn	0..1	dateTime
-	requester	0..1	Reference(Practitioner|PractitionerRole|Organization|Patient|RelatedPerson|Device)
-	supplier	0..*	Reference(Organization|HealthcareService)
+	occurrence[x]	0..1	dateTime|Period|Timing	Σ
+	authoredOn	0..1	dateTime	Σ
+	requester	0..1	Reference(Practitioner|PractitionerRole|Organization|Patient|RelatedPerson|Device)	Σ
+	supplier	0..*	Reference(Organization|HealthcareService)	Σ
 	reasonCode	0..*	CodeableConcept
 	reasonReference	0..*	Reference(Condition|Observation|DiagnosticReport|DocumentReference)
 	deliverFrom	0..1	Reference(Organization|Location)
 	deliverTo	0..1	Reference(Organization|Location|Patient)
 Task	resource	DomainResource
 	identifier	0..*	Identifier
-	instantiatesCanonical	0..1	canonical(ActivityDefinition)
-	instantiatesUri	0..1	uri
-	basedOn	0..*	Reference(Resource)
-	groupIdentifier	0..1	Identifier
-	partOf	0..*	Reference(Task)
-	status	1..1	code
-	statusReason	0..1	CodeableConcept
-	businessStatus	0..1	CodeableConcept
-	intent	1..1	code
+	instantiatesCanonical	0..1	canonical(ActivityDefinition)	Σ
+	instantiatesUri	0..1	uri	Σ
+	basedOn	0..*	Reference(Resource)	Σ
+	groupIdentifier	0..1	Identifier	Σ
+	partOf	0..*	Reference(Task)	Σ
+	status	1..1	code	Σ
+	statusReason	0..1	CodeableConcept	Σ
+	businessStatus	0..1	CodeableConcept	Σ
+	intent	1..1	code	Σ
 	priority	0..1	code
-	code	0..1	CodeableConcept
-	description	0..1	string
-	focus	0..1	Reference(Resource)
-	for	0..1	Reference(Resource)
-	encounter	0..1	Reference(Encounter)
-	executionPeriod	0..1	Period
+	code	0..1	CodeableConcept	Σ
+	description	0..1	string	Σ
+	focus	0..1	Reference(Resource)	Σ
+	for	0..1	Reference(Resource)	Σ
+	encounter	0..1	Reference(Encounter)	Σ
+	executionPeriod	0..1	Period	Σ
 	authoredOn	0..1	dateTime
-	lastModified	0..1	dateTime
-	requester	0..1	Reference(Device|Organization|Patient|Practitioner|PractitionerRole|RelatedPerson)
+	lastModified	0..1	dateTime	Σ
+	requester	0..1	Reference(Device|Organization|Patient|Practitioner|PractitionerRole|RelatedPerson)	Σ
 	performerType	0..*	CodeableConcept
-	owner	0..1	Reference(Practitioner|PractitionerRole|Organization|CareTeam|HealthcareService|Patient|Device|RelatedPerson)
-	location	0..1	Reference(Location)
+	owner	0..1	Reference(Practitioner|PractitionerRole|Organization|CareTeam|HealthcareService|Patient|Device|RelatedPerson)	Σ
+	location	0..1	Reference(Location)	Σ
 	reasonCode	0..1	CodeableConcept
 	reasonReference	0..1	Reference(Resource)
 	insurance	0..*	Reference(Coverage|ClaimResponse)
@@ -4615,33 +4616,33 @@ Task	resource	DomainResource
 	output.type	1..1	CodeableConcept
 	output.value[x]	1..1	base64Binary|boolean|canonical|code|date|dateTime|decimal|id|instant|integer|markdown|oid|positiveInt|string|time|unsignedInt|uri|url|uuid|Address|Age|Annotation|Attachment|CodeableConcept|Coding|ContactPoint|Count|Distance|Duration|HumanName|Identifier|Money|Period|Quantity|Range|Ratio|Reference|SampledData|Signature|Timing|ContactDetail|Contributor|DataRequirement|Expression|ParameterDefinition|RelatedArtifact|TriggerDefinition|UsageContext|Dosage|Meta
 TerminologyCapabilities	resource	DomainResource
-	url	0..1	uri
-	version	0..1	string
-	name	0..1	string
-	title	0..1	string
-	status	1..1	code
-	experimental	0..1	boolean
-	date	1..1	dateTime
-	publisher	0..1	string
-	contact	0..*	ContactDetail
+	url	0..1	uri	Σ
+	version	0..1	string	Σ
+	name	0..1	string	Σ
+	title	0..1	string	Σ
+	status	1..1	code	Σ
+	experimental	0..1	boolean	Σ
+	date	1..1	dateTime	Σ
+	publisher	0..1	string	Σ
+	contact	0..*	ContactDetail	Σ
 	description	0..1	markdown
-	useContext	0..*	UsageContext
-	jurisdiction	0..*	CodeableConcept
+	useContext	0..*	UsageContext	Σ
+	jurisdiction	0..*	CodeableConcept	Σ
 	purpose	0..1	markdown
-	copyright	0..1	markdown
-	kind	1..1	code
-	software	0..1	BackboneElement
-	software.name	1..1	string
-	software.version	0..1	string
-	implementation	0..1	BackboneElement
-	implementation.description	1..1	string
-	implementation.url	0..1	url
-	lockedDate	0..1	boolean
+	copyright	0..1	markdown	Σ
+	kind	1..1	code	Σ
+	software	0..1	BackboneElement	Σ
+	software.name	1..1	string	Σ
+	software.version	0..1	string	Σ
+	implementation	0..1	BackboneElement	Σ
+	implementation.description	1..1	string	Σ
+	implementation.url	0..1	url	Σ
+	lockedDate	0..1	boolean	Σ
 	codeSystem	0..*	BackboneElement
 	codeSystem.uri	0..1	canonical(CodeSystem)
 	codeSystem.version	0..*	BackboneElement
-	codeSystem.version.code	0..1	string
-	codeSystem.version.isDefault	0..1	boolean
+	codeSystem.version.code	0..1	string	Σ
+	codeSystem.version.isDefault	0..1	boolean	Σ
 	codeSystem.version.compositional	0..1	boolean
 	codeSystem.version.language	0..*	code
 	codeSystem.version.filter	0..*	BackboneElement
@@ -4665,14 +4666,14 @@ TerminologyCapabilities	resource	DomainResource
 	closure	0..1	BackboneElement
 	closure.translation	0..1	boolean
 TestReport	resource	DomainResource
-	identifier	0..1	Identifier
-	name	0..1	string
-	status	1..1	code
-	testScript	1..1	Reference(TestScript)
-	result	1..1	code
-	score	0..1	decimal
-	tester	0..1	string
-	issued	0..1	dateTime
+	identifier	0..1	Identifier	Σ
+	name	0..1	string	Σ
+	status	1..1	code	Σ
+	testScript	1..1	Reference(TestScript)	Σ
+	result	1..1	code	Σ
+	score	0..1	decimal	Σ
+	tester	0..1	string	Σ
+	issued	0..1	dateTime	Σ
 	participant	0..*	BackboneElement
 	participant.type	1..1	code
 	participant.uri	1..1	uri
@@ -4697,19 +4698,19 @@ TestReport	resource	DomainResource
 	teardown.action	1..*	BackboneElement
 	teardown.action.operation	1..1	#TestReport.setup.action.operation
 TestScript	resource	DomainResource
-	url	1..1	uri
-	identifier	0..1	Identifier
-	version	0..1	string
-	name	1..1	string
-	title	0..1	string
-	status	1..1	code
-	experimental	0..1	boolean
-	date	0..1	dateTime
-	publisher	0..1	string
-	contact	0..*	ContactDetail
+	url	1..1	uri	Σ
+	identifier	0..1	Identifier	Σ
+	version	0..1	string	Σ
+	name	1..1	string	Σ
+	title	0..1	string	Σ
+	status	1..1	code	Σ
+	experimental	0..1	boolean	Σ
+	date	0..1	dateTime	Σ
+	publisher	0..1	string	Σ
+	contact	0..*	ContactDetail	Σ
 	description	0..1	markdown
-	useContext	0..*	UsageContext
-	jurisdiction	0..*	CodeableConcept
+	useContext	0..*	UsageContext	Σ
+	jurisdiction	0..*	CodeableConcept	Σ
 	purpose	0..1	markdown
 	copyright	0..1	markdown
 	origin	0..*	BackboneElement
@@ -4799,56 +4800,56 @@ TestScript	resource	DomainResource
 	teardown.action	1..*	BackboneElement
 	teardown.action.operation	1..1	#TestScript.setup.action.operation
 Timing	complex-type	BackboneElement
-	event	0..*	dateTime
-	repeat	0..1	Element
-	repeat.bounds[x]	0..1	Duration|Range|Period
-	repeat.count	0..1	positiveInt
-	repeat.countMax	0..1	positiveInt
-	repeat.duration	0..1	decimal
-	repeat.durationMax	0..1	decimal
-	repeat.durationUnit	0..1	code
-	repeat.frequency	0..1	positiveInt
-	repeat.frequencyMax	0..1	positiveInt
-	repeat.period	0..1	decimal
-	repeat.periodMax	0..1	decimal
-	repeat.periodUnit	0..1	code
-	repeat.dayOfWeek	0..*	code
-	repeat.timeOfDay	0..*	time
-	repeat.when	0..*	code
-	repeat.offset	0..1	unsignedInt
-	code	0..1	CodeableConcept
+	event	0..*	dateTime	Σ
+	repeat	0..1	Element	Σ
+	repeat.bounds[x]	0..1	Duration|Range|Period	Σ
+	repeat.count	0..1	positiveInt	Σ
+	repeat.countMax	0..1	positiveInt	Σ
+	repeat.duration	0..1	decimal	Σ
+	repeat.durationMax	0..1	decimal	Σ
+	repeat.durationUnit	0..1	code	Σ
+	repeat.frequency	0..1	positiveInt	Σ
+	repeat.frequencyMax	0..1	positiveInt	Σ
+	repeat.period	0..1	decimal	Σ
+	repeat.periodMax	0..1	decimal	Σ
+	repeat.periodUnit	0..1	code	Σ
+	repeat.dayOfWeek	0..*	code	Σ
+	repeat.timeOfDay	0..*	time	Σ
+	repeat.when	0..*	code	Σ
+	repeat.offset	0..1	unsignedInt	Σ
+	code	0..1	CodeableConcept	Σ
 TriggerDefinition	complex-type	Element
-	type	1..1	code
-	name	0..1	string
-	timing[x]	0..1	Timing|Reference(Schedule)|date|dateTime
-	data	0..*	DataRequirement
-	condition	0..1	Expression
+	type	1..1	code	Σ
+	name	0..1	string	Σ
+	timing[x]	0..1	Timing|Reference(Schedule)|date|dateTime	Σ
+	data	0..*	DataRequirement	Σ
+	condition	0..1	Expression	Σ
 UsageContext	complex-type	Element
-	code	1..1	Coding
-	value[x]	1..1	CodeableConcept|Quantity|Range|Reference(PlanDefinition|ResearchStudy|InsurancePlan|HealthcareService|Group|Location|Organization)
+	code	1..1	Coding	Σ
+	value[x]	1..1	CodeableConcept|Quantity|Range|Reference(PlanDefinition|ResearchStudy|InsurancePlan|HealthcareService|Group|Location|Organization)	Σ
 ValueSet	resource	DomainResource
-	url	0..1	uri
-	identifier	0..*	Identifier
-	version	0..1	string
-	name	0..1	string
-	title	0..1	string
-	status	1..1	code
-	experimental	0..1	boolean
-	date	0..1	dateTime
-	publisher	0..1	string
-	contact	0..*	ContactDetail
+	url	0..1	uri	Σ
+	identifier	0..*	Identifier	Σ
+	version	0..1	string	Σ
+	name	0..1	string	Σ
+	title	0..1	string	Σ
+	status	1..1	code	Σ
+	experimental	0..1	boolean	Σ
+	date	0..1	dateTime	Σ
+	publisher	0..1	string	Σ
+	contact	0..*	ContactDetail	Σ
 	description	0..1	markdown
-	useContext	0..*	UsageContext
-	jurisdiction	0..*	CodeableConcept
-	immutable	0..1	boolean
+	useContext	0..*	UsageContext	Σ
+	jurisdiction	0..*	CodeableConcept	Σ
+	immutable	0..1	boolean	Σ
 	purpose	0..1	markdown
 	copyright	0..1	markdown
 	compose	0..1	BackboneElement
-	compose.lockedDate	0..1	date
-	compose.inactive	0..1	boolean
-	compose.include	1..*	BackboneElement
-	compose.include.system	0..1	uri
-	compose.include.version	0..1	string
+	compose.lockedDate	0..1	date	Σ
+	compose.inactive	0..1	boolean	Σ
+	compose.include	1..*	BackboneElement	Σ
+	compose.include.system	0..1	uri	Σ
+	compose.include.version	0..1	string	Σ
 	compose.include.concept	0..*	BackboneElement
 	compose.include.concept.code	1..1	code
 	compose.include.concept.display	0..1	string
@@ -4856,11 +4857,11 @@ ValueSet	resource	DomainResource
 	compose.include.concept.designation.language	0..1	code
 	compose.include.concept.designation.use	0..1	Coding
 	compose.include.concept.designation.value	1..1	string
-	compose.include.filter	0..*	BackboneElement
-	compose.include.filter.property	1..1	code
-	compose.include.filter.op	1..1	code
-	compose.include.filter.value	1..1	string
-	compose.include.valueSet	0..*	canonical(ValueSet)
+	compose.include.filter	0..*	BackboneElement	Σ
+	compose.include.filter.property	1..1	code	Σ
+	compose.include.filter.op	1..1	code	Σ
+	compose.include.filter.value	1..1	string	Σ
+	compose.include.valueSet	0..*	canonical(ValueSet)	Σ
 	compose.exclude	0..*	#ValueSet.compose.include
 	expansion	0..1	BackboneElement
 	expansion.identifier	0..1	uri
@@ -4880,30 +4881,30 @@ ValueSet	resource	DomainResource
 	expansion.contains.designation	0..*	#ValueSet.compose.include.concept.designation
 	expansion.contains.contains	0..*	#ValueSet.expansion.contains
 VerificationResult	resource	DomainResource
-	target	0..*	Reference(Resource)
-	targetLocation	0..*	string
-	need	0..1	CodeableConcept
-	status	1..1	code
-	statusDate	0..1	dateTime
-	validationType	0..1	CodeableConcept
-	validationProcess	0..*	CodeableConcept
+	target	0..*	Reference(Resource)	Σ
+	targetLocation	0..*	string	Σ
+	need	0..1	CodeableConcept	Σ
+	status	1..1	code	Σ
+	statusDate	0..1	dateTime	Σ
+	validationType	0..1	CodeableConcept	Σ
+	validationProcess	0..*	CodeableConcept	Σ
 	frequency	0..1	Timing
 	lastPerformed	0..1	dateTime
 	nextScheduled	0..1	date
-	failureAction	0..1	CodeableConcept
+	failureAction	0..1	CodeableConcept	Σ
 	primarySource	0..*	BackboneElement
 	primarySource.who	0..1	Reference(Organization|Practitioner|PractitionerRole)
-	primarySource.type	0..*	CodeableConcept
-	primarySource.communicationMethod	0..*	CodeableConcept
+	primarySource.type	0..*	CodeableConcept	Σ
+	primarySource.communicationMethod	0..*	CodeableConcept	Σ
 	primarySource.validationStatus	0..1	CodeableConcept
 	primarySource.validationDate	0..1	dateTime
-	primarySource.canPushUpdates	0..1	CodeableConcept
+	primarySource.canPushUpdates	0..1	CodeableConcept	Σ
 	primarySource.pushTypeAvailable	0..*	CodeableConcept
 	attestation	0..1	BackboneElement
-	attestation.who	0..1	Reference(Practitioner|PractitionerRole|Organization)
-	attestation.onBehalfOf	0..1	Reference(Organization|Practitioner|PractitionerRole)
-	attestation.communicationMethod	0..1	CodeableConcept
-	attestation.date	0..1	date
+	attestation.who	0..1	Reference(Practitioner|PractitionerRole|Organization)	Σ
+	attestation.onBehalfOf	0..1	Reference(Organization|Practitioner|PractitionerRole)	Σ
+	attestation.communicationMethod	0..1	CodeableConcept	Σ
+	attestation.date	0..1	date	Σ
 	attestation.sourceIdentityCertificate	0..1	string
 	attestation.proxyIdentityCertificate	0..1	string
 	attestation.proxySignature	0..1	Signature
@@ -4914,15 +4915,15 @@ VerificationResult	resource	DomainResource
 	validator.attestationSignature	0..1	Signature
 VisionPrescription	resource	DomainResource
 	identifier	0..*	Identifier
-	status	1..1	code
-	created	1..1	dateTime
-	patient	1..1	Reference(Patient)
+	status	1..1	code	Σ
+	created	1..1	dateTime	Σ
+	patient	1..1	Reference(Patient)	Σ
 	encounter	0..1	Reference(Encounter)
-	dateWritten	1..1	dateTime
-	prescriber	1..1	Reference(Practitioner|PractitionerRole)
-	lensSpecification	1..*	BackboneElement
-	lensSpecification.product	1..1	CodeableConcept
-	lensSpecification.eye	1..1	code
+	dateWritten	1..1	dateTime	Σ
+	prescriber	1..1	Reference(Practitioner|PractitionerRole)	Σ
+	lensSpecification	1..*	BackboneElement	Σ
+	lensSpecification.product	1..1	CodeableConcept	Σ
+	lensSpecification.eye	1..1	code	Σ
 	lensSpecification.sphere	0..1	decimal
 	lensSpecification.cylinder	0..1	decimal
 	lensSpecification.axis	0..1	integer

@@ -18,6 +18,8 @@ import (
 type param struct {
 	code, typ string
 	expr      *fhirpath.Expression
+	// parts are the components of a composite parameter.
+	parts []part
 }
 
 // Extractor holds the compiled parameters of each resource type, compiled
@@ -27,8 +29,8 @@ type Extractor struct {
 	custom []Custom
 	types  map[string][]param
 	// Skipped lists, per type, parameters that cannot be indexed (no
-	// expression, composite or special type, or an expression that does not
-	// compile), with the reason.
+	// expression, special type, or an expression that does not compile),
+	// with the reason.
 	skipped map[string]map[string]string
 }
 
@@ -62,7 +64,7 @@ func (x *Extractor) compiled(typ string) []param {
 		case sp.Name == "_id" || sp.Name == "_lastUpdated":
 			skipped[sp.Name] = "searched on the stored resource row (the server sets id and meta.lastUpdated)"
 			continue
-		case sp.Type == "composite", sp.Type == "special":
+		case sp.Type == "special":
 			skipped[sp.Name] = sp.Type + " parameters are not indexed yet"
 			continue
 		}
@@ -71,7 +73,14 @@ func (x *Extractor) compiled(typ string) []param {
 			skipped[sp.Name] = "expression does not compile: " + err.Error()
 			continue
 		}
-		ps = append(ps, param{code: sp.Name, typ: sp.Type, expr: e})
+		p := param{code: sp.Name, typ: sp.Type, expr: e}
+		if sp.Type == "composite" {
+			if p.parts, err = compileParts(sp, typ); err != nil {
+				skipped[sp.Name] = err.Error()
+				continue
+			}
+		}
+		ps = append(ps, p)
 	}
 	for _, c := range x.custom {
 		if !AppliesTo(c.Base, typ) {
@@ -166,10 +175,17 @@ func (x *Extractor) Extract(typ string, data []byte) (*resources.Index, error) {
 	out := &resources.Index{}
 	var failed error
 	ctx := fhirpath.Context{Resource: root, Model: model}
+	var parts partMemo
 	for _, p := range x.compiled(typ) {
 		vals, err := p.expr.EvaluateNode(ctx, root)
 		if err != nil {
 			if failed == nil {
+				failed = fmt.Errorf("index: %s.%s: %w", typ, p.code, err)
+			}
+			continue
+		}
+		if p.typ == "composite" {
+			if err := addComposite(out, ctx, p, vals, &parts); err != nil && failed == nil {
 				failed = fmt.Errorf("index: %s.%s: %w", typ, p.code, err)
 			}
 			continue
@@ -179,5 +195,6 @@ func (x *Extractor) Extract(typ string, data []byte) (*resources.Index, error) {
 		}
 	}
 	dedupe(out)
+	out.Text = textOf(root)
 	return out, failed
 }

@@ -142,6 +142,7 @@ func TestOfficialExamplesIndex(t *testing.T) {
 		counts["number"] += len(idx.Numbers)
 		counts["quantity"] += len(idx.Quantities)
 		counts["uri"] += len(idx.URIs)
+		counts["composite"] += len(idx.Composites)
 		for _, e := range idx.Tokens {
 			params[head.ResourceType+"."+strings.TrimSuffix(e.Param, ":identifier")] = true
 		}

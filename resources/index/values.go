@@ -286,6 +286,7 @@ func dedupe(x *resources.Index) {
 	x.Numbers = uniq(x.Numbers)
 	x.Quantities = uniq(x.Quantities)
 	x.URIs = uniq(x.URIs)
+	x.Composites = uniq(x.Composites)
 }
 
 // uniqTokens keeps one token entry per (param, system, code), the first

@@ -28,6 +28,7 @@ var indexTables = []indexTable{
 	{"idx_quantity", []string{"param", "system", "code", "value", "low", "high", "canon_code", "canon_value", "canon_low", "canon_high"},
 		[]string{"text", "text", "text", "float8", "float8", "float8", "text", "float8", "float8", "float8"}},
 	{"idx_uri", []string{"param", "uri"}, []string{"text", "text"}},
+	compositeTable(),
 }
 
 // indexCTEs returns the data-modifying CTEs that write the index entries of
@@ -49,6 +50,7 @@ func indexCTEs(first int, replace bool) string {
 		fmt.Fprintf(&b, ",\ni%d AS (INSERT INTO %s (rid, res_type, %s) SELECT r.rid, $1, u.* FROM r, unnest(%s) AS u)",
 			i, t.name, strings.Join(t.columns, ", "), strings.Join(args, ", "))
 	}
+	b.WriteString(textCTEs(n, replace))
 	return b.String()
 }
 
@@ -91,7 +93,7 @@ func indexArgs(x *resources.Index) []any {
 	for _, e := range x.URIs {
 		u[0], u[1] = append(u[0], e.Param), append(u[1], e.URI)
 	}
-	return []any{
+	args := []any{
 		s[0], s[1], s[2],
 		t[0], t[1], t[2], t[3],
 		r[0], r[1], r[2], r[3],
@@ -100,6 +102,8 @@ func indexArgs(x *resources.Index) []any {
 		qs[0], qs[1], qs[2], qf[0], qf[1], qf[2], qs[3], qf[3], qf[4], qf[5],
 		u[0], u[1],
 	}
+	args = append(args, compositeArgs(x)...)
+	return append(args, textArgs(x)...)
 }
 
 // IndexOf returns the search index entries stored for the current version of
@@ -129,6 +133,9 @@ func (s *Store) IndexOf(ctx context.Context, typ, id string) (*resources.Index, 
 		if err := rows.Err(); err != nil {
 			return nil, wrap(ctx, "index", err)
 		}
+	}
+	if err := s.textOf(ctx, rid, x); err != nil {
+		return nil, err
 	}
 	return x, nil
 }

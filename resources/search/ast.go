@@ -145,6 +145,10 @@ type Value struct {
 	Text string
 	// Components of a composite value.
 	Components []Value
+	// Codes are what a token :in, :not-in, :below or :above value stands
+	// for, filled by Resolve (Resolved: an empty list then matches nothing).
+	Codes    []Coding
+	Resolved bool
 }
 
 // Range is a closed-open decimal interval [Low, High) plus the exact value.

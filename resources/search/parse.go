@@ -111,6 +111,8 @@ func (p *parser) param(q *Query, key, raw string) {
 	var ok bool
 	if base == "_has" {
 		f, ok = p.has(q, key, q.Type, strings.TrimPrefix(key, "_has:"), raw, 1)
+	} else if base == "_list" {
+		f, ok = p.list(q, key, mod, raw)
 	} else {
 		f, ok = p.filter(q, key, q.Type, key, raw, 0)
 	}

@@ -362,6 +362,8 @@ func FuzzParse(f *testing.F) {
 		"name=Li", "birthdate=ge1950-03", "subject:Patient.organization.name=x", "_has:Observation:patient:code=1",
 		"value-quantity=gt5|http://unitsofmeasure.org|mg", "code-value-quantity=a|b$lt3", "_include:iterate=Patient:organization",
 		"_sort=-birthdate", "identifier=a\\|b|c", "probability=1e-3", "_count=0", "name=%5C",
+		"code-value-quantity=http://loinc.org|8480-6$gt140,8462-4$le90||mm[Hg]", "code-value-quantity=a\\$b$ap1e2",
+		"code-value-quantity=a$1$2", "code-value-quantity=$", "code-value-quantity:missing=true", "_sort=code-value-quantity",
 	} {
 		f.Add("Patient", s)
 		f.Add("Observation", s)

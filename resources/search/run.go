@@ -198,21 +198,13 @@ func (e Engine) Search(ctx context.Context, ex Executor, q *Query) (Page, error)
 		where += fmt.Sprintf("\n  AND d.res_type = %s AND d.param = %s AND d.code = %s AND d.system = %s",
 			b.arg(q.Type), b.arg(f.Param.Code), b.arg(v.Code), b.arg(v.System))
 	}
-	if q.Total == "accurate" || q.Total == "estimate" || q.Summary == "count" || q.Count == 0 {
-		cb := e.scoped(ctx)
-		cw, err := e.filters(cb, q)
-		if err != nil {
+	if countFirst(q) {
+		if page.Total, err = e.count(ctx, ex, q, q.Total == "estimate"); err != nil {
 			return Page{}, err
 		}
-		err = ex.Each(ctx, "SELECT count(*) FROM resources r WHERE "+cw, cb.args, func(scan func(...any) error) error {
-			return scan(&page.Total)
-		})
-		if err != nil {
-			return Page{}, err
-		}
-		if q.Summary == "count" || q.Count == 0 {
-			return page, nil
-		}
+	}
+	if q.Summary == "count" || q.Count == 0 {
+		return page, nil
 	}
 	keys := e.sortKeys(b, q)
 	keys = append(keys, sortKey{expr: "r.rid", kind: 'i'})
@@ -253,8 +245,20 @@ func (e Engine) Search(ctx context.Context, ex Executor, q *Query) (Page, error)
 	if err != nil {
 		return Page{}, err
 	}
-	if page.Total < 0 && page.Next == "" && q.Cursor == "" {
-		page.Total = int64(len(page.Matches))
+	switch {
+	case page.Total >= 0 || q.Total == "none":
+	case page.Next == "" && q.Cursor == "":
+		page.Total = int64(len(page.Matches)) // the only page: exact for free
+	case q.Total == "estimate":
+		est, err := e.count(ctx, ex, q, true)
+		if err != nil {
+			return Page{}, err
+		}
+		seen := int64(len(page.Matches))
+		if page.Next != "" {
+			seen++
+		}
+		page.Total = max(est, seen) // never below what this page shows
 	}
 	page.Included, err = e.includes(ctx, ex, q, page.Matches)
 	return page, err

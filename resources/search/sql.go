@@ -21,14 +21,20 @@ type Dialect struct {
 	// NoFlatten ends a correlated subquery the planner must run per row
 	// rather than turn into a join over all candidates.
 	NoFlatten string
+	// PlanEstimate makes _total=estimate the planner's row estimate
+	// (EXPLAIN (FORMAT JSON)) rather than a count bounded by EstimateCap.
+	PlanEstimate bool
+	// Pairs renders a subquery of (code, system) rows bound as one or two
+	// parameters however many there are (terminology filters).
+	Pairs func(arg func(any) string, codes, systems []string) string
 }
 
 // Postgres and SQLite are the dialects of the two stores. SQLite
 // connections must run with case_sensitive_like on, so that LIKE behaves as
 // in PostgreSQL and prefix matches use the indexes.
 var (
-	Postgres = Dialect{Placeholder: func(n int) string { return "$" + strconv.Itoa(n) }, False: "false", Collate: ` COLLATE "C"`, NoFlatten: " OFFSET 0"}
-	SQLite   = Dialect{Placeholder: func(n int) string { return "?" + strconv.Itoa(n) }, False: "0"}
+	Postgres = Dialect{Placeholder: func(n int) string { return "$" + strconv.Itoa(n) }, False: "false", Collate: ` COLLATE "C"`, NoFlatten: " OFFSET 0", PlanEstimate: true, Pairs: postgresPairs}
+	SQLite   = Dialect{Placeholder: func(n int) string { return "?" + strconv.Itoa(n) }, False: "0", Pairs: sqlitePairs}
 )
 
 // Folder normalises string values as the index extractor does; the search
@@ -72,7 +78,7 @@ func likeEscape(s string) string {
 // tableOf is the index table of a parameter type.
 func tableOf(typ string) string {
 	switch typ {
-	case "string", "token", "reference", "date", "number", "quantity", "uri":
+	case "string", "token", "reference", "date", "number", "quantity", "uri", "composite":
 		return "idx_" + typ
 	}
 	return ""
@@ -93,6 +99,10 @@ func (b *builder) where(r, typ string, f Filter) (string, error) {
 		return b.ids(r, f)
 	case "_lastUpdated":
 		return b.lastUpdated(r, f)
+	case "_list":
+		return b.listMember(r, f)
+	case "_text", "_content":
+		return b.fullText(r, typ, f)
 	}
 	table := tableOf(f.Param.Type)
 	if f.Param.Type == "reference" && f.Modifier == "identifier" {
@@ -125,7 +135,7 @@ func (b *builder) where(r, typ string, f Filter) (string, error) {
 		ors = append(ors, c)
 	}
 	cond := b.member(r, x, table, scope+" AND ("+strings.Join(ors, " OR ")+")")
-	if f.Modifier == "not" {
+	if f.Modifier == "not" || f.Modifier == "not-in" {
 		return "NOT " + cond, nil
 	}
 	return cond, nil
@@ -162,7 +172,7 @@ func (b *builder) value(x string, f Filter, v Value) (string, error) {
 		case "of-type":
 			return fmt.Sprintf("(%s.system = %s AND %s.code = %s AND %s.text = %s)", x, b.arg(v.System), x, b.arg(v.Code), x, b.arg(v.Text)), nil
 		case "in", "not-in", "above", "below":
-			return "", resources.Invalid("not-supported", code+":"+f.Modifier, ":"+f.Modifier+" needs terminology services, which this server does not have yet")
+			return b.codes(x, f, v)
 		}
 		var parts []string
 		if v.Code != "" {
@@ -188,6 +198,8 @@ func (b *builder) value(x string, f Filter, v Value) (string, error) {
 		return b.number(x+".value", v, 1), nil
 	case f.Param.Type == "quantity":
 		return b.quantity(x, v), nil
+	case f.Param.Type == "composite":
+		return b.composite(x, f, v)
 	}
 	return "", resources.Invalid("not-supported", code, "cannot search "+f.Param.Type+" parameters")
 }

@@ -192,12 +192,17 @@ func parseValue(def ParamDef, f Filter, part, base string) (Value, error) {
 			v.System, v.Code, v.Text, v.HasSystem = unescape(pieces[0]), unescape(pieces[1]), unescape(pieces[2]), true
 		case f.Modifier == "of-type":
 			return Value{}, fmt.Errorf(":of-type takes system|code|value, not %q", part)
+		case len(pieces) == 1 && (f.Modifier == "below" || f.Modifier == "above") && def.Type == "token":
+			return Value{}, fmt.Errorf(":%s takes system|code (the code system whose hierarchy to follow), not %q", f.Modifier, part)
 		case len(pieces) == 1:
 			v.Code = unescape(pieces[0])
 		case len(pieces) == 2:
 			v.System, v.Code, v.HasSystem = unescape(pieces[0]), unescape(pieces[1]), true
 			if v.System == "" && v.Code == "" {
 				return Value{}, fmt.Errorf("%q has neither system nor code", part)
+			}
+			if (f.Modifier == "below" || f.Modifier == "above") && (v.System == "" || v.Code == "") {
+				return Value{}, fmt.Errorf(":%s takes system|code (the code system whose hierarchy to follow), not %q", f.Modifier, part)
 			}
 		default:
 			return Value{}, fmt.Errorf("%q has more than one unescaped |", part)
@@ -210,12 +215,15 @@ func parseValue(def ParamDef, f Filter, part, base string) (Value, error) {
 	case def.Type == "composite":
 		pieces := splitEscaped(part, '$')
 		if len(pieces) != len(def.Components) {
-			return Value{}, fmt.Errorf("%q must have %d parts separated by $", part, len(def.Components))
+			return Value{}, fmt.Errorf("%q must have %d parts separated by $ (%s)", part, len(def.Components), componentNames(def))
 		}
 		for i, c := range def.Components {
+			if pieces[i] == "" {
+				return Value{}, fmt.Errorf("part %d (%s) of %q is empty", i+1, c.Code, part)
+			}
 			cv, err := parseValue(c, Filter{Param: c}, pieces[i], base)
 			if err != nil {
-				return Value{}, err
+				return Value{}, fmt.Errorf("part %d (%s): %w", i+1, c.Code, err)
 			}
 			v.Components = append(v.Components, cv)
 		}

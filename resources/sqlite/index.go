@@ -21,12 +21,14 @@ var indexTables = []struct {
 	{"idx_number", []string{"param", "value", "low", "high"}},
 	{"idx_quantity", []string{"param", "system", "code", "value", "low", "high", "canon_code", "canon_value", "canon_low", "canon_high"}},
 	{"idx_uri", []string{"param", "uri"}},
+	{"idx_composite", append([]string{"param"}, resources.CompositeColumns()...)},
 }
 
 // indexStatements insert into and delete from each index table, in the
 // order of indexTables.
 type indexStatements struct {
 	insert, remove []*sql.Stmt
+	text           textStatements
 }
 
 func prepareIndex(ctx context.Context, db *sql.DB) (*indexStatements, error) {
@@ -47,6 +49,11 @@ func prepareIndex(ctx context.Context, db *sql.DB) (*indexStatements, error) {
 		}
 		st.remove = append(st.remove, del)
 	}
+	var err error
+	if st.text, err = prepareText(ctx, db); err != nil {
+		st.close()
+		return nil, err
+	}
 	return st, nil
 }
 
@@ -54,6 +61,7 @@ func (st *indexStatements) close() {
 	for _, s := range append(st.insert, st.remove...) {
 		s.Close()
 	}
+	st.text.close()
 }
 
 // writeIndex replaces the index entries of resource rid (of type typ) with x.
@@ -65,13 +73,16 @@ func (o ops) writeIndex(ctx context.Context, rid int64, typ string, x *resources
 			}
 		}
 	}
+	if err := o.writeText(ctx, rid, typ, x, replace); err != nil {
+		return err
+	}
 	if x.Len() == 0 {
 		return nil
 	}
 	rows := [][][]any{
 		make([][]any, 0, len(x.Strings)), make([][]any, 0, len(x.Tokens)), make([][]any, 0, len(x.References)),
 		make([][]any, 0, len(x.Dates)), make([][]any, 0, len(x.Numbers)), make([][]any, 0, len(x.Quantities)),
-		make([][]any, 0, len(x.URIs)),
+		make([][]any, 0, len(x.URIs)), make([][]any, 0, len(x.Composites)),
 	}
 	for _, e := range x.Strings {
 		rows[0] = append(rows[0], []any{e.Param, e.Norm, e.Exact})
@@ -93,6 +104,9 @@ func (o ops) writeIndex(ctx context.Context, rid int64, typ string, x *resources
 	}
 	for _, e := range x.URIs {
 		rows[6] = append(rows[6], []any{e.Param, e.URI})
+	}
+	for _, e := range x.Composites {
+		rows[7] = append(rows[7], append([]any{e.Param}, e.Fields()...))
 	}
 	for i, table := range rows {
 		if len(table) == 0 {
@@ -135,6 +149,9 @@ func (s *Store) IndexOf(ctx context.Context, typ, id string) (*resources.Index, 
 		if err := rows.Err(); err != nil {
 			return nil, wrap("index", err)
 		}
+	}
+	if err := s.textOf(ctx, rid, x); err != nil {
+		return nil, err
 	}
 	return x, nil
 }

@@ -34,6 +34,19 @@ func sampleIndex(tag string) *resources.Index {
 		Quantities: []resources.QuantityEntry{{Param: "value-quantity", System: "http://unitsofmeasure.org", Code: "g",
 			Value: 1500, Low: 1499.5, High: 1500.5, CanonCode: "g", CanonValue: 1500, CanonLow: 1499.5, CanonHigh: 1500.5}},
 		URIs: []resources.URIEntry{{Param: "url", URI: "http://example.org/fhir/" + tag}},
+		// Composite entries keep each field of up to three components.
+		Composites: []resources.CompositeEntry{
+			{Param: "component-code-value-quantity", Components: [resources.MaxComponents]resources.Component{
+				{System: "http://loinc.org", Code: "8480-6"},
+				{System: "http://unitsofmeasure.org", Code: "mm[Hg]", Value: 141.5, CanonCode: "mm[Hg]", CanonValue: 141.5}}},
+			{Param: "relationship", Components: [resources.MaxComponents]resources.Component{
+				{System: "DocumentReference", Code: "d-" + tag, Text: "http://x.org/DocumentReference/" + tag},
+				{Code: "replaces"},
+				{Value: -2.5, Low: -631152000000000, High: 9223372036854775807}}},
+		},
+		// The _text/_content row: replaced, removed and rolled back with the
+		// entries above.
+		Text: resources.TextEntry{Narrative: "li " + tag + " 北京", Content: "li " + tag + " wei 北京 urn:oid:2.16.156"},
 	}
 }
 
@@ -55,6 +68,7 @@ func canonical(x *resources.Index) *resources.Index {
 	sortBy(len(c.Strings), func(i int) string { return fmt.Sprint(c.Strings[i]) }, func(i, j int) { c.Strings[i], c.Strings[j] = c.Strings[j], c.Strings[i] })
 	sortBy(len(c.Tokens), func(i int) string { return fmt.Sprint(c.Tokens[i]) }, func(i, j int) { c.Tokens[i], c.Tokens[j] = c.Tokens[j], c.Tokens[i] })
 	sortBy(len(c.References), func(i int) string { return fmt.Sprint(c.References[i]) }, func(i, j int) { c.References[i], c.References[j] = c.References[j], c.References[i] })
+	sortBy(len(c.Composites), func(i int) string { return fmt.Sprint(c.Composites[i]) }, func(i, j int) { c.Composites[i], c.Composites[j] = c.Composites[j], c.Composites[i] })
 	if len(c.Strings) == 0 {
 		c.Strings = nil
 	}
@@ -75,6 +89,9 @@ func canonical(x *resources.Index) *resources.Index {
 	}
 	if len(c.URIs) == 0 {
 		c.URIs = nil
+	}
+	if len(c.Composites) == 0 {
+		c.Composites = nil
 	}
 	return &c
 }

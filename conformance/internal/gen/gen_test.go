@@ -118,6 +118,10 @@ func TestEncodeElement(t *testing.T) {
 	if err != nil || got != "0..1\tReference(Patient|Group)" {
 		t.Errorf("encodeElement = %q, %v", got, err)
 	}
+	e.IsSummary = true
+	if got, err := encodeElement("Observation", e); err != nil || got != "0..1\tReference(Patient|Group)\tΣ" {
+		t.Errorf("encodeElement of a summary element = %q, %v", got, err)
+	}
 	e.Type = append(e.Type, e.Type[0])
 	if _, err := encodeElement("Observation", e); err == nil {
 		t.Error("several types on a non-choice element accepted")
@@ -170,6 +174,7 @@ func expected(enc string) r4.Element {
 	card, types, _ := strings.Cut(enc, "\t")
 	lo, hi, _ := strings.Cut(card, "..")
 	var e r4.Element
+	types, e.Summary = strings.CutSuffix(types, "\t"+summaryMark)
 	e.Min, _ = strconv.Atoi(lo)
 	e.Max = hi
 	if strings.HasPrefix(types, "#") {
@@ -198,6 +203,6 @@ func expected(enc string) r4.Element {
 }
 
 func sameElement(a, b r4.Element) bool {
-	return a.Min == b.Min && a.Max == b.Max && a.ContentRef == b.ContentRef &&
+	return a.Min == b.Min && a.Max == b.Max && a.ContentRef == b.ContentRef && a.Summary == b.Summary &&
 		slices.Equal(a.Types, b.Types) && slices.Equal(a.Targets, b.Targets)
 }

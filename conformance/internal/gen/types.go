@@ -24,6 +24,7 @@ type elementDefinition struct {
 	Path             string `json:"path"`
 	Min              int    `json:"min"`
 	Max              string `json:"max"`
+	IsSummary        bool   `json:"isSummary"`
 	ContentReference string `json:"contentReference"`
 	Base             struct {
 		Path string `json:"path"`
@@ -130,7 +131,8 @@ func typeTable(dir string) (string, error) {
 // it is abstract; its element lines follow, indented by a tab, in snapshot
 // order: path relative to the type, cardinality, and the types
 // ("Reference(Group|Patient)", "boolean|dateTime" for a choice) or the
-// contentReference ("#Questionnaire.item"). Elements inherited unchanged from
+// contentReference ("#Questionnaire.item"), then "Σ" when the element is
+// marked isSummary (returned by _summary=true). Elements inherited unchanged from
 // a base type (Patient.id, Patient.contact.extension, Age.value) are left out:
 // they resolve through the base type. The value of a primitive type has a
 // FHIRPath system type ("System.String").
@@ -138,8 +140,21 @@ func typeTable(dir string) (string, error) {
 	return rawConst(doc, "typeData", lines)
 }
 
-// encodeElement renders an element's cardinality and types as "card\ttypes".
+// summaryMark is the last field of an element marked isSummary.
+const summaryMark = "Σ"
+
+// encodeElement renders an element's cardinality and types as "card\ttypes",
+// followed by "\tΣ" when the element is marked isSummary.
 func encodeElement(typeName string, e elementDefinition) (string, error) {
+	enc, err := encodeTypes(e)
+	if err != nil || !e.IsSummary {
+		return enc, err
+	}
+	return enc + "\t" + summaryMark, nil
+}
+
+// encodeTypes renders an element's cardinality and types as "card\ttypes".
+func encodeTypes(e elementDefinition) (string, error) {
 	card := fmt.Sprintf("%d..%s", e.Min, e.Max)
 	if e.ContentReference != "" {
 		if len(e.Type) != 0 {
@@ -216,6 +231,7 @@ func (ct *coreType) prune(types map[string]*coreType) {
 		if parent, last, nested := cutLast(rel); nested {
 			enc := ct.lines[parent]
 			_, typ, _ := strings.Cut(enc, "\t")
+			typ, _, _ = strings.Cut(typ, "\t") // drop the summary mark
 			if strings.ContainsAny(typ, "|(#") {
 				continue
 			}
