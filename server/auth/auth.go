@@ -59,6 +59,12 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logger receives debug detail about rejected tokens; nil discards.
 	Logger *slog.Logger
+	// CacheTTL is how long a verified token is remembered (never past its
+	// exp); 0 means 60s, a negative value turns the cache off. A signing key
+	// withdrawn from the issuer's JWKS keeps admitting its tokens this long.
+	CacheTTL time.Duration
+	// CacheSize bounds the remembered tokens; 0 means 10,000.
+	CacheSize int
 }
 
 // Issuer is one trusted OIDC provider.
@@ -116,6 +122,12 @@ func (c *Config) validate() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.CacheTTL == 0 {
+		c.CacheTTL = 60 * time.Second
+	}
+	if c.CacheSize <= 0 {
+		c.CacheSize = 10000
+	}
 	return nil
 }
 
@@ -134,6 +146,8 @@ type Verifier struct {
 	issuers map[string]*issuer
 	smart   []byte
 	first   *issuer
+	cache   *tokenCache
+	now     func() time.Time
 }
 
 type issuer struct {
@@ -148,7 +162,8 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	v := &Verifier{cfg: cfg, algs: map[string]bool{}, issuers: map[string]*issuer{}}
+	v := &Verifier{cfg: cfg, algs: map[string]bool{}, issuers: map[string]*issuer{},
+		cache: newTokenCache(cfg.CacheTTL, cfg.CacheSize), now: time.Now}
 	for _, a := range cfg.Algorithms {
 		v.algs[a] = true
 	}
@@ -190,57 +205,81 @@ func (v *Verifier) Verify(ctx context.Context, rawToken string) (*Principal, err
 	if len(rawToken) > maxTokenBytes {
 		return nil, invalidToken("bearer token too large", nil)
 	}
+	key := tokenKey(rawToken)
+	if p, ok := v.cache.get(key, v.now()); ok {
+		return p, nil
+	}
+	p, nbf, err := v.verify(ctx, rawToken)
+	if err != nil {
+		return nil, err
+	}
+	e := cacheEntry{p: p, validUntil: p.Expiry.Add(v.cfg.ClockSkew)}
+	if until := v.now().Add(v.cfg.CacheTTL); until.Before(e.validUntil) {
+		e.validUntil = until
+	}
+	if !nbf.IsZero() {
+		e.notBefore = nbf.Add(-v.cfg.ClockSkew)
+	}
+	v.cache.put(key, e)
+	return p, nil
+}
+
+// verify checks a token that is not in the cache; nbf is its not-before
+// time, zero when it has none.
+func (v *Verifier) verify(ctx context.Context, rawToken string) (*Principal, time.Time, error) {
+	var nbf time.Time
 	alg, unverified, err := peek(rawToken)
 	if err != nil {
-		return nil, invalidToken("malformed bearer token: not a signed JWT", err)
+		return nil, nbf, invalidToken("malformed bearer token: not a signed JWT", err)
 	}
 	if !v.algs[alg] {
-		return nil, invalidToken(fmt.Sprintf("signing algorithm %s is not accepted", printable(alg)), nil)
+		return nil, nbf, invalidToken(fmt.Sprintf("signing algorithm %s is not accepted", printable(alg)), nil)
 	}
 	iss, _ := unverified["iss"].(string)
 	is := v.issuers[iss]
 	if is == nil {
-		return nil, invalidToken("token issuer is not trusted", nil)
+		return nil, nbf, invalidToken("token issuer is not trusted", nil)
 	}
 	tok, err := is.verifier.Verify(ctx, rawToken)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, nbf, ctx.Err()
 		}
 		v.cfg.Logger.DebugContext(ctx, "bearer token rejected", "issuer", iss, "err", err)
 		// go-oidc checks the signature first, so an audience error means the
 		// token is genuine but meant for another resource server.
 		switch msg := err.Error(); {
 		case strings.Contains(msg, "expected audience"):
-			return nil, invalidToken("token audience does not include this server", err)
+			return nil, nbf, invalidToken("token audience does not include this server", err)
 		case strings.Contains(msg, "failed to unmarshal claims"):
-			return nil, invalidToken("malformed token claims (a registered claim has the wrong type)", err)
+			return nil, nbf, invalidToken("malformed token claims (a registered claim has the wrong type)", err)
 		}
-		return nil, invalidToken("token signature could not be verified", err)
+		return nil, nbf, invalidToken("token signature could not be verified", err)
 	}
 	var claims map[string]any
 	if err := tok.Claims(&claims); err != nil {
-		return nil, invalidToken("malformed token claims", err)
+		return nil, nbf, invalidToken("malformed token claims", err)
 	}
-	now := time.Now()
+	now := v.now()
 	exp, ok := numericDate(claims["exp"])
 	if !ok {
-		return nil, invalidToken("token has no valid exp claim", nil)
+		return nil, nbf, invalidToken("token has no valid exp claim", nil)
 	}
 	if now.After(exp.Add(v.cfg.ClockSkew)) {
-		return nil, &Error{Status: http.StatusUnauthorized, Code: "expired", Msg: "token expired",
+		return nil, nbf, &Error{Status: http.StatusUnauthorized, Code: "expired", Msg: "token expired",
 			Challenge: challenge("invalid_token", "token expired", "")}
 	}
 	if raw, present := claims["nbf"]; present {
-		nbf, ok := numericDate(raw)
+		var ok bool
+		nbf, ok = numericDate(raw)
 		if !ok {
-			return nil, invalidToken("token has an invalid nbf claim", nil)
+			return nil, nbf, invalidToken("token has an invalid nbf claim", nil)
 		}
 		if now.Add(v.cfg.ClockSkew).Before(nbf) {
-			return nil, invalidToken("token is not valid yet", nil)
+			return nil, nbf, invalidToken("token is not valid yet", nil)
 		}
 	}
-	return v.principal(ctx, tok, claims, exp), nil
+	return v.principal(ctx, tok, claims, exp), nbf, nil
 }
 
 func (v *Verifier) principal(ctx context.Context, tok *oidc.IDToken, claims map[string]any, exp time.Time) *Principal {
