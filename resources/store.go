@@ -128,6 +128,15 @@ type Ops interface {
 	Delete(ctx context.Context, p DeleteParams) (Resource, error)
 }
 
+// BatchCreator is implemented by the Ops of stores that can create many
+// resources in fewer round trips than one Create each (the audit trail and
+// bulk loads use it). CreateMany has the semantics of Create for each
+// params in order and stops at the first error; inside a transaction the
+// caller then rolls back.
+type BatchCreator interface {
+	CreateMany(ctx context.Context, ps []CreateParams) ([]Resource, error)
+}
+
 // Store is the persistence contract every backend implements.
 type Store interface {
 	Ops

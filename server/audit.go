@@ -131,9 +131,17 @@ func (a *auditor) write(ctx context.Context, events [][]byte) error {
 	// The server records the audit trail itself: the caller's scope, which
 	// may confine the request to a patient's record, does not apply.
 	ctx = search.WithScope(ctx, nil)
+	ps := make([]resources.CreateParams, len(events))
+	for i, ev := range events {
+		ps[i] = resources.CreateParams{Type: "AuditEvent", Data: ev, Index: a.s.index(ctx, "AuditEvent", ev)}
+	}
 	return a.s.store.WithTx(ctx, func(ctx context.Context, tx resources.Ops) error {
-		for _, ev := range events {
-			if _, err := tx.Create(ctx, resources.CreateParams{Type: "AuditEvent", Data: ev, Index: a.s.index(ctx, "AuditEvent", ev)}); err != nil {
+		if bc, ok := tx.(resources.BatchCreator); ok {
+			_, err := bc.CreateMany(ctx, ps)
+			return err
+		}
+		for _, p := range ps {
+			if _, err := tx.Create(ctx, p); err != nil {
 				return err
 			}
 		}
@@ -163,6 +171,66 @@ var restInteraction = map[string]string{
 // maxBreakGlassReason bounds the reason kept in an AuditEvent (bytes).
 const maxBreakGlassReason = 1000
 
+// auditEvent is the JSON of an AuditEvent as the server writes it; typed,
+// so that building one per request costs little.
+type auditEvent struct {
+	ResourceType string        `json:"resourceType"`
+	ID           string        `json:"id"`
+	Type         coding        `json:"type"`
+	Subtype      []coding      `json:"subtype,omitempty"`
+	Action       string        `json:"action"`
+	Recorded     string        `json:"recorded"`
+	Outcome      string        `json:"outcome"`
+	OutcomeDesc  string        `json:"outcomeDesc,omitempty"`
+	Agent        []auditAgent  `json:"agent"`
+	Source       auditSource   `json:"source"`
+	Entity       []auditEntity `json:"entity,omitempty"`
+}
+
+type codeable struct {
+	Coding []coding `json:"coding,omitempty"`
+	Text   string   `json:"text,omitempty"`
+}
+
+type auditAgent struct {
+	Type         codeable   `json:"type"`
+	Who          reference  `json:"who"`
+	AltID        string     `json:"altId,omitempty"`
+	Name         string     `json:"name,omitempty"`
+	Requestor    bool       `json:"requestor"`
+	Network      *network   `json:"network,omitempty"`
+	PurposeOfUse []codeable `json:"purposeOfUse,omitempty"`
+}
+
+type network struct {
+	Address string `json:"address"`
+	Type    string `json:"type"`
+}
+
+type auditSource struct {
+	Site     string    `json:"site"`
+	Observer reference `json:"observer"`
+	Type     []coding  `json:"type"`
+}
+
+type auditEntity struct {
+	What  *reference `json:"what,omitempty"`
+	Type  coding     `json:"type"`
+	Role  *coding    `json:"role,omitempty"`
+	Query string     `json:"query,omitempty"`
+}
+
+var (
+	auditType       = coding{System: "http://terminology.hl7.org/CodeSystem/audit-event-type", Code: "rest", Display: "Restful Operation"}
+	auditSourceType = []coding{{System: "http://terminology.hl7.org/CodeSystem/security-source-type", Code: "4", Display: "Application Server"}}
+	auditAgentType  = codeable{Coding: []coding{{System: "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", Code: "IRCP", Display: "information recipient"}}}
+	systemObject    = coding{System: "http://terminology.hl7.org/CodeSystem/audit-entity-type", Code: "2", Display: "System Object"}
+	queryRole       = coding{System: "http://terminology.hl7.org/CodeSystem/object-role", Code: "24", Display: "Query"}
+	person          = coding{System: "http://terminology.hl7.org/CodeSystem/audit-entity-type", Code: "1", Display: "Person"}
+	patientRole     = coding{System: "http://terminology.hl7.org/CodeSystem/object-role", Code: "1", Display: "Patient"}
+	breakGlass      = []coding{{System: "http://terminology.hl7.org/CodeSystem/v3-ActReason", Code: "BTG", Display: "break the glass"}}
+)
+
 // event builds an AuditEvent following the Basic Audit Log Patterns.
 func (a *auditor) event(r *http.Request, interaction, typ, id string, status int) []byte {
 	action := "E"
@@ -176,47 +244,39 @@ func (a *auditor) event(r *http.Request, interaction, typ, id string, status int
 	case "delete":
 		action = "D"
 	}
-	outcome := "0"
+	ev := auditEvent{
+		ResourceType: "AuditEvent",
+		ID:           uuid.NewString(), // replaced by the store; keeps the JSON a complete resource
+		Type:         auditType,
+		Action:       action,
+		Recorded:     resources.FormatInstant(time.Now()),
+		Outcome:      "0",
+		Source:       auditSource{Site: "Yiyang", Observer: reference{Display: "Yiyang FHIR server"}, Type: auditSourceType},
+	}
 	switch {
 	case status >= 500:
-		outcome = "8"
+		ev.Outcome = "8"
 	case status >= 400:
-		outcome = "4"
-	}
-	ev := map[string]any{
-		"resourceType": "AuditEvent",
-		"type":         coding{System: "http://terminology.hl7.org/CodeSystem/audit-event-type", Code: "rest", Display: "Restful Operation"},
-		"action":       action,
-		"recorded":     resources.FormatInstant(time.Now()),
-		"outcome":      outcome,
-		"source": map[string]any{"site": "Yiyang", "observer": reference{Display: "Yiyang FHIR server"},
-			"type": []coding{{System: "http://terminology.hl7.org/CodeSystem/security-source-type", Code: "4", Display: "Application Server"}}},
+		ev.Outcome = "4"
 	}
 	if sub, ok := restInteraction[interaction]; ok {
-		ev["subtype"] = []coding{{System: "http://hl7.org/fhir/restful-interaction", Code: sub}}
+		ev.Subtype = []coding{{System: "http://hl7.org/fhir/restful-interaction", Code: sub}}
 	}
-	if outcome != "0" {
-		ev["outcomeDesc"] = http.StatusText(status) + " (" + r.Method + " " + r.URL.Path + ")"
+	if ev.Outcome != "0" {
+		ev.OutcomeDesc = http.StatusText(status) + " (" + r.Method + " " + r.URL.Path + ")"
 	}
-	agent := map[string]any{"requestor": true,
-		"type": map[string]any{"coding": []coding{{System: "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", Code: "IRCP", Display: "information recipient"}}}}
+	agent := auditAgent{Requestor: true, Type: auditAgentType}
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		agent["network"] = map[string]string{"address": host, "type": "2"}
+		agent.Network = &network{Address: host, Type: "2"}
 	}
 	var patient string
 	if p, ok := auth.FromContext(r.Context()); ok {
-		who := reference{Display: p.Subject}
-		if p.FHIRUser != "" {
-			who.Reference = p.FHIRUser
-		}
-		agent["who"] = who
-		agent["altId"] = p.Subject
-		if p.ClientID != "" {
-			agent["name"] = p.ClientID
-		}
+		agent.Who = reference{Display: p.Subject, Reference: p.FHIRUser}
+		agent.AltID = p.Subject
+		agent.Name = p.ClientID
 		patient = p.Patient
 	} else {
-		agent["who"] = reference{Display: "anonymous"}
+		agent.Who = reference{Display: "anonymous"}
 	}
 	if reason := strings.TrimSpace(r.Header.Get(BreakGlassHeader)); reason != "" {
 		// Break-the-glass: the emergency and its stated reason are part of
@@ -224,36 +284,22 @@ func (a *auditor) event(r *http.Request, interaction, typ, id string, status int
 		if len(reason) > maxBreakGlassReason {
 			reason = strings.ToValidUTF8(reason[:maxBreakGlassReason], "")
 		}
-		agent["purposeOfUse"] = []any{map[string]any{
-			"coding": []coding{{System: "http://terminology.hl7.org/CodeSystem/v3-ActReason", Code: "BTG", Display: "break the glass"}},
-			"text":   reason,
-		}}
+		agent.PurposeOfUse = []codeable{{Coding: breakGlass, Text: reason}}
 	}
-	ev["agent"] = []any{agent}
-	var entities []any
+	ev.Agent = []auditAgent{agent}
 	if typ != "" && id != "" && resources.ValidID(id) {
-		entities = append(entities, map[string]any{"what": reference{Reference: typ + "/" + id},
-			"type": coding{System: "http://terminology.hl7.org/CodeSystem/audit-entity-type", Code: "2", Display: "System Object"}})
+		ev.Entity = append(ev.Entity, auditEntity{What: &reference{Reference: typ + "/" + id}, Type: systemObject})
 		if typ == "Patient" {
 			patient = id
 		}
 	}
 	if r.URL.RawQuery != "" && strings.HasPrefix(interaction, "search") {
-		entities = append(entities, map[string]any{
-			"type":  coding{System: "http://terminology.hl7.org/CodeSystem/audit-entity-type", Code: "2"},
-			"role":  coding{System: "http://terminology.hl7.org/CodeSystem/object-role", Code: "24", Display: "Query"},
-			"query": base64.StdEncoding.EncodeToString([]byte(r.URL.RequestURI())),
-		})
+		ev.Entity = append(ev.Entity, auditEntity{Type: coding{System: systemObject.System, Code: systemObject.Code}, Role: &queryRole,
+			Query: base64.StdEncoding.EncodeToString([]byte(r.URL.RequestURI()))})
 	}
 	if patient != "" && resources.ValidID(patient) {
-		entities = append(entities, map[string]any{"what": reference{Reference: "Patient/" + patient},
-			"type": coding{System: "http://terminology.hl7.org/CodeSystem/audit-entity-type", Code: "1", Display: "Person"},
-			"role": coding{System: "http://terminology.hl7.org/CodeSystem/object-role", Code: "1", Display: "Patient"}})
+		ev.Entity = append(ev.Entity, auditEntity{What: &reference{Reference: "Patient/" + patient}, Type: person, Role: &patientRole})
 	}
-	if len(entities) > 0 {
-		ev["entity"] = entities
-	}
-	ev["id"] = uuid.NewString() // replaced by the store; keeps the JSON a complete resource
 	b, _ := json.Marshal(ev)
 	return b
 }

@@ -90,6 +90,12 @@ func (s *Store) Create(ctx context.Context, p resources.CreateParams) (resources
 	return s.ops.Create(ctx, p)
 }
 
+// CreateMany creates resources in one transaction and one round trip; see
+// resources.BatchCreator.
+func (s *Store) CreateMany(ctx context.Context, ps []resources.CreateParams) ([]resources.Resource, error) {
+	return s.ops.CreateMany(ctx, ps)
+}
+
 // Read returns the current version of a resource; see resources.Ops.
 func (s *Store) Read(ctx context.Context, typ, id string) (resources.Resource, error) {
 	return s.ops.Read(ctx, typ, id)

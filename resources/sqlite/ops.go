@@ -94,6 +94,20 @@ func (o ops) Create(ctx context.Context, p resources.CreateParams) (resources.Re
 	return o.insert(ctx, r, p.Index)
 }
 
+// CreateMany creates the resources one after the other
+// (resources.BatchCreator): SQLite has no round trips to save.
+func (o ops) CreateMany(ctx context.Context, ps []resources.CreateParams) ([]resources.Resource, error) {
+	out := make([]resources.Resource, len(ps))
+	for i, p := range ps {
+		r, err := o.Create(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = r
+	}
+	return out, nil
+}
+
 // insert writes a stamped new resource and its index entries.
 func (o ops) insert(ctx context.Context, r resources.Resource, idx *resources.Index) (resources.Resource, error) {
 	if err := search.Admits(ctx, r.Type, r.ID, idx); err != nil {

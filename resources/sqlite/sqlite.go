@@ -212,6 +212,15 @@ func (s *Store) Create(ctx context.Context, p resources.CreateParams) (r resourc
 	return r, err
 }
 
+// CreateMany runs in a transaction of its own (resources.BatchCreator).
+func (s *Store) CreateMany(ctx context.Context, ps []resources.CreateParams) (out []resources.Resource, err error) {
+	err = s.WithTx(ctx, func(ctx context.Context, tx resources.Ops) error {
+		out, err = tx.(ops).CreateMany(ctx, ps)
+		return err
+	})
+	return out, err
+}
+
 // Update runs in a transaction of its own.
 func (s *Store) Update(ctx context.Context, p resources.UpdateParams) (r resources.Resource, created bool, err error) {
 	err = s.WithTx(ctx, func(ctx context.Context, tx resources.Ops) error {

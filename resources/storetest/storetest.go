@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) resources.Store) {
 		{"IndexEntries", testIndexEntries},
 		{"Reindex", testReindex},
 		{"Scope", testScope},
+		{"CreateMany", testCreateMany},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
@@ -527,4 +528,39 @@ func testCanceledContext(t *testing.T, s resources.Store) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("create with a canceled context: %v", err)
 	}
+}
+
+// testCreateMany: BatchCreator on the store and inside a transaction creates
+// every resource, and a conflict fails the whole transaction.
+func testCreateMany(t *testing.T, s resources.Store) {
+	ctx := context.Background()
+	bc, ok := s.(resources.BatchCreator)
+	if !ok {
+		t.Fatalf("%T does not implement resources.BatchCreator", s)
+	}
+	var ps []resources.CreateParams
+	for i := range 30 {
+		ps = append(ps, resources.CreateParams{Type: "Patient", Data: patient(fmt.Sprintf("Batch%d", i)), Index: sampleIndex(fmt.Sprint(i))})
+	}
+	out, err := bc.CreateMany(ctx, ps)
+	if err != nil || len(out) != len(ps) {
+		t.Fatalf("CreateMany: %d %v", len(out), err)
+	}
+	for i, r := range out {
+		got, err := s.Read(ctx, "Patient", r.ID)
+		if err != nil || family(t, got.Data) != fmt.Sprintf("Batch%d", i) || got.VersionID != 1 {
+			t.Fatalf("read back %d: %v", i, err)
+		}
+	}
+	wantIndex(t, s, "Patient", out[7].ID, sampleIndex("7"))
+	err = s.WithTx(ctx, func(ctx context.Context, tx resources.Ops) error {
+		_, err := tx.(resources.BatchCreator).CreateMany(ctx, []resources.CreateParams{
+			{Type: "Patient", ID: "batch-new", Data: patient("New")},
+			{Type: "Patient", ID: out[0].ID, Data: patient("Dup")},
+		})
+		return err
+	})
+	wantErr(t, err, resources.ErrVersionConflict)
+	_, err = s.Read(ctx, "Patient", "batch-new")
+	wantErr(t, err, resources.ErrNotFound)
 }
