@@ -180,3 +180,19 @@ func BenchmarkExtractObservation(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkExtractAuditEvent: the server indexes an AuditEvent for every
+// request it audits.
+func BenchmarkExtractAuditEvent(b *testing.B) {
+	x := New()
+	data := []byte(`{"resourceType":"AuditEvent","id":"a","type":{"system":"http://terminology.hl7.org/CodeSystem/audit-event-type","code":"rest","display":"Restful Operation"},"subtype":[{"system":"http://hl7.org/fhir/restful-interaction","code":"read"}],"action":"R","recorded":"2026-11-26T01:00:00.123456Z","outcome":"0","agent":[{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ParticipationType","code":"IRCP","display":"information recipient"}]},"who":{"reference":"Practitioner/li","display":"dr-li"},"altId":"dr-li","name":"his","requestor":true,"network":{"address":"127.0.0.1","type":"2"}}],"source":{"site":"Yiyang","observer":{"display":"Yiyang FHIR server"},"type":[{"system":"http://terminology.hl7.org/CodeSystem/security-source-type","code":"4","display":"Application Server"}]},"entity":[{"what":{"reference":"Patient/p1"},"type":{"system":"http://terminology.hl7.org/CodeSystem/audit-entity-type","code":"2","display":"System Object"}},{"what":{"reference":"Patient/p1"},"type":{"system":"http://terminology.hl7.org/CodeSystem/audit-entity-type","code":"1","display":"Person"},"role":{"system":"http://terminology.hl7.org/CodeSystem/object-role","code":"1","display":"Patient"}}]}`)
+	if _, err := x.Extract("AuditEvent", data); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := x.Extract("AuditEvent", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

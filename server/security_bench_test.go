@@ -1,0 +1,172 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/server"
+	"github.com/meizhou-yiyang/yiyang/server/auth"
+	"github.com/meizhou-yiyang/yiyang/server/auth/authtest"
+	"github.com/meizhou-yiyang/yiyang/server/policy"
+)
+
+// BenchmarkSecurityOverhead measures what authentication (bearer JWT from an
+// OIDC issuer), the OPA policy and the audit trail (batched AuditEvents)
+// cost on read and search throughput, against the same server with auth off,
+// on one store (PostgreSQL when TEST_DATABASE_URL is set, else SQLite). The
+// configurations alternate over several rounds so that drift affects them
+// alike; the medians and the loss are reported (target: under 15%).
+func BenchmarkSecurityOverhead(b *testing.B) {
+	st := backends()[0].open(b)
+	store := "sqlite"
+	if os.Getenv("TEST_DATABASE_URL") != "" {
+		st, store = backends()[1].open(b), "postgres"
+	}
+	iss := authtest.NewIssuer(b)
+	v, err := auth.New(context.Background(), auth.Config{Issuers: []auth.Issuer{{URL: iss.URL(), Audience: iss.Audience}}, HTTPClient: iss.Client()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	pol, err := policy.New(context.Background(), "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	parser, _ := resources.NewParser()
+	off, err := server.New(server.Config{Store: st, Parser: parser, Logger: testLogger(b), AuthDisabled: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	on, err := server.New(server.Config{Store: st, Parser: parser, Logger: testLogger(b), Auth: v, Authorizer: pol,
+		Audit: &server.AuditConfig{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { on.Close() })
+	noAudit, err := server.New(server.Config{Store: st, Parser: parser, Logger: testLogger(b), Auth: v, Authorizer: pol})
+	if err != nil {
+		b.Fatal(err)
+	}
+	offURL, onURL, noAuditURL := serveBench(b, off), serveBench(b, on), serveBench(b, noAudit)
+
+	const patients = 500
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	for i := range patients {
+		body := fmt.Appendf(nil, `{"resourceType":"Patient","id":"p%d","gender":"female","name":[{"family":"Li%d"}],"birthDate":"1950-01-0%d"}`, i, i%50, 1+i%9)
+		req, _ := http.NewRequest(http.MethodPut, fmt.Sprintf("%s/Patient/p%d", offURL, i), bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/fhir+json")
+		if _, err := do(hc, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+	token := "Bearer " + iss.Sign(iss.Claims("dr-li", "user/*.cruds", map[string]any{"roles": []string{"doctor"},
+		"exp": time.Now().Add(time.Hour).Unix()}))
+
+	type config struct {
+		name, base, authz string
+		path              func(i int64) string
+	}
+	read := func(i int64) string { return fmt.Sprintf("/Patient/p%d", i%patients) }
+	search := func(i int64) string { return fmt.Sprintf("/Patient?name=Li%d&gender=female&_count=10", i%50) }
+	configs := []config{
+		{"read/auth-off", offURL, "", read},
+		{"read/auth+policy", noAuditURL, token, read},
+		{"read/auth+policy+audit", onURL, token, read},
+		{"search/auth-off", offURL, "", search},
+		{"search/auth+policy", noAuditURL, token, search},
+		{"search/auth+policy+audit", onURL, token, search},
+	}
+	const rounds = 3
+	rps := map[string][]float64{}
+	for round := range rounds {
+		for _, c := range configs {
+			b.Run(fmt.Sprintf("%s/round-%d", c.name, round+1), func(pb *testing.B) {
+				var n, failed atomic.Int64
+				pb.SetParallelism(8) // 8 × GOMAXPROCS concurrent clients
+				pb.ResetTimer()
+				pb.RunParallel(func(p *testing.PB) {
+					for p.Next() {
+						req, _ := http.NewRequest(http.MethodGet, c.base+c.path(n.Add(1)), nil)
+						if c.authz != "" {
+							req.Header.Set("Authorization", c.authz)
+						}
+						if status, err := do(hc, req); err != nil || status != http.StatusOK {
+							failed.Add(1)
+						}
+					}
+				})
+				if failed.Load() > 0 {
+					pb.Fatalf("%s: %d requests failed", c.name, failed.Load())
+				}
+				// The last call of this function has the final b.N.
+				r := float64(pb.N) / pb.Elapsed().Seconds()
+				pb.ReportMetric(r, "req/s")
+				if xs := rps[c.name]; len(xs) > round {
+					xs[round] = r
+				} else {
+					rps[c.name] = append(xs, r)
+				}
+			})
+		}
+	}
+	for _, c := range configs {
+		if len(rps[c.name]) < rounds {
+			return // a -bench filter ran only some configurations: no comparison
+		}
+	}
+	med := func(name string) float64 {
+		xs := slices.Clone(rps[name])
+		slices.Sort(xs)
+		return xs[len(xs)/2]
+	}
+	fmt.Printf("security overhead, store %s, median of %d rounds (requests/s):\n", store, rounds)
+	for _, c := range configs {
+		fmt.Printf("  %-26s %8.0f  runs %v\n", c.name, med(c.name), rounds3(rps[c.name]))
+	}
+	for _, kind := range []string{"read", "search"} {
+		for _, with := range []string{"auth+policy", "auth+policy+audit"} {
+			loss := 100 * (1 - med(kind+"/"+with)/med(kind+"/auth-off"))
+			verdict := "ok"
+			if loss >= 15 {
+				verdict = "ABOVE TARGET"
+			}
+			fmt.Printf("  %s loss with %s: %.1f%% (target < 15%%) %s\n", kind, with, loss, verdict)
+			b.ReportMetric(loss, kind+"-"+with+"-loss-%")
+		}
+	}
+	b.ReportMetric(med("read/auth+policy+audit"), "read-auth-req/s")
+	b.ReportMetric(med("search/auth+policy+audit"), "search-auth-req/s")
+}
+
+func rounds3(xs []float64) []int {
+	out := make([]int, len(xs))
+	for i, x := range xs {
+		out[i] = int(x)
+	}
+	return out
+}
+
+func serveBench(b *testing.B, srv *server.Server) string {
+	ts := httptest.NewServer(srv.Handler())
+	b.Cleanup(ts.Close)
+	return ts.URL
+}
+
+func do(hc *http.Client, req *http.Request) (int, error) {
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
