@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -11,8 +10,6 @@ import (
 
 	"github.com/meizhou-yiyang/yiyang/resources"
 	"github.com/meizhou-yiyang/yiyang/server"
-	"github.com/meizhou-yiyang/yiyang/server/auth"
-	"github.com/meizhou-yiyang/yiyang/server/auth/authtest"
 )
 
 // TestAuditTrail: every interaction, failed authentication and denials
@@ -31,11 +28,7 @@ func TestAuditTrail(t *testing.T) {
 }
 
 func auditTrail(t *testing.T, st resources.Store, mode server.AuditConfig) {
-	iss := authtest.NewIssuer(t)
-	v, err := auth.New(context.Background(), auth.Config{Issuers: []auth.Issuer{{URL: iss.URL(), Audience: iss.Audience}}, HTTPClient: iss.Client()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	iss, v := testIssuer(t)
 	parser, _ := resources.NewParser()
 	srv, err := server.New(server.Config{Store: st, Parser: parser, Logger: testLogger(t), Auth: v, Audit: &mode})
 	if err != nil {

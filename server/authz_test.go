@@ -12,7 +12,6 @@ import (
 	"github.com/meizhou-yiyang/yiyang/resources"
 	"github.com/meizhou-yiyang/yiyang/resources/sqlite"
 	"github.com/meizhou-yiyang/yiyang/server"
-	"github.com/meizhou-yiyang/yiyang/server/auth"
 	"github.com/meizhou-yiyang/yiyang/server/auth/authtest"
 )
 
@@ -20,14 +19,7 @@ import (
 // issuer: authentication failures are 401 with a challenge, scopes decide
 // each interaction (bundle entries one by one), /metadata stays open.
 func TestAuthorization(t *testing.T) {
-	iss := authtest.NewIssuer(t)
-	v, err := auth.New(context.Background(), auth.Config{
-		Issuers:    []auth.Issuer{{URL: iss.URL(), Audience: iss.Audience}},
-		HTTPClient: iss.Client(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	iss, v := testIssuer(t)
 	st, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "y.db")})
 	if err != nil {
 		t.Fatal(err)

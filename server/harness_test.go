@@ -17,6 +17,8 @@ import (
 	"github.com/meizhou-yiyang/yiyang/resources/postgres/pgtest"
 	"github.com/meizhou-yiyang/yiyang/resources/sqlite"
 	"github.com/meizhou-yiyang/yiyang/server"
+	"github.com/meizhou-yiyang/yiyang/server/auth"
+	"github.com/meizhou-yiyang/yiyang/server/auth/authtest"
 )
 
 // backend opens a fresh, empty store.
@@ -143,3 +145,17 @@ func (c *client) do(method, path string, body []byte, headers ...string) result 
 
 // fhirData returns the shared FHIR test data folder, or skips.
 func fhirData(t testing.TB) string { return fhirdata.Require(t) }
+
+// testIssuer starts an in-process OIDC provider and a Verifier trusting it.
+func testIssuer(t testing.TB) (*authtest.Issuer, *auth.Verifier) {
+	t.Helper()
+	iss := authtest.NewIssuer(t)
+	v, err := auth.New(context.Background(), auth.Config{
+		Issuers:    []auth.Issuer{{URL: iss.URL(), Audience: iss.Audience}},
+		HTTPClient: iss.Client(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return iss, v
+}

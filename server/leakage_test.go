@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -13,8 +12,6 @@ import (
 
 	"github.com/meizhou-yiyang/yiyang/resources"
 	"github.com/meizhou-yiyang/yiyang/server"
-	"github.com/meizhou-yiyang/yiyang/server/auth"
-	"github.com/meizhou-yiyang/yiyang/server/auth/authtest"
 )
 
 // The leakage matrix: a patient-context token for patient A (alpha-p) tries
@@ -146,14 +143,7 @@ func leakCases() []leakCase {
 }
 
 func TestLeakageMatrix(t *testing.T) {
-	iss := authtest.NewIssuer(t)
-	v, err := auth.New(context.Background(), auth.Config{
-		Issuers:    []auth.Issuer{{URL: iss.URL(), Audience: iss.Audience}},
-		HTTPClient: iss.Client(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	iss, v := testIssuer(t)
 	cases := leakCases()
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
@@ -283,14 +273,7 @@ func bravoState(t *testing.T, c *client, admin string) string {
 // searches, includes and writes inside the queries, alone and together with
 // a patient context, on both backends.
 func TestGranularScopes(t *testing.T) {
-	iss := authtest.NewIssuer(t)
-	v, err := auth.New(context.Background(), auth.Config{
-		Issuers:    []auth.Issuer{{URL: iss.URL(), Audience: iss.Audience}},
-		HTTPClient: iss.Client(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	iss, v := testIssuer(t)
 	obs := func(id, patient, category string) string {
 		return fmt.Sprintf(`{"resourceType":"Observation","id":%q,"status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":%q}]}],"code":{"text":"x"},"subject":{"reference":"Patient/%s"}}`, id, category, patient)
 	}

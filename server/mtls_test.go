@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -19,8 +18,6 @@ import (
 
 	"github.com/meizhou-yiyang/yiyang/resources"
 	"github.com/meizhou-yiyang/yiyang/server"
-	"github.com/meizhou-yiyang/yiyang/server/auth"
-	"github.com/meizhou-yiyang/yiyang/server/auth/authtest"
 )
 
 // testCA issues certificates for the mutual TLS test.
@@ -63,11 +60,7 @@ func (ca *testCA) issue(t *testing.T, cn string, client bool) tls.Certificate {
 // configured CA can post Observations (and nothing else); without one, or
 // with one from another CA, it cannot.
 func TestDeviceMutualTLS(t *testing.T) {
-	iss := authtest.NewIssuer(t)
-	v, err := auth.New(context.Background(), auth.Config{Issuers: []auth.Issuer{{URL: iss.URL(), Audience: iss.Audience}}, HTTPClient: iss.Client()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, v := testIssuer(t)
 	parser, _ := resources.NewParser()
 	srv, err := server.New(server.Config{Store: backends()[0].open(t), Parser: parser, Logger: testLogger(t), Auth: v})
 	if err != nil {

@@ -9,8 +9,6 @@ import (
 
 	"github.com/meizhou-yiyang/yiyang/resources"
 	"github.com/meizhou-yiyang/yiyang/server"
-	"github.com/meizhou-yiyang/yiyang/server/auth"
-	"github.com/meizhou-yiyang/yiyang/server/auth/authtest"
 	"github.com/meizhou-yiyang/yiyang/server/policy"
 )
 
@@ -20,11 +18,7 @@ import (
 func TestRolePolicy(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
-			iss := authtest.NewIssuer(t)
-			v, err := auth.New(context.Background(), auth.Config{Issuers: []auth.Issuer{{URL: iss.URL(), Audience: iss.Audience}}, HTTPClient: iss.Client()})
-			if err != nil {
-				t.Fatal(err)
-			}
+			iss, v := testIssuer(t)
 			pol, err := policy.New(context.Background(), "")
 			if err != nil {
 				t.Fatal(err)

@@ -15,8 +15,6 @@ import (
 
 	"github.com/meizhou-yiyang/yiyang/resources"
 	"github.com/meizhou-yiyang/yiyang/server"
-	"github.com/meizhou-yiyang/yiyang/server/auth"
-	"github.com/meizhou-yiyang/yiyang/server/auth/authtest"
 	"github.com/meizhou-yiyang/yiyang/server/policy"
 )
 
@@ -32,11 +30,7 @@ func BenchmarkSecurityOverhead(b *testing.B) {
 	if os.Getenv("TEST_DATABASE_URL") != "" {
 		st, store = backends()[1].open(b), "postgres"
 	}
-	iss := authtest.NewIssuer(b)
-	v, err := auth.New(context.Background(), auth.Config{Issuers: []auth.Issuer{{URL: iss.URL(), Audience: iss.Audience}}, HTTPClient: iss.Client()})
-	if err != nil {
-		b.Fatal(err)
-	}
+	iss, v := testIssuer(b)
 	pol, err := policy.New(context.Background(), "")
 	if err != nil {
 		b.Fatal(err)
