@@ -108,6 +108,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Indexer == nil {
 		cfg.Indexer = index.New()
 	}
+	cfg.Indexer.SetBase(strings.TrimRight(cfg.BaseURL, "/"))
 	if cfg.Operations == nil {
 		cfg.Operations = operations.NewRegistry()
 	}

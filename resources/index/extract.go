@@ -7,6 +7,7 @@ package index
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/meizhou-yiyang/yiyang/conformance/r4"
@@ -32,6 +33,9 @@ type Extractor struct {
 	// expression, special type, or an expression that does not compile),
 	// with the reason.
 	skipped map[string]map[string]string
+	// base is the server's own base URL ("" when unknown): an absolute
+	// reference under it is also indexed as the local Type/id it names.
+	base string
 }
 
 // New returns an Extractor over the R4 core search parameters.
@@ -151,6 +155,16 @@ func AppliesTo(base []string, typ string) bool {
 	return false
 }
 
+// SetBase makes absolute references under base (this server's base URL,
+// e.g. https://fhir.example.cn/fhir) count as local references too: they are
+// indexed with their Type/id as well as their URL, so that searches, chains,
+// includes and compartments follow them. Call it before the first Extract.
+func (x *Extractor) SetBase(base string) {
+	x.mu.Lock()
+	x.base = strings.TrimRight(base, "/")
+	x.mu.Unlock()
+}
+
 // Skipped returns the parameters of typ that are not indexed, with reasons.
 func (x *Extractor) Skipped(typ string) map[string]string {
 	x.compiled(typ)
@@ -194,7 +208,31 @@ func (x *Extractor) Extract(typ string, data []byte) (*resources.Index, error) {
 			add(out, p, v)
 		}
 	}
+	x.mu.RLock()
+	base := x.base
+	x.mu.RUnlock()
+	if base != "" {
+		localize(out, base)
+	}
 	dedupe(out)
 	out.Text = textOf(root)
 	return out, failed
+}
+
+// localize gives absolute references under base their local Type/id
+// (Type/id/_history/v names the resource too).
+func localize(out *resources.Index, base string) {
+	prefix := base + "/"
+	for i, e := range out.References {
+		if e.TargetID != "" || !strings.HasPrefix(e.URL, prefix) {
+			continue
+		}
+		segs := strings.Split(strings.TrimPrefix(e.URL, prefix), "/")
+		if len(segs) == 4 && segs[2] == "_history" {
+			segs = segs[:2]
+		}
+		if len(segs) == 2 && resources.IsResourceType(segs[0]) && resources.ValidID(segs[1]) {
+			out.References[i].TargetType, out.References[i].TargetID = segs[0], segs[1]
+		}
+	}
 }

@@ -196,3 +196,45 @@ func BenchmarkExtractAuditEvent(b *testing.B) {
 		}
 	}
 }
+
+// TestLocalBase: absolute references under the server's own base are also
+// local references; others stay URLs only.
+func TestLocalBase(t *testing.T) {
+	x := New()
+	x.SetBase("https://fhir.example.cn/fhir/")
+	data := []byte(`{"resourceType":"Observation","status":"final","code":{"text":"x"},
+		"subject":{"reference":"https://fhir.example.cn/fhir/Patient/p1"},
+		"encounter":{"reference":"https://fhir.example.cn/fhir/Encounter/e1/_history/2"},
+		"performer":[{"reference":"https://other.example.org/fhir/Practitioner/d1"},{"reference":"https://fhir.example.cn/fhir/NotAType/x"}]}`)
+	ix, err := x.Extract("Observation", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]resources.ReferenceEntry{}
+	for _, e := range ix.References {
+		got[e.Param+" "+e.URL] = e
+	}
+	for key, want := range map[string][2]string{
+		"subject https://fhir.example.cn/fhir/Patient/p1":               {"Patient", "p1"},
+		"patient https://fhir.example.cn/fhir/Patient/p1":               {"Patient", "p1"},
+		"encounter https://fhir.example.cn/fhir/Encounter/e1/_history/2": {"Encounter", "e1"},
+		"performer https://other.example.org/fhir/Practitioner/d1":      {"", ""},
+		"performer https://fhir.example.cn/fhir/NotAType/x":             {"", ""},
+	} {
+		e, ok := got[key]
+		if !ok {
+			t.Errorf("no entry %s in %+v", key, ix.References)
+			continue
+		}
+		if e.TargetType != want[0] || e.TargetID != want[1] {
+			t.Errorf("%s: local %s/%s, want %s/%s", key, e.TargetType, e.TargetID, want[0], want[1])
+		}
+	}
+	// Without a base nothing is local.
+	ix, _ = New().Extract("Observation", data)
+	for _, e := range ix.References {
+		if e.TargetID != "" {
+			t.Errorf("no base configured, yet %+v is local", e)
+		}
+	}
+}
