@@ -232,13 +232,16 @@ func runSearchScale(ctx context.Context, f benchSearchFlags, scale float64, keep
 	return res, nil
 }
 
-const searchHeader = "kind                            n  req/s   p50 ms   p95 ms   p99 ms   max ms  matches incl.  empty  errors"
+// searchHeader heads the table of a scale: matches are those on the first
+// page (at most _count), median and mean per request, incl. the mean
+// _include/_revinclude resources.
+const searchHeader = "kind                            n  req/s   p50 ms   p95 ms   p99 ms   max ms  matches p50/mean  incl.  empty  errors"
 
 func printScale(out io.Writer, r scaleResult) {
 	fmt.Fprintf(out, "\nscale %g (%d Observations)\n%s\n", r.scale, r.data.observations, searchHeader)
 	for i, k := range r.kinds {
-		line := fmt.Sprintf("%-28s %5d %6.0f %8.2f %8.2f %8.2f %8.2f %8.1f %5.1f %5.1f%% %7d", searchKinds[i].name, k.n,
-			k.rps, millis(k.p50), millis(k.p95), millis(k.p99), millis(k.maxLat), k.matches, k.included,
+		line := fmt.Sprintf("%-28s %5d %6.0f %8.2f %8.2f %8.2f %8.2f %11d/%-5.1f %6.1f %5.1f%% %7d", searchKinds[i].name, k.n,
+			k.rps, millis(k.p50), millis(k.p95), millis(k.p99), millis(k.maxLat), k.medianMatches, k.matches, k.included,
 			100*float64(k.empty)/float64(max(k.n-k.errors, 1)), k.errors)
 		if k.errors > 0 {
 			line += "  <- ERRORS; first: " + k.firstError
@@ -251,8 +254,10 @@ func printScale(out io.Writer, r scaleResult) {
 	}
 }
 
-// searchSummary prints p95 against the target at the largest scale and the
-// growth from the smallest; it returns an error when any request failed.
+// searchSummary prints, per kind, the latencies at the smallest and the
+// largest scale, p95 against the target at the largest, the growth of p95
+// and of the median matches between them; it returns an error when any
+// request failed.
 func searchSummary(out io.Writer, rs []scaleResult) error {
 	if len(rs) == 0 {
 		return nil
@@ -266,8 +271,12 @@ func searchSummary(out io.Writer, rs []scaleResult) error {
 			hi = r
 		}
 	}
-	fmt.Fprintf(out, "\nsummary: p95 at %d Observations (target < %d ms) and growth of p95 from %d (target < %.0fx)\n",
+	fmt.Fprintf(out, "\nsummary: p95 at %d Observations (target < %d ms) and growth of p95 from %d (target < %.0fx); latencies in ms; matches p50/mean per request\n",
 		hi.data.observations, searchP95Target.Milliseconds(), lo.data.observations, searchGrowthTarget)
+	fmt.Fprintf(out, "%-28s %-22s %-22s %-13s %-22s %s\n", "", fmt.Sprintf("%d obs", lo.data.observations),
+		fmt.Sprintf("%d obs", hi.data.observations), "p95", "growth", "matches")
+	fmt.Fprintf(out, "%-28s %6s %7s %7s  %6s %7s %7s  %-12s %-22s %-10s %s\n", "kind", "p50", "p95", "p99", "p50", "p95", "p99",
+		"verdict", "p95", "low", "high")
 	failed := 0
 	for i, k := range searchKinds {
 		a, b := lo.kinds[i], hi.kinds[i]
@@ -276,15 +285,17 @@ func searchSummary(out io.Writer, rs []scaleResult) error {
 		if b.p95 >= searchP95Target {
 			verdict = "ABOVE TARGET"
 		}
-		growth, gverdict := "-", "-"
+		growth := "-"
 		if lo.scale != hi.scale && a.p95 > 0 {
 			g := float64(b.p95) / float64(a.p95)
-			growth, gverdict = fmt.Sprintf("%.2fx", g), "ok"
+			growth = fmt.Sprintf("%.2fx ok", g)
 			if g >= searchGrowthTarget {
-				gverdict = "ABOVE TARGET"
+				growth = fmt.Sprintf("%.2fx ABOVE TARGET", g)
 			}
 		}
-		fmt.Fprintf(out, "%-28s p95 %8.2f ms  %-12s growth %8s  %s\n", k.name, millis(b.p95), verdict, growth, gverdict)
+		fmt.Fprintf(out, "%-28s %6.2f %7.2f %7.2f  %6.2f %7.2f %7.2f  %-12s %-22s %-10s %s\n", k.name,
+			millis(a.p50), millis(a.p95), millis(a.p99), millis(b.p50), millis(b.p95), millis(b.p99), verdict, growth,
+			fmt.Sprintf("%d/%.1f", a.medianMatches, a.matches), fmt.Sprintf("%d/%.1f", b.medianMatches, b.matches))
 	}
 	if failed > 0 {
 		return fmt.Errorf("bench-search: %d requests failed; see the ERRORS lines", failed)

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/meizhou-yiyang/yiyang/resources"
@@ -37,15 +39,109 @@ var genTypes = [genKinds]string{"Practitioner", "Patient", "Encounter", "Observa
 
 const patientIdentifierSystem = "urn:oid:2.16.156.10011.1.3"
 
-// Common Chinese family and given names in pinyin.
+// Names. A patient index is searched by name and date of birth, so the
+// names must be as varied as real ones or that lookup matches more patients
+// the larger the population (30 family x 30 given names, as generated
+// before, made name=Li&birthdate=<year> match 1.8 patients at 1k and 8.5 at
+// 10k). Family names follow their approximate national shares; given names
+// are one or two syllables drawn from a weighted pool per gender, as names
+// are written in pinyin, so homophone characters (伟/维/薇 "Wei", 徐/许 "Xu")
+// share a spelling, as in a pinyin record.
+
+// familyWeight is a family name with its approximate share of the
+// population in hundredths of a per cent: the 100 or so most common
+// surnames, homophones merged into one spelling (王/汪 Wang, 李/黎 Li, 徐/许
+// Xu, ...): 91 spellings, together about 83% of the population. The rarer ones are left
+// out, which makes the common ones slightly more frequent than in life, and a
+// name lookup slightly less selective, not more.
+type familyWeight struct {
+	name   string
+	weight int
+}
+
+var familyNames = []familyWeight{
+	{"Wang", 742}, {"Li", 725}, {"Zhang", 631}, {"Liu", 538}, {"Chen", 453}, {"Yang", 308}, {"Huang", 223},
+	{"Zhao", 222}, {"Wu", 218}, {"Zhou", 197}, {"Xu", 228}, {"Sun", 148}, {"Ma", 146}, {"Zhu", 129},
+	{"Hu", 127}, {"Guo", 117}, {"He", 131}, {"Lin", 113}, {"Gao", 107}, {"Luo", 104}, {"Zheng", 100},
+	{"Liang", 91}, {"Xie", 80}, {"Song", 75}, {"Tang", 85}, {"Han", 66}, {"Feng", 64}, {"Deng", 63},
+	{"Cao", 62}, {"Peng", 59}, {"Zeng", 58}, {"Xiao", 57}, {"Tian", 56}, {"Dong", 53}, {"Yuan", 51},
+	{"Pan", 50}, {"Yu", 97}, {"Jiang", 105}, {"Cai", 48}, {"Du", 46}, {"Ye", 45}, {"Cheng", 44},
+	{"Su", 43}, {"Wei", 68}, {"Lv", 41}, {"Ding", 40}, {"Ren", 39}, {"Shen", 38}, {"Yao", 37}, {"Lu", 67},
+	{"Cui", 34}, {"Zhong", 33}, {"Tan", 32}, {"Fan", 30}, {"Jin", 29}, {"Shi", 45}, {"Liao", 28},
+	{"Jia", 27}, {"Xia", 27}, {"Fu", 25}, {"Fang", 25}, {"Bai", 24}, {"Zou", 24}, {"Meng", 23},
+	{"Xiong", 23}, {"Qin", 35}, {"Qiu", 22}, {"Yin", 21}, {"Xue", 20}, {"Yan", 33}, {"Duan", 19},
+	{"Lei", 19}, {"Hou", 18}, {"Long", 18}, {"Tao", 17}, {"Gu", 16}, {"Mao", 15}, {"Hao", 15},
+	{"Gong", 15}, {"Shao", 14}, {"Wan", 14}, {"Qian", 14}, {"Dai", 12}, {"Mo", 12}, {"Kong", 12},
+	{"Xiang", 11}, {"Chang", 11}, {"Wen", 11}, {"Kang", 10}, {"Niu", 10}, {"Yi", 9},
+}
+
+// givenSyllables are common syllables of given names, most common first,
+// per gender; some are common to both.
+var givenSyllables = [2][]string{
+	{"Fang", "Li", "Mei", "Xiu", "Ying", "Lan", "Yan", "Hong", "Juan", "Xia", "Yun", "Ping", "Jing", "Min",
+		"Hua", "Zhen", "Na", "Qin", "Fen", "Lian", "Yu", "Hui", "Ling", "Qiong", "Shu", "Cui", "Xiao", "Chun",
+		"Yue", "Xue", "Dan", "Ting", "Qian", "Wen", "Zhu", "Ju", "Rong", "E", "Jiao", "Lin", "Yi", "Jie", "Qing",
+		"Xin", "Lu", "Hai", "Yuan", "Shuang", "Wei", "Zhi", "Su", "Ning", "Lei", "Xian", "Ai", "Jin", "Feng",
+		"Gui", "Yao", "Man"},
+	{"Wei", "Jian", "Guo", "Ming", "Qiang", "Jun", "Hua", "Zhi", "Yong", "Hai", "Dong", "Gang", "Hong",
+		"Cheng", "Bin", "Jie", "Tao", "Lei", "Bo", "Peng", "Xin", "Long", "Feng", "Wen", "De", "Fu", "Gui",
+		"Rong", "Sheng", "Qing", "Chun", "Jin", "Liang", "Zhong", "Hui", "Lin", "Bao", "Shan", "Kang", "An",
+		"Xiang", "Yu", "Hao", "Kai", "Tian", "Yi", "Ping", "Chao", "Jia", "Xiao", "Zhen", "Li", "Song", "Ren",
+		"Shu", "Yuan", "Quan", "Wu", "Fa", "Xing"},
+}
+
+// nameTable draws from weighted names by binary search on their
+// cumulative weights.
+type nameTable struct {
+	names []string
+	cum   []int
+}
+
+func newNameTable(names []string, weights []int) nameTable {
+	t := nameTable{names: names, cum: make([]int, len(names))}
+	total := 0
+	for i, w := range weights {
+		total += w
+		t.cum[i] = total
+	}
+	return t
+}
+
+func (t nameTable) draw(r *rand.Rand) string {
+	return t.names[sort.SearchInts(t.cum, r.IntN(t.cum[len(t.cum)-1])+1)]
+}
+
 var (
-	pinyinFamily = []string{"Li", "Wang", "Zhang", "Liu", "Chen", "Yang", "Huang", "Zhao", "Wu", "Zhou",
-		"Xu", "Sun", "Ma", "Zhu", "Hu", "Guo", "He", "Lin", "Luo", "Liang",
-		"Zheng", "Xie", "Song", "Tang", "Deng", "Feng", "Han", "Cao", "Zeng", "Peng"}
-	pinyinGiven = []string{"Wei", "Fang", "Na", "Min", "Jing", "Li", "Qiang", "Lei", "Jun", "Yang",
-		"Yong", "Yan", "Jie", "Juan", "Tao", "Ming", "Chao", "Xiulan", "Xia", "Ping",
-		"Gang", "Guiying", "Hua", "Jian", "Hui", "Meiling", "Zhiqiang", "Jianhua", "Haiyan", "Xiaoming"}
+	familyTable = func() nameTable {
+		names, weights := make([]string, len(familyNames)), make([]int, len(familyNames))
+		for i, f := range familyNames {
+			names[i], weights[i] = f.name, f.weight
+		}
+		return newNameTable(names, weights)
+	}()
+	// syllableTables weigh the syllable of rank k by 1/(k+5): the most common
+	// makes about 7.5% of syllables, the 60th about 1.2%.
+	syllableTables = func() (ts [2]nameTable) {
+		for g, pool := range givenSyllables {
+			weights := make([]int, len(pool))
+			for k := range pool {
+				weights[k] = 100000 / (k + 5)
+			}
+			ts[g] = newNameTable(pool, weights)
+		}
+		return ts
+	}()
 )
+
+// givenName is one syllable (one name in five) or two, as Fang or Jianhua.
+func givenName(r *rand.Rand, gender int) string {
+	t := syllableTables[gender]
+	s := t.draw(r)
+	if r.IntN(5) != 0 {
+		s += strings.ToLower(t.draw(r))
+	}
+	return s
+}
 
 // obsCode is a LOINC code with the distribution of its values.
 type obsCode struct {
@@ -148,10 +244,12 @@ type person struct {
 
 func (d searchData) person(kind, i int) person {
 	r := d.rng(kind, i)
-	p := person{family: pinyinFamily[r.IntN(len(pinyinFamily))], given: pinyinGiven[r.IntN(len(pinyinGiven))],
-		gender: [2]string{"female", "male"}[r.IntN(2)]}
-	// Elderly care: ages skew old; born 1930-2005.
-	p.birth = time.Date(1930+min(r.IntN(60)+r.IntN(30), 75), time.Month(1+r.IntN(12)), 1+r.IntN(28), 0, 0, 0, 0, time.UTC)
+	g := r.IntN(2)
+	p := person{family: familyTable.draw(r), given: givenName(r, g), gender: [2]string{"female", "male"}[g]}
+	// Elderly care: ages skew old; born 1930-2005, on any day of the year.
+	jan1 := time.Date(1930+min(r.IntN(60)+r.IntN(30), 75), 1, 1, 0, 0, 0, 0, time.UTC)
+	days := int(jan1.AddDate(1, 0, 0).Sub(jan1) / (24 * time.Hour))
+	p.birth = jan1.AddDate(0, 0, r.IntN(days))
 	return p
 }
 

@@ -42,9 +42,12 @@ var searchKinds = []searchKind{
 		return url.Values{"code": {"http://loinc.org|" + c.code},
 			"value-quantity": {fmt.Sprintf("gt%.*f|http://unitsofmeasure.org|%s", c.decimals, v, c.unit)}}
 	}},
+	// A registration desk finds a patient by family name and date of birth:
+	// a selective lookup whose answer is about one patient at any
+	// population, unlike a birth year, which grows with it.
 	{"patient-name-birthdate", "Patient", func(d searchData, r *rand.Rand) url.Values {
 		p := d.person(genPatient, r.IntN(d.patients))
-		return url.Values{"name": {p.family}, "birthdate": {p.birth.Format("2006")}}
+		return url.Values{"name": {p.family}, "birthdate": {p.birth.Format(time.DateOnly)}}
 	}},
 	{"obs-subject-identifier", "Observation", func(d searchData, r *rand.Rand) url.Values {
 		return url.Values{"subject:Patient.identifier": {patientIdentifierSystem + "|" + patientIdentifier(r.IntN(d.patients))}}
@@ -66,7 +69,8 @@ type kindResult struct {
 	n, errors, empty      int
 	firstError            string
 	p50, p95, p99, maxLat time.Duration
-	matches, included     float64 // means per request
+	matches, included     float64 // means per request (matches on the first page)
+	medianMatches         int     // median matches per request: how selective the kind is
 	rps                   float64 // measured requests per second
 	example               string  // one request, for the report
 }
@@ -98,6 +102,7 @@ func runSearchKind(ctx context.Context, client *http.Client, base string, d sear
 	res := kindResult{n: n, example: strings.TrimPrefix(urls[0], base), rps: float64(n) / elapsed.Seconds()}
 	var lat []time.Duration
 	var m, inc int
+	var ms []int
 	for _, o := range outs {
 		if o.err != "" {
 			res.errors++
@@ -107,6 +112,7 @@ func runSearchKind(ctx context.Context, client *http.Client, base string, d sear
 			continue
 		}
 		lat = append(lat, o.lat)
+		ms = append(ms, o.matches)
 		m += o.matches
 		inc += o.included
 		if o.matches == 0 {
@@ -117,6 +123,8 @@ func runSearchKind(ctx context.Context, client *http.Client, base string, d sear
 	if len(lat) > 0 {
 		res.p50, res.p95, res.p99, res.maxLat = percentile(lat, 50), percentile(lat, 95), percentile(lat, 99), lat[len(lat)-1]
 		res.matches, res.included = float64(m)/float64(len(lat)), float64(inc)/float64(len(lat))
+		slices.Sort(ms)
+		res.medianMatches = ms[(len(ms)-1)/2]
 	}
 	return res, nil
 }

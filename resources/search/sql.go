@@ -192,6 +192,8 @@ func (b *builder) value(x string, f Filter, v Value) (string, error) {
 			return fmt.Sprintf(`%s LIKE %s.uri || '%%'`, b.arg(v.Text), x), nil
 		}
 		return fmt.Sprintf("%s.uri = %s", x, b.arg(v.Text)), nil
+	case f.Param.Type == "date" && (v.Prefix == Eq || v.Prefix == ""):
+		return b.dateWithin(x, v), nil
 	case f.Param.Type == "date":
 		return b.dateRange(x+".low", x+".high", v), nil
 	case f.Param.Type == "number":
@@ -254,6 +256,26 @@ func (b *builder) dateRange(lo, hi string, v Value) string {
 		return fmt.Sprintf("(%s <= %s AND %s >= %s)", lo, b.arg(satAdd(ve, slack)), hi, b.arg(satAdd(vs, -slack)))
 	}
 	return fmt.Sprintf("(%s >= %s AND %s <= %s)", lo, b.arg(vs), hi, b.arg(ve))
+}
+
+// dateWithin compiles an eq date value against the idx_date row x: its
+// range [low, high] lies within the value's [vs, ve]. As low >= vs AND
+// high <= ve, each bound is open on one side, and an index scan on either
+// reads every entry of the parameter on that side of the value: all the
+// patients born before a birth date, a cost that grows with the population
+// for a lookup that finds one. An ordered row (low <= high) has both within
+// [vs, ve], so its four bounds make a closed range on either index; a row
+// whose Period ends before it starts (invalid, but stored as written) still
+// matches as before, through idx_date_inverted, the partial index of such
+// rows. The second arm's bounds are strict, one microsecond out, so that
+// PostgreSQL does not factor clauses common to both arms out of the OR,
+// which would leave them unbounded again.
+func (b *builder) dateWithin(x string, v Value) string {
+	vs, ve := v.Start.UnixMicro(), v.End.UnixMicro()
+	s, e := b.arg(vs), b.arg(ve)
+	return fmt.Sprintf("((%[1]s.low >= %[2]s AND %[1]s.low <= %[3]s AND %[1]s.high >= %[2]s AND %[1]s.high <= %[3]s)"+
+		" OR (%[1]s.low > %[1]s.high AND %[1]s.low > %[4]s AND %[1]s.high < %[5]s))",
+		x, s, e, b.arg(satAdd(vs, -1)), b.arg(satAdd(ve, 1)))
 }
 
 func satAdd(a, d int64) int64 {
