@@ -21,6 +21,7 @@ type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+	CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error)
 }
 
 // ops implements resources.Ops on q. Outside a transaction q is the pool and
@@ -91,8 +92,9 @@ func (o *ops) Create(ctx context.Context, p resources.CreateParams) (resources.R
 	return r, nil
 }
 
-// CreateMany creates the resources in one round trip: the inserts are
-// pipelined (resources.BatchCreator). Outside a transaction they run in one.
+// CreateMany creates the resources in a few round trips: small batches
+// pipeline their insert statements, larger ones are copied (COPY FROM) into
+// every table (resources.BatchCreator). Outside a transaction they run in one.
 func (o *ops) CreateMany(ctx context.Context, ps []resources.CreateParams) ([]resources.Resource, error) {
 	if o.pool != nil {
 		tx, err := o.pool.BeginTx(ctx, txOptions)
@@ -106,6 +108,7 @@ func (o *ops) CreateMany(ctx context.Context, ps []resources.CreateParams) ([]re
 		return out, nil
 	}
 	out := make([]resources.Resource, len(ps))
+	idx := make([]*resources.Index, len(ps))
 	batch := &pgx.Batch{}
 	for i, p := range ps {
 		id := p.ID
@@ -121,8 +124,14 @@ func (o *ops) CreateMany(ctx context.Context, ps []resources.CreateParams) ([]re
 		if r.Data, err = resources.Stamp(p.Data, id, 1, r.LastUpdated); err != nil {
 			return nil, err
 		}
-		out[i] = r
+		out[i], idx[i] = r, p.Index
 		batch.Queue(sqlInsert, append([]any{p.Type, id, micros, r.Data, methodPOST}, indexArgs(p.Index)...)...)
+	}
+	if len(ps) >= minCopyBatch {
+		if err := copyCreate(ctx, o.q, out, idx); err != nil {
+			return nil, err
+		}
+		return out, nil
 	}
 	br := o.q.SendBatch(ctx, batch)
 	for range ps {
