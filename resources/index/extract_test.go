@@ -215,11 +215,11 @@ func TestLocalBase(t *testing.T) {
 		got[e.Param+" "+e.URL] = e
 	}
 	for key, want := range map[string][2]string{
-		"subject https://fhir.example.cn/fhir/Patient/p1":               {"Patient", "p1"},
-		"patient https://fhir.example.cn/fhir/Patient/p1":               {"Patient", "p1"},
+		"subject https://fhir.example.cn/fhir/Patient/p1":                {"Patient", "p1"},
+		"patient https://fhir.example.cn/fhir/Patient/p1":                {"Patient", "p1"},
 		"encounter https://fhir.example.cn/fhir/Encounter/e1/_history/2": {"Encounter", "e1"},
-		"performer https://other.example.org/fhir/Practitioner/d1":      {"", ""},
-		"performer https://fhir.example.cn/fhir/NotAType/x":             {"", ""},
+		"performer https://other.example.org/fhir/Practitioner/d1":       {"", ""},
+		"performer https://fhir.example.cn/fhir/NotAType/x":              {"", ""},
 	} {
 		e, ok := got[key]
 		if !ok {
