@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -48,6 +49,21 @@ type respBundle struct {
 		} `json:"response"`
 		Request struct{ Method, URL string } `json:"request"`
 	} `json:"entry"`
+}
+
+// sortedIDs are the ids of a search Bundle's resources, sorted.
+func sortedIDs(t *testing.T, body []byte) []string {
+	t.Helper()
+	var out []string
+	for _, e := range decodeBundle(t, body).Entry {
+		var r struct{ ID string }
+		if err := json.Unmarshal(e.Resource, &r); err != nil {
+			t.Fatalf("entry resource: %v", err)
+		}
+		out = append(out, r.ID)
+	}
+	slices.Sort(out)
+	return out
 }
 
 func decodeBundle(t *testing.T, b []byte) respBundle {

@@ -299,16 +299,7 @@ func TestGranularScopes(t *testing.T) {
 			}
 			vitals := "Bearer " + iss.Token(t, "nurse", "user/Observation.cruds?category=http://terminology.hl7.org/CodeSystem/observation-category|vital-signs user/Patient.rs", nil)
 			patientVitals := "Bearer " + iss.Token(t, "app", "patient/Observation.rs?category=vital-signs patient/Patient.rs", map[string]any{"patient": "pa"})
-			ids := func(res result) []string {
-				var out []string
-				for _, e := range decodeBundle(t, res.body).Entry {
-					var r struct{ ID string }
-					json.Unmarshal(e.Resource, &r)
-					out = append(out, r.ID)
-				}
-				slices.Sort(out)
-				return out
-			}
+			ids := func(res result) []string { return sortedIDs(t, res.body) }
 			for _, tc := range []struct {
 				name, token, path string
 				want              []string

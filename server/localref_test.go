@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -43,14 +42,7 @@ func TestAbsoluteLocalReferences(t *testing.T) {
 				if res.status != http.StatusOK {
 					t.Fatalf("%s: %d %s", path, res.status, res.body)
 				}
-				var out []string
-				for _, e := range decodeBundle(t, res.body).Entry {
-					var r struct{ ID string }
-					json.Unmarshal(e.Resource, &r)
-					out = append(out, r.ID)
-				}
-				slices.Sort(out)
-				return out
+				return sortedIDs(t, res.body)
 			}
 			patient := "Bearer " + iss.Token(t, "app", "patient/*.rs", map[string]any{"patient": "p1"})
 			for _, tc := range []struct {
