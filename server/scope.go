@@ -150,6 +150,25 @@ func forbidden(format string, args ...any) error {
 	return &auth.Error{Status: http.StatusForbidden, Code: "forbidden", Msg: fmt.Sprintf(format, args...)}
 }
 
+// scopeMemo keys a principal's scope in its memo; reg is the search
+// registry it was parsed with (activating custom parameters replaces it).
+type scopeMemo struct{ reg *registryBox }
+
+type scopeResult struct {
+	sco *search.Scope
+	err error
+}
+
+// memoScope is scopeOf, computed once per principal (a verified token is
+// remembered, so its requests share the Principal).
+func (s *Server) memoScope(p *auth.Principal) (*search.Scope, error) {
+	r := p.Memo(scopeMemo{s.reg.Load()}, func() any {
+		sco, err := s.scopeOf(p)
+		return scopeResult{sco, err}
+	}).(scopeResult)
+	return r.sco, r.err
+}
+
 // withScope puts the principal's scope into the request context, so every
 // store call of the request (bundle entries, conditional operations,
 // $everything included) runs confined.
@@ -160,7 +179,7 @@ func (s *Server) withScope(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		sco, err := s.scopeOf(p)
+		sco, err := s.memoScope(p)
 		if err != nil {
 			s.write(w, r, fhirJSON, nil, err)
 			s.audit.record(r, "authorize", "", "", http.StatusForbidden)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -29,6 +30,21 @@ type Principal struct {
 	Expiry time.Time
 	// Claims are all the token's claims.
 	Claims map[string]any
+
+	// memo holds values derived from the principal by its users (the
+	// server's access scope), computed once: a verified token's Principal is
+	// shared by every request that presents the token.
+	memo sync.Map
+}
+
+// Memo returns the value stored under key, computing it with fn the first
+// time. fn must depend only on the principal and key.
+func (p *Principal) Memo(key any, fn func() any) any {
+	if v, ok := p.memo.Load(key); ok {
+		return v
+	}
+	v, _ := p.memo.LoadOrStore(key, fn())
+	return v
 }
 
 // Interaction is what a request does with resources, as SMART scopes

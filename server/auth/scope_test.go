@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/meizhou-yiyang/yiyang/server/auth"
@@ -214,4 +216,29 @@ func FuzzParseScopes(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestPrincipalMemo(t *testing.T) {
+	p := &auth.Principal{Subject: "s"}
+	var calls atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if v := p.Memo("k", func() any { calls.Add(1); return 42 }); v != 42 {
+				t.Errorf("Memo = %v", v)
+			}
+		}()
+	}
+	wg.Wait()
+	if v := p.Memo("k", func() any { return 0 }); v != 42 {
+		t.Fatalf("the first value must stay: %v", v)
+	}
+	if v := p.Memo("other", func() any { return "x" }); v != "x" {
+		t.Fatalf("another key: %v", v)
+	}
+	if calls.Load() < 1 {
+		t.Fatal("fn never ran")
+	}
 }
