@@ -35,7 +35,7 @@ type AuditConfig struct {
 type auditor struct {
 	cfg   AuditConfig
 	s     *Server
-	ch    chan []byte
+	ch    chan auditRecord
 	done  chan struct{}
 	once  sync.Once
 	log   *slog.Logger
@@ -49,7 +49,7 @@ func newAuditor(s *Server, cfg AuditConfig) *auditor {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 500
 	}
-	a := &auditor{cfg: cfg, s: s, ch: make(chan []byte, 10*cfg.BatchSize), done: make(chan struct{}), log: s.log}
+	a := &auditor{cfg: cfg, s: s, ch: make(chan auditRecord, 10*cfg.BatchSize), done: make(chan struct{}), log: s.log}
 	if !cfg.Sync {
 		a.flush.Add(1)
 		go a.loop()
@@ -64,7 +64,7 @@ func (a *auditor) record(r *http.Request, interaction, typ, id string, status in
 	}
 	ev := a.event(r, interaction, typ, id, status)
 	if a.cfg.Sync {
-		if err := a.write(context.WithoutCancel(r.Context()), [][]byte{ev}); err != nil {
+		if err := a.write(context.WithoutCancel(r.Context()), []auditRecord{ev}); err != nil {
 			a.log.Error("audit write failed", "err", err)
 		}
 		return
@@ -74,7 +74,7 @@ func (a *auditor) record(r *http.Request, interaction, typ, id string, status in
 	default:
 		// The writer is far behind: write this one ourselves rather than
 		// drop it.
-		if err := a.write(context.WithoutCancel(r.Context()), [][]byte{ev}); err != nil {
+		if err := a.write(context.WithoutCancel(r.Context()), []auditRecord{ev}); err != nil {
 			a.log.Error("audit write failed", "err", err)
 		}
 	}
@@ -84,7 +84,7 @@ func (a *auditor) loop() {
 	defer a.flush.Done()
 	t := time.NewTicker(a.cfg.FlushInterval)
 	defer t.Stop()
-	var batch [][]byte
+	var batch []auditRecord
 	flush := func() {
 		if len(batch) == 0 {
 			return
@@ -126,14 +126,24 @@ func (a *auditor) Close() {
 	a.flush.Wait()
 }
 
+// auditRecord is an AuditEvent ready to store: its JSON and its index
+// entries (nil: the writer extracts them).
+type auditRecord struct {
+	data []byte
+	idx  *resources.Index
+}
+
 // write stores events in one transaction.
-func (a *auditor) write(ctx context.Context, events [][]byte) error {
+func (a *auditor) write(ctx context.Context, events []auditRecord) error {
 	// The server records the audit trail itself: the caller's scope, which
 	// may confine the request to a patient's record, does not apply.
 	ctx = search.WithScope(ctx, nil)
 	ps := make([]resources.CreateParams, len(events))
 	for i, ev := range events {
-		ps[i] = resources.CreateParams{Type: "AuditEvent", Data: ev, Index: a.s.index(ctx, "AuditEvent", ev)}
+		if ev.idx == nil {
+			ev.idx = a.s.index(ctx, "AuditEvent", ev.data)
+		}
+		ps[i] = resources.CreateParams{Type: "AuditEvent", Data: ev.data, Index: ev.idx}
 	}
 	return a.s.store.WithTx(ctx, func(ctx context.Context, tx resources.Ops) error {
 		if bc, ok := tx.(resources.BatchCreator); ok {
@@ -231,8 +241,20 @@ var (
 	breakGlass      = []coding{{System: "http://terminology.hl7.org/CodeSystem/v3-ActReason", Code: "BTG", Display: "break the glass"}}
 )
 
-// event builds an AuditEvent following the Basic Audit Log Patterns.
-func (a *auditor) event(r *http.Request, interaction, typ, id string, status int) []byte {
+// event builds an AuditEvent following the Basic Audit Log Patterns, with
+// its index entries.
+func (a *auditor) event(r *http.Request, interaction, typ, id string, status int) auditRecord {
+	ev, now := buildEvent(r, interaction, typ, id, status)
+	b, _ := json.Marshal(ev)
+	rec := auditRecord{data: b}
+	if x := a.s.indexer; !x.HasCustom("AuditEvent") {
+		rec.idx = auditIndex(&ev, now, x.Base())
+	}
+	return rec
+}
+
+// buildEvent is the AuditEvent of a request and the instant it records.
+func buildEvent(r *http.Request, interaction, typ, id string, status int) (auditEvent, time.Time) {
 	action := "E"
 	switch interaction {
 	case "create":
@@ -244,12 +266,13 @@ func (a *auditor) event(r *http.Request, interaction, typ, id string, status int
 	case "delete":
 		action = "D"
 	}
+	now := time.Now().Truncate(time.Microsecond)
 	ev := auditEvent{
 		ResourceType: "AuditEvent",
 		ID:           uuid.NewString(), // replaced by the store; keeps the JSON a complete resource
 		Type:         auditType,
 		Action:       action,
-		Recorded:     resources.FormatInstant(time.Now()),
+		Recorded:     resources.FormatInstant(now),
 		Outcome:      "0",
 		Source:       auditSource{Site: "Yiyang", Observer: reference{Display: "Yiyang FHIR server"}, Type: auditSourceType},
 	}
@@ -300,6 +323,5 @@ func (a *auditor) event(r *http.Request, interaction, typ, id string, status int
 	if patient != "" && resources.ValidID(patient) {
 		ev.Entity = append(ev.Entity, auditEntity{What: &reference{Reference: "Patient/" + patient}, Type: person, Role: &patientRole})
 	}
-	b, _ := json.Marshal(ev)
-	return b
+	return ev, now
 }

@@ -165,6 +165,26 @@ func (x *Extractor) SetBase(base string) {
 	x.mu.Unlock()
 }
 
+// Base returns the base set by SetBase.
+func (x *Extractor) Base() string {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.base
+}
+
+// HasCustom reports whether custom parameters apply to typ: then only
+// Extract knows all of its entries.
+func (x *Extractor) HasCustom(typ string) bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	for _, c := range x.custom {
+		if AppliesTo(c.Base, typ) {
+			return true
+		}
+	}
+	return false
+}
+
 // Skipped returns the parameters of typ that are not indexed, with reasons.
 func (x *Extractor) Skipped(typ string) map[string]string {
 	x.compiled(typ)
@@ -212,16 +232,17 @@ func (x *Extractor) Extract(typ string, data []byte) (*resources.Index, error) {
 	base := x.base
 	x.mu.RUnlock()
 	if base != "" {
-		localize(out, base)
+		Localize(out, base)
 	}
-	dedupe(out)
+	Dedupe(out)
 	out.Text = textOf(root)
 	return out, failed
 }
 
-// localize gives absolute references under base their local Type/id
-// (Type/id/_history/v names the resource too).
-func localize(out *resources.Index, base string) {
+// Localize gives absolute references under base their local Type/id
+// (Type/id/_history/v names the resource too), as Extract does when the
+// Extractor has a base.
+func Localize(out *resources.Index, base string) {
 	prefix := base + "/"
 	for i, e := range out.References {
 		if e.TargetID != "" || !strings.HasPrefix(e.URL, prefix) {

@@ -276,9 +276,10 @@ func addQuantity(out *resources.Index, code, typ string, n *fhirpath.Node) {
 	out.Quantities = append(out.Quantities, e)
 }
 
-// dedupe drops repeated entries (a parameter whose expression reaches the
-// same value twice).
-func dedupe(x *resources.Index) {
+// Dedupe drops repeated entries (a parameter whose expression reaches the
+// same value twice); tokens are unique per parameter, system and code, the
+// first one kept.
+func Dedupe(x *resources.Index) {
 	x.Strings = uniq(x.Strings)
 	x.Tokens = uniqTokens(x.Tokens)
 	x.References = uniq(x.References)
