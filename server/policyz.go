@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -45,6 +46,9 @@ type decisions struct {
 
 const maxCachedDecisions = 10000
 
+// rolesKey memoises a principal's roles, joined, in its memo.
+type rolesKey struct{}
+
 // decide asks the Authorizer, when there is one and the principal has
 // roles (tokens without roles are authorized by their scopes alone).
 func (s *Server) decide(r *http.Request, p *auth.Principal, interaction, typ string, labels []policy.Coding) error {
@@ -56,7 +60,7 @@ func (s *Server) decide(r *http.Request, p *auth.Principal, interaction, typ str
 		in.BreakGlass = &policy.BreakGlass{Reason: reason}
 	}
 	cacheable := len(labels) == 0 && in.BreakGlass == nil
-	key := strings.Join(p.Roles, ",") + "|" + interaction + "|" + typ
+	key := p.Memo(rolesKey{}, func() any { return strings.Join(p.Roles, ",") }).(string) + "|" + interaction + "|" + typ
 	if cacheable {
 		if d, ok := s.decisions.m.Load(key); ok {
 			return denial(d.(policy.Decision))
@@ -89,6 +93,9 @@ func (s *Server) checkLabels(r *http.Request, interaction string, res *resources
 	p, ok := auth.FromContext(r.Context())
 	if !ok || s.cfg.Authorizer == nil || len(p.Roles) == 0 || res == nil || len(res.Data) == 0 {
 		return nil
+	}
+	if !bytes.Contains(res.Data, []byte(`"security"`)) {
+		return nil // no labels: decoding the resource would find none
 	}
 	var head struct {
 		Meta struct {
