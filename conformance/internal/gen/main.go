@@ -7,8 +7,9 @@
 //
 //	go run ../internal/gen -out .
 //
-// The core package is found with -core, else $YIYANG_FHIR_R4CORE, else by
-// looking for shared/fhir/r4-core in the working directory and its parents.
+// The core package is found with -core, else $YIYANG_FHIR_R4CORE, else in
+// $YIYANG_FHIR_TESTDATA/r4-core, else by looking for shared/fhir/r4-core in
+// the working directory and its parents.
 // The output depends only on the package's content: records are sorted or kept
 // in package order, nothing is taken from the clock or from map iteration.
 package main
@@ -21,8 +22,13 @@ import (
 	"path/filepath"
 )
 
-// envCore names the environment variable that points at the core package.
-const envCore = "YIYANG_FHIR_R4CORE"
+// envCore names the environment variable that points at the core package;
+// envTestData is the shared FHIR data folder the tests and CI use
+// (conformance/fhirdata), whose r4-core is the package.
+const (
+	envCore     = "YIYANG_FHIR_R4CORE"
+	envTestData = "YIYANG_FHIR_TESTDATA"
+)
 
 func main() {
 	core := flag.String("core", "", "directory of the FHIR R4 core package (default: $"+envCore+", else shared/fhir/r4-core in the working directory or a parent)")
@@ -54,7 +60,11 @@ func run(core, out string) error {
 // findCore returns the core package directory: flag, then environment, then
 // shared/fhir/r4-core in the working directory or one of its parents.
 func findCore(flagDir string) (string, error) {
-	for _, d := range []string{flagDir, os.Getenv(envCore)} {
+	shared := ""
+	if d := os.Getenv(envTestData); d != "" {
+		shared = filepath.Join(d, "r4-core")
+	}
+	for _, d := range []string{flagDir, os.Getenv(envCore), shared} {
 		if d == "" {
 			continue
 		}
