@@ -1,8 +1,15 @@
 package index
 
 import (
+	"unicode"
+
 	"encoding/json"
+	"fmt"
 	"github.com/meizhou-yiyang/yiyang/conformance/fhirdata"
+	"golang.org/x/text/runes"
+	"golang.org/x/text/transform"
+	"golang.org/x/text/unicode/norm"
+	"golang.org/x/text/width"
 	"os"
 	"path/filepath"
 	"sort"
@@ -24,6 +31,40 @@ func TestFold(t *testing.T) {
 	} {
 		if got := Fold(in); got != want {
 			t.Errorf("Fold(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestFoldPlain: the fast path for ASCII and CJK ideographs folds exactly
+// as the full transform chain does, over every character of its ranges and
+// mixed strings.
+func TestFoldPlain(t *testing.T) {
+	slow := func(s string) string {
+		tr := transform.Chain(width.Fold, norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+		out, _, err := transform.String(tr, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.ToLower(out)
+	}
+	var all []rune
+	for _, rg := range [][2]rune{{0, 0x7F}, {0x3400, 0x4DBF}, {0x4E00, 0x9FFF}, {0x20000, 0x2A6DF}} {
+		for r := rg[0]; r <= rg[1]; r++ {
+			all = append(all, r)
+		}
+	}
+	for i := 0; i < len(all); i += 64 {
+		s := string(all[i:min(i+64, len(all))])
+		if !plain(s) {
+			t.Fatalf("%q is not plain", s)
+		}
+		if got, want := Fold(s), slow(s); got != want {
+			t.Fatalf("Fold(%q) = %q, the transform chain gives %q", s, got, want)
+		}
+	}
+	for _, s := range []string{"梅州市 梅江区 Meizhou 1号", "王小明", "ＺＨＡＮＧ", "Wáng", "梅州　市", "𠀀𪛖"} {
+		if got, want := Fold(s), slow(s); got != want {
+			t.Errorf("Fold(%q) = %q, the transform chain gives %q", s, got, want)
 		}
 	}
 }
@@ -236,5 +277,17 @@ func TestLocalBase(t *testing.T) {
 		if e.TargetID != "" {
 			t.Errorf("no base configured, yet %+v is local", e)
 		}
+	}
+}
+
+// BenchmarkFold: every string and token of every write is folded.
+func BenchmarkFold(b *testing.B) {
+	for _, s := range []string{"Restful Operation", "http://terminology.hl7.org/CodeSystem/audit-event-type rest restful operation http://hl7.org/fhir/restful-interaction read r 2026-11-26t01:00:00.123456z 0 http://terminology.hl7.org/codesystem/v3-participationtype ircp information recipient practitioner/li", "王小明 Wáng Xiǎomíng", "广东省梅州市梅江区 王小明"} {
+		b.Run(fmt.Sprint(len(s)), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				Fold(s)
+			}
+		})
 	}
 }
