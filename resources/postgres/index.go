@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 
@@ -35,12 +36,30 @@ var indexTables = []indexTable{
 // the resource row produced by CTE r, whose type is parameter $1; the
 // arrays are parameters first, first+1, ... With replace, the row's old
 // entries are deleted in the same statement.
-func indexCTEs(first int, replace bool) string {
+func indexCTEs(first int, replace bool) string { return indexCTEsFor(first, replace, allTables) }
+
+// tableMask selects index tables by their position in indexTables; the bit
+// after the last is idx_text.
+type tableMask uint32
+
+var (
+	textBit   = tableMask(1) << len(indexTables)
+	allTables = textBit<<1 - 1
+)
+
+// indexCTEsFor is indexCTEs writing only the tables in m: a resource has
+// entries in a few of them, and every CTE of a statement costs PostgreSQL
+// executor work even when its arrays are empty. Deletions (replace) still
+// cover every table. The parameters are those of pick(indexArgs(x), m).
+func indexCTEsFor(first int, replace bool, m tableMask) string {
 	var b strings.Builder
 	n := first
 	for i, t := range indexTables {
 		if replace {
 			fmt.Fprintf(&b, ",\nd%d AS (DELETE FROM %s WHERE rid IN (SELECT rid FROM r))", i, t.name)
+		}
+		if m&(1<<i) == 0 {
+			continue
 		}
 		args := make([]string, len(t.columns))
 		for j, typ := range t.types {
@@ -50,8 +69,57 @@ func indexCTEs(first int, replace bool) string {
 		fmt.Fprintf(&b, ",\ni%d AS (INSERT INTO %s (rid, res_type, %s) SELECT r.rid, $1, u.* FROM r, unnest(%s) AS u)",
 			i, t.name, strings.Join(t.columns, ", "), strings.Join(args, ", "))
 	}
-	b.WriteString(textCTEs(n, replace))
+	b.WriteString(textCTEs(n, replace, m&textBit != 0))
 	return b.String()
+}
+
+// maskOf is the mask of the tables indexArgs' args have entries for.
+func maskOf(args []any) tableMask {
+	var m tableMask
+	at := 0
+	for i, t := range indexTables {
+		if arrayLen(args[at]) > 0 {
+			m |= 1 << i
+		}
+		at += len(t.columns)
+	}
+	if args[at].(string) != "" || args[at+1].(string) != "" {
+		m |= textBit
+	}
+	return m
+}
+
+// pick keeps the parameters of the tables in m, in order.
+func pick(args []any, m tableMask) []any {
+	if m == allTables {
+		return args
+	}
+	out := make([]any, 0, len(args))
+	at := 0
+	for i, t := range indexTables {
+		if m&(1<<i) != 0 {
+			out = append(out, args[at:at+len(t.columns)]...)
+		}
+		at += len(t.columns)
+	}
+	if m&textBit != 0 {
+		out = append(out, args[at:]...)
+	}
+	return out
+}
+
+// statements caches the SQL of a statement per table mask.
+type statements struct {
+	m     sync.Map // tableMask → string
+	build func(tableMask) string
+}
+
+func (s *statements) sql(m tableMask) string {
+	if v, ok := s.m.Load(m); ok {
+		return v.(string)
+	}
+	v, _ := s.m.LoadOrStore(m, s.build(m))
+	return v.(string)
 }
 
 // indexArgs returns the arrays indexCTEs expects, in order.

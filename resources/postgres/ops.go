@@ -45,26 +45,31 @@ const (
 // create a resource; one retry is enough under READ COMMITTED.
 const maxCreateRaces = 5
 
-// sqlInsert creates version 1, its history row and its index entries in one
-// statement; it returns 0 when the id is taken. sqlWrite replaces the current
-// version (a locked row), records it and replaces its index entries.
+// insertSQL creates version 1, its history row and its index entries in one
+// statement; it returns 0 when the id is taken. writeSQL replaces the
+// current version (a locked row), records it and replaces its index
+// entries. Both take the index arrays of the tables in their mask only.
 var (
-	sqlInsert = `WITH r AS (
+	insertSQL = statements{build: func(m tableMask) string {
+		return `WITH r AS (
 	INSERT INTO resources (type, id, version, last_updated, deleted, data)
 	VALUES ($1, $2, 1, $3, false, $4)
 	ON CONFLICT DO NOTHING
 	RETURNING rid),
 h AS (INSERT INTO resource_history (type, id, version, last_updated, method, deleted, data)
-	SELECT $1, $2, 1, $3, $5::text, false, $4 FROM r)` + indexCTEs(6, false) + `
+	SELECT $1, $2, 1, $3, $5::text, false, $4 FROM r)` + indexCTEsFor(6, false, m) + `
 SELECT count(*) FROM r`
+	}}
 
-	sqlWrite = `WITH r AS (
+	writeSQL = statements{build: func(m tableMask) string {
+		return `WITH r AS (
 	UPDATE resources SET version = $3, last_updated = $4, deleted = $5, data = $6
 	WHERE type = $1 AND id = $2
 	RETURNING rid),
 h AS (INSERT INTO resource_history (type, id, version, last_updated, method, deleted, data)
-	SELECT $1, $2, $3, $4, $7::text, $5, $6 FROM r)` + indexCTEs(8, true) + `
+	SELECT $1, $2, $3, $4, $7::text, $5, $6 FROM r)` + indexCTEsFor(8, true, m) + `
 SELECT count(*) FROM r`
+	}}
 )
 
 const (
@@ -125,7 +130,9 @@ func (o *ops) CreateMany(ctx context.Context, ps []resources.CreateParams) ([]re
 			return nil, err
 		}
 		out[i], idx[i] = r, p.Index
-		batch.Queue(sqlInsert, append([]any{p.Type, id, micros, r.Data, methodPOST}, indexArgs(p.Index)...)...)
+		ia := indexArgs(p.Index)
+		m := maskOf(ia)
+		batch.Queue(insertSQL.sql(m), append([]any{p.Type, id, micros, r.Data, methodPOST}, pick(ia, m)...)...)
 	}
 	if len(ps) >= minCopyBatch {
 		if err := copyCreate(ctx, o.q, out, idx); err != nil {
@@ -156,8 +163,10 @@ func insert(ctx context.Context, q querier, typ, id string, data []byte, idx *re
 		return resources.Resource{}, false, err
 	}
 	var n int64
-	args := append([]any{typ, id, micros, r.Data, method}, indexArgs(idx)...)
-	if err := q.QueryRow(ctx, sqlInsert, args...).Scan(&n); err != nil {
+	ia := indexArgs(idx)
+	m := maskOf(ia)
+	args := append([]any{typ, id, micros, r.Data, method}, pick(ia, m)...)
+	if err := q.QueryRow(ctx, insertSQL.sql(m), args...).Scan(&n); err != nil {
 		return resources.Resource{}, false, wrap(ctx, "create", err)
 	}
 	if n == 0 {
@@ -334,8 +343,10 @@ func write(ctx context.Context, q querier, typ, id string, cur current, data []b
 		}
 	}
 	var n int64
-	args := append([]any{typ, id, r.VersionID, micros, r.Deleted, r.Data, method}, indexArgs(idx)...)
-	if err := q.QueryRow(ctx, sqlWrite, args...).Scan(&n); err != nil {
+	ia := indexArgs(idx)
+	m := maskOf(ia)
+	args := append([]any{typ, id, r.VersionID, micros, r.Deleted, r.Data, method}, pick(ia, m)...)
+	if err := q.QueryRow(ctx, writeSQL.sql(m), args...).Scan(&n); err != nil {
 		return resources.Resource{}, wrap(ctx, op, err)
 	}
 	if n != 1 {

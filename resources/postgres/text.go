@@ -14,11 +14,15 @@ import (
 // row (idx_text) of the resource row produced by CTE r, whose type is
 // parameter $1, from parameters first (narrative) and first+1 (content):
 // one row, none when both are empty. With replace, the row's old text is
-// deleted in the same statement.
-func textCTEs(first int, replace bool) string {
+// deleted in the same statement; without insert, there is no insert CTE
+// (and no parameters).
+func textCTEs(first int, replace, insert bool) string {
 	s := ""
 	if replace {
 		s = ",\ntd AS (DELETE FROM idx_text WHERE rid IN (SELECT rid FROM r))"
+	}
+	if !insert {
+		return s
 	}
 	return s + fmt.Sprintf(`,
 ti AS (INSERT INTO idx_text (rid, res_type, narrative, content) SELECT r.rid, $1, $%d::text, $%d::text FROM r
