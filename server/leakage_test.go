@@ -205,6 +205,15 @@ func TestLeakageMatrix(t *testing.T) {
 					}
 				})
 			}
+			// _total=estimate under a patient scope is the patient's count,
+			// never a planner estimate drawn from everyone's records.
+			total := func(mode string) int64 {
+				res := c.do(http.MethodGet, "/Observation?_count=1&_total="+mode, nil, "Authorization", patientA)
+				return decodeBundle(t, res.body).Total
+			}
+			if est, acc := total("estimate"), total("accurate"); est != acc || acc < 2 {
+				t.Errorf("patient A's _total=estimate %d, accurate %d", est, acc)
+			}
 			if after := bravoState(t, c, admin); after != before {
 				t.Errorf("patient B's data changed:\nbefore %s\nafter  %s", before, after)
 			}

@@ -31,6 +31,12 @@ func (e Engine) count(ctx context.Context, ex Executor, q *Query, estimate bool)
 	}
 	var n int64
 	scanCount := func(scan func(...any) error) error { return scan(&n) }
+	// The planner's estimate comes from statistics over every resource, not
+	// only those the caller may see: under a limiting scope it would tell a
+	// patient how common a code is in everyone's records. Count instead.
+	if sc := b.scope; estimate && e.Dialect.PlanEstimate && sc != nil && (sc.Compartment != nil || len(sc.Restrict) > 0) {
+		estimate = false
+	}
 	switch {
 	case !estimate:
 		err = ex.Each(ctx, "SELECT count(*) FROM resources r WHERE "+where, b.args, scanCount)
