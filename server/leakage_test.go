@@ -205,6 +205,16 @@ func TestLeakageMatrix(t *testing.T) {
 					}
 				})
 			}
+			// An update of B's resource and of an id nobody holds get the
+			// same answer: no existence oracle.
+			put := func(id string) string {
+				body := strings.Replace(bravoObsForA, `"status"`, `"id":"`+id+`","status"`, 1)
+				res := c.do(http.MethodPut, "/Observation/"+id, []byte(body), "Authorization", patientA)
+				return fmt.Sprintf("%d %s", res.status, strings.ReplaceAll(string(res.body), id, "ID"))
+			}
+			if b, n := put("bravo-obs"), put("nobody-holds-this"); b != n || !strings.HasPrefix(b, "403") {
+				t.Errorf("update of B's resource and of a free id differ:\n%s\n%s", b, n)
+			}
 			// _total=estimate under a patient scope is the patient's count,
 			// never a planner estimate drawn from everyone's records.
 			total := func(mode string) int64 {
@@ -335,9 +345,11 @@ func TestGranularScopes(t *testing.T) {
 				{"read laboratory under vital-signs", vitals, "GET", "/Observation/pa-laboratory", "", http.StatusNotFound},
 				{"read vital-signs", vitals, "GET", "/Observation/pb-vital-signs", "", http.StatusOK},
 				{"patient reads other patient's vitals", patientVitals, "GET", "/Observation/pb-vital-signs", "", http.StatusNotFound},
-				{"create laboratory under vital-signs", vitals, "PUT", "/Observation/new-lab", obs("new-lab", "pa", "laboratory"), http.StatusForbidden},
+				{"create laboratory under vital-signs", vitals, "POST", "/Observation", obs("new-lab", "pa", "laboratory"), http.StatusForbidden},
 				{"relabel vital-signs as laboratory", vitals, "PUT", "/Observation/pa-vital-signs", obs("pa-vital-signs", "pa", "laboratory"), http.StatusForbidden},
-				{"create vital-signs", vitals, "PUT", "/Observation/new-vs", obs("new-vs", "pa", "vital-signs"), http.StatusCreated},
+				{"update vital-signs", vitals, "PUT", "/Observation/pa-vital-signs", obs("pa-vital-signs", "pa", "vital-signs"), http.StatusOK},
+				{"update-as-create under a restriction", vitals, "PUT", "/Observation/new-vs", obs("new-vs", "pa", "vital-signs"), http.StatusForbidden},
+				{"create vital-signs", vitals, "POST", "/Observation", obs("new-vs", "pa", "vital-signs"), http.StatusCreated},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					var body []byte

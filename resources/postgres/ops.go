@@ -242,8 +242,8 @@ func update(ctx context.Context, q querier, p resources.UpdateParams) (resources
 			if p.IfMatch > 0 {
 				return resources.Resource{}, false, resources.ErrPreconditionFailed
 			}
-			if err := search.Admits(ctx, p.Type, p.ID, p.Index); err != nil {
-				return resources.Resource{}, false, err
+			if search.ScopeFrom(ctx).Limits(p.Type, true) {
+				return resources.Resource{}, false, search.RefuseUpdate(p.Type, p.ID)
 			}
 			r, ok, err := insert(ctx, q, p.Type, p.ID, p.Data, p.Index, method)
 			if err != nil || ok {
@@ -259,7 +259,7 @@ func update(ctx context.Context, q querier, p resources.UpdateParams) (resources
 		if ok, err := engine.Permits(ctx, &ops{q: q}, p.Type, p.ID); err != nil {
 			return resources.Resource{}, false, err
 		} else if !ok {
-			return resources.Resource{}, false, fmt.Errorf("%w: %s/%s is outside it", search.ErrOutOfScope, p.Type, p.ID)
+			return resources.Resource{}, false, search.RefuseUpdate(p.Type, p.ID)
 		}
 		if err := search.Admits(ctx, p.Type, p.ID, p.Index); err != nil {
 			return resources.Resource{}, false, err

@@ -108,6 +108,16 @@ func (s *Scope) limited(write bool) (types []string, all bool) {
 // the granular scope.
 var ErrOutOfScope = errors.New("resource outside the caller's access scope")
 
+// RefuseUpdate is the error of an update of typ/id that the scope of ctx
+// does not permit: the current version is outside the scope, or there is
+// none. Under a limiting scope an update cannot create (POST creates): were
+// it allowed, a refused update of someone else's resource and a successful
+// create would tell the caller which ids exist. Both cases give this same
+// error.
+func RefuseUpdate(typ, id string) error {
+	return fmt.Errorf("%w: %s/%s cannot be updated under it (create resources with POST)", ErrOutOfScope, typ, id)
+}
+
 // confine is the condition that a resource row (alias a, of type typ, or
 // of any type when typ is "") is within the scope; "" when nothing limits it.
 func (b *builder) confine(a, typ string, write bool) (string, error) {

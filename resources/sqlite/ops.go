@@ -253,14 +253,14 @@ func (o ops) admit(ctx context.Context, typ, id string, found bool, idx *resourc
 	if search.ScopeFrom(ctx) == nil {
 		return nil
 	}
-	if found {
-		ok, err := engine.Permits(ctx, o, typ, id)
-		if err != nil {
-			return err
+	if !found {
+		if search.ScopeFrom(ctx).Limits(typ, true) {
+			return search.RefuseUpdate(typ, id)
 		}
-		if !ok {
-			return fmt.Errorf("%w: %s/%s is outside it", search.ErrOutOfScope, typ, id)
-		}
+	} else if ok, err := engine.Permits(ctx, o, typ, id); err != nil {
+		return err
+	} else if !ok {
+		return search.RefuseUpdate(typ, id)
 	}
 	return search.Admits(ctx, typ, id, idx)
 }

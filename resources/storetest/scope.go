@@ -131,6 +131,10 @@ func testScope(t *testing.T, s resources.Store) {
 	wantErr(t, err, search.ErrOutOfScope)
 	_, _, err = s.Update(ctx, resources.UpdateParams{Type: "Observation", ID: "new-for-b", Data: bData, Index: bIndex})
 	wantErr(t, err, search.ErrOutOfScope)
+	// Under a limiting scope an update never creates, not even in the
+	// compartment: it would tell free ids from others' (see RefuseUpdate).
+	_, _, err = s.Update(ctx, resources.UpdateParams{Type: "Observation", ID: "new-for-a", Data: bData, Index: aIndex})
+	wantErr(t, err, search.ErrOutOfScope)
 	_, err = s.Delete(ctx, resources.DeleteParams{Type: "Observation", ID: f.bObs.ID})
 	wantErr(t, err, resources.ErrNotFound)
 	if r, err := s.Read(context.Background(), "Observation", f.bObs.ID); err != nil || r.VersionID != 1 {
