@@ -30,7 +30,7 @@ func auditIndex(ev *auditEvent, recorded time.Time, base string) *resources.Inde
 		}
 	}
 	ref := func(param, reference string) {
-		if e, ok := referenceEntry(param, reference); ok {
+		if e, ok := index.ReferenceEntry(param, "Reference", reference); ok {
 			x.References = append(x.References, e)
 		}
 	}
@@ -65,7 +65,7 @@ func auditIndex(ev *auditEvent, recorded time.Time, base string) *resources.Inde
 	}
 	// patient: the agents and entities that are Patients.
 	for _, r := range patients {
-		if e, ok := referenceEntry("patient", r); ok && referenceType(r) == "Patient" {
+		if e, ok := index.ReferenceEntry("patient", "Reference", r); ok && referenceType(r) == "Patient" {
 			x.References = append(x.References, e)
 		}
 	}
@@ -75,27 +75,6 @@ func auditIndex(ev *auditEvent, recorded time.Time, base string) *resources.Inde
 	index.Dedupe(x)
 	x.Text = resources.TextEntry{Content: index.Fold(auditText(ev))}
 	return x
-}
-
-// referenceEntry is the index entry of a reference, as the extractor makes
-// it: an absolute URL kept as URL, a relative Type/id (or
-// Type/id/_history/v) as its target; anything else gives none.
-func referenceEntry(param, ref string) (resources.ReferenceEntry, bool) {
-	if ref == "" || strings.HasPrefix(ref, "#") {
-		return resources.ReferenceEntry{}, false
-	}
-	if strings.Contains(ref, "://") || strings.HasPrefix(ref, "urn:") {
-		u, _, _ := strings.Cut(ref, "|")
-		return resources.ReferenceEntry{Param: param, URL: u}, true
-	}
-	segs := strings.Split(ref, "/")
-	if len(segs) != 2 && !(len(segs) == 4 && segs[2] == "_history") {
-		return resources.ReferenceEntry{}, false
-	}
-	if !resources.IsResourceType(segs[0]) || !resources.ValidID(segs[1]) {
-		return resources.ReferenceEntry{}, false
-	}
-	return resources.ReferenceEntry{Param: param, TargetType: segs[0], TargetID: segs[1]}, true
 }
 
 // referenceType is the type FHIRPath's resolve() gives a reference: the
@@ -112,18 +91,13 @@ func referenceType(ref string) string {
 }
 
 // auditText is what _content searches in an event: its string values in
-// the order of its JSON, id and resourceType left out, one space between
-// words (the extractor's rule, unfolded).
+// the order of its JSON, id and resourceType left out (the extractor's
+// rule, unfolded).
 func auditText(ev *auditEvent) string {
 	var b strings.Builder
 	add := func(ss ...string) {
 		for _, s := range ss {
-			for _, w := range strings.Fields(s) {
-				if b.Len() > 0 {
-					b.WriteByte(' ')
-				}
-				b.WriteString(w)
-			}
+			index.AppendTerms(&b, s)
 		}
 	}
 	cod := func(c coding) { add(c.System, c.Code, c.Display) }

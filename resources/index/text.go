@@ -23,7 +23,7 @@ func textOf(root *fhirpath.Node) resources.TextEntry {
 	var walk func(n *fhirpath.Node, top bool)
 	walk = func(n *fhirpath.Node, top bool) {
 		if s, ok := n.Text(); ok && !n.IsNumber() {
-			appendTerms(&b, s)
+			AppendTerms(&b, s)
 			return
 		}
 		for _, item := range n.Items() {
@@ -35,7 +35,7 @@ func textOf(root *fhirpath.Node) resources.TextEntry {
 			case name == "data":
 			case name == "div":
 				if s, ok := v.Text(); ok {
-					appendTerms(&b, stripMarkup(s))
+					AppendTerms(&b, stripMarkup(s))
 				}
 			default:
 				walk(v, false)
@@ -47,8 +47,9 @@ func textOf(root *fhirpath.Node) resources.TextEntry {
 	return t
 }
 
-// appendTerms appends the words of s to b, separated by single spaces.
-func appendTerms(b *strings.Builder, s string) {
+// AppendTerms appends the words of s to b, separated by single spaces (the
+// form of TextEntry.Content before folding).
+func AppendTerms(b *strings.Builder, s string) {
 	for _, w := range strings.Fields(s) {
 		if b.Len() > 0 {
 			b.WriteByte(' ')

@@ -184,8 +184,19 @@ func addReference(out *resources.Index, code, typ string, n *fhirpath.Node, prim
 				System: text(id, "system"), Code: text(id, "value")})
 		}
 	}
+	if e, ok := ReferenceEntry(code, typ, ref); ok {
+		out.References = append(out.References, e)
+	}
+}
+
+// ReferenceEntry is the index entry of reference ref of parameter code,
+// found in an element of FHIR type typ (Reference, canonical, uri, ...): an
+// absolute URL or urn is kept as URL; a relative Type/id (or
+// Type/id/_history/v) as its target; a relative canonical as both. Anything
+// else, and contained references (#id), give none.
+func ReferenceEntry(code, typ, ref string) (resources.ReferenceEntry, bool) {
 	if ref == "" || strings.HasPrefix(ref, "#") {
-		return
+		return resources.ReferenceEntry{}, false
 	}
 	e := resources.ReferenceEntry{Param: code}
 	if strings.Contains(ref, "://") || strings.HasPrefix(ref, "urn:") {
@@ -199,14 +210,14 @@ func addReference(out *resources.Index, code, typ string, n *fhirpath.Node, prim
 	} else {
 		segs := strings.Split(ref, "/")
 		if len(segs) != 2 && !(len(segs) == 4 && segs[2] == "_history") {
-			return
+			return resources.ReferenceEntry{}, false
 		}
 		if !resources.IsResourceType(segs[0]) || !resources.ValidID(segs[1]) {
-			return
+			return resources.ReferenceEntry{}, false
 		}
 		e.TargetType, e.TargetID = segs[0], segs[1]
 	}
-	out.References = append(out.References, e)
+	return e, true
 }
 
 func addDate(out *resources.Index, code, typ string, n *fhirpath.Node, prim string) {
