@@ -3,14 +3,12 @@ package server
 import (
 	"crypto/tls"
 	"encoding/json"
-	"fmt"
 	"net/http/httptest"
 	"reflect"
-	"sort"
 	"testing"
 
-	"github.com/meizhou-yiyang/yiyang/resources"
 	"github.com/meizhou-yiyang/yiyang/resources/index"
+	"github.com/meizhou-yiyang/yiyang/resources/storetest"
 	"github.com/meizhou-yiyang/yiyang/server/auth"
 )
 
@@ -74,7 +72,7 @@ func TestAuditIndex(t *testing.T) {
 							t.Fatalf("extract: %v\n%s", err, data)
 						}
 						got := auditIndex(&ev, now, x.Base())
-						if g, w := canonicalIndex(got), canonicalIndex(want); !reflect.DeepEqual(g, w) {
+						if g, w := storetest.Canonical(got), storetest.Canonical(want); !reflect.DeepEqual(g, w) {
 							t.Fatalf("auditIndex differs from the extractor for %s %s (principal %d, status %d, base %q):\n got %+v\nwant %+v\n%s",
 								rq.method, rq.target, pi, status, withBase, g, w, data)
 						}
@@ -85,61 +83,4 @@ func TestAuditIndex(t *testing.T) {
 		}
 	}
 	t.Logf("%d events compared", n)
-}
-
-// canonicalIndex sorts an Index's lists (and empties nil ones) for comparison.
-func canonicalIndex(x *resources.Index) resources.Index {
-	c := *x
-	sortBy := func(n int, less func(i, j int) bool, swap func(i, j int)) {
-		sort.Sort(sorter{n, less, swap})
-	}
-	str := func(v any) string { return fmt.Sprintf("%+v", v) }
-	sortBy(len(c.Strings), func(i, j int) bool { return str(c.Strings[i]) < str(c.Strings[j]) }, func(i, j int) { c.Strings[i], c.Strings[j] = c.Strings[j], c.Strings[i] })
-	sortBy(len(c.Tokens), func(i, j int) bool { return str(c.Tokens[i]) < str(c.Tokens[j]) }, func(i, j int) { c.Tokens[i], c.Tokens[j] = c.Tokens[j], c.Tokens[i] })
-	sortBy(len(c.References), func(i, j int) bool { return str(c.References[i]) < str(c.References[j]) }, func(i, j int) { c.References[i], c.References[j] = c.References[j], c.References[i] })
-	sortBy(len(c.Dates), func(i, j int) bool { return str(c.Dates[i]) < str(c.Dates[j]) }, func(i, j int) { c.Dates[i], c.Dates[j] = c.Dates[j], c.Dates[i] })
-	c.Strings = nonNil(c.Strings)
-	c.Tokens = nonNil(c.Tokens)
-	c.References = nonNil(c.References)
-	c.Dates = nonNil(c.Dates)
-	c.Numbers = nonNil(c.Numbers)
-	c.Quantities = nonNil(c.Quantities)
-	c.URIs = nonNil(c.URIs)
-	c.Composites = nonNil(c.Composites)
-	return c
-}
-
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
-}
-
-type sorter struct {
-	n    int
-	less func(i, j int) bool
-	swap func(i, j int)
-}
-
-func (s sorter) Len() int           { return s.n }
-func (s sorter) Less(i, j int) bool { return s.less(i, j) }
-func (s sorter) Swap(i, j int)      { s.swap(i, j) }
-
-// TestAuditIndexCustom: with a custom search parameter on AuditEvent (or on
-// every resource), events are left to the extractor, which knows it.
-func TestAuditIndexCustom(t *testing.T) {
-	for _, base := range [][]string{{"AuditEvent"}, {"Resource"}, {"Patient"}} {
-		x := index.New()
-		c := index.Custom{Code: "purpose-of-use", Type: "token", Base: base, Expression: "AuditEvent.agent.purposeOfUse"}
-		if base[0] == "Patient" {
-			c.Expression = "Patient.gender"
-		}
-		x.SetCustom([]index.Custom{c})
-		a := &auditor{s: &Server{indexer: x}}
-		rec := a.event(httptest.NewRequest("GET", "/Patient/p1", nil), "read", "Patient", "p1", 200)
-		if custom := base[0] != "Patient"; (rec.idx == nil) != custom {
-			t.Errorf("custom parameter on %v: index built directly = %v", base, rec.idx != nil)
-		}
-	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/meizhou-yiyang/yiyang/resources"
@@ -50,50 +52,32 @@ func sampleIndex(tag string) *resources.Index {
 	}
 }
 
-// canonical sorts every list so that stored and expected entries compare.
-func canonical(x *resources.Index) *resources.Index {
+// Canonical returns a copy of x with every list sorted and empty lists nil,
+// so that indexes built in different orders compare with reflect.DeepEqual.
+func Canonical(x *resources.Index) *resources.Index {
 	if x == nil {
 		x = &resources.Index{}
 	}
 	c := *x
-	sortBy := func(n int, key func(int) string, swap func(i, j int)) {
-		for i := 0; i < n; i++ {
-			for j := i + 1; j < n; j++ {
-				if key(j) < key(i) {
-					swap(i, j)
-				}
-			}
-		}
-	}
-	sortBy(len(c.Strings), func(i int) string { return fmt.Sprint(c.Strings[i]) }, func(i, j int) { c.Strings[i], c.Strings[j] = c.Strings[j], c.Strings[i] })
-	sortBy(len(c.Tokens), func(i int) string { return fmt.Sprint(c.Tokens[i]) }, func(i, j int) { c.Tokens[i], c.Tokens[j] = c.Tokens[j], c.Tokens[i] })
-	sortBy(len(c.References), func(i int) string { return fmt.Sprint(c.References[i]) }, func(i, j int) { c.References[i], c.References[j] = c.References[j], c.References[i] })
-	sortBy(len(c.Composites), func(i int) string { return fmt.Sprint(c.Composites[i]) }, func(i, j int) { c.Composites[i], c.Composites[j] = c.Composites[j], c.Composites[i] })
-	if len(c.Strings) == 0 {
-		c.Strings = nil
-	}
-	if len(c.Tokens) == 0 {
-		c.Tokens = nil
-	}
-	if len(c.References) == 0 {
-		c.References = nil
-	}
-	if len(c.Dates) == 0 {
-		c.Dates = nil
-	}
-	if len(c.Numbers) == 0 {
-		c.Numbers = nil
-	}
-	if len(c.Quantities) == 0 {
-		c.Quantities = nil
-	}
-	if len(c.URIs) == 0 {
-		c.URIs = nil
-	}
-	if len(c.Composites) == 0 {
-		c.Composites = nil
-	}
+	c.Strings = sorted(c.Strings)
+	c.Tokens = sorted(c.Tokens)
+	c.References = sorted(c.References)
+	c.Dates = sorted(c.Dates)
+	c.Numbers = sorted(c.Numbers)
+	c.Quantities = sorted(c.Quantities)
+	c.URIs = sorted(c.URIs)
+	c.Composites = sorted(c.Composites)
 	return &c
+}
+
+// sorted is a sorted copy of list by its printed form, nil when empty.
+func sorted[T any](list []T) []T {
+	if len(list) == 0 {
+		return nil
+	}
+	out := slices.Clone(list)
+	slices.SortFunc(out, func(a, b T) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
+	return out
 }
 
 func wantIndex(t *testing.T, s resources.Store, typ, id string, want *resources.Index) {
@@ -106,7 +90,7 @@ func wantIndex(t *testing.T, s resources.Store, typ, id string, want *resources.
 	if err != nil {
 		t.Fatalf("IndexOf %s/%s: %v", typ, id, err)
 	}
-	if g, w := canonical(got), canonical(want); !reflect.DeepEqual(g, w) {
+	if g, w := Canonical(got), Canonical(want); !reflect.DeepEqual(g, w) {
 		t.Fatalf("index of %s/%s:\n got %+v\nwant %+v", typ, id, g, w)
 	}
 }
