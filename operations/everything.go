@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/meizhou-yiyang/yiyang/conformance/r4"
 	"github.com/meizhou-yiyang/yiyang/resources"
 	"github.com/meizhou-yiyang/yiyang/resources/search"
 )
@@ -32,12 +31,7 @@ func everything(ctx context.Context, in Invocation) (Result, error) {
 	if _, err := in.Ops.Read(ctx, "Patient", in.ID); err != nil {
 		return Result{}, err
 	}
-	def, _ := r4.CompartmentFor("Patient")
-	c := &search.Compartment{Type: "Patient", ID: in.ID, Params: map[string][]string{}}
-	for typ, ps := range def.Resources {
-		c.Params[typ] = ps
-	}
-	c.Params["Patient"] = append(c.Params["Patient"], "{def}")
+	c, _ := search.CompartmentOf("Patient", in.ID, true)
 	q := &search.Query{Count: search.DefaultCount, Compartment: c}
 	params := url.Values{}
 	for k, vs := range in.Query {

@@ -6,22 +6,9 @@ import (
 	"net/url"
 	"sort"
 
-	"github.com/meizhou-yiyang/yiyang/conformance/r4"
 	"github.com/meizhou-yiyang/yiyang/resources/search"
 	"github.com/meizhou-yiyang/yiyang/server/auth"
 )
-
-// patientCompartment is the Patient compartment of p, with the owner itself
-// ({def}) among the Patient resources in it.
-func patientCompartment(id string) *search.Compartment {
-	def, _ := r4.CompartmentFor("Patient")
-	c := &search.Compartment{Type: "Patient", ID: id, Params: make(map[string][]string, len(def.Resources)+1)}
-	for typ, ps := range def.Resources {
-		c.Params[typ] = ps
-	}
-	c.Params["Patient"] = append([]string{"{def}"}, c.Params["Patient"]...)
-	return c
-}
 
 // scopeOf turns a principal's SMART scopes into the search.Scope that the
 // stores enforce inside their queries:
@@ -47,7 +34,7 @@ func (s *Server) scopeOf(p *auth.Principal) (*search.Scope, error) {
 		if p.Patient == "" {
 			return nil, forbidden("the token has patient/ scopes but no patient launch context: the server cannot tell whose record they open")
 		}
-		sco.Compartment = patientCompartment(p.Patient)
+		sco.Compartment, _ = search.CompartmentOf("Patient", p.Patient, true)
 	}
 	// Per type (or *), the scopes granting read-class and write-class access.
 	type grants struct{ read, write []auth.Scope }

@@ -59,28 +59,24 @@ func (s *Server) searchSystem(w http.ResponseWriter, r *http.Request) (*response
 
 // searchCompartment serves GET /{compartment}/{id}/{type} and /{compartment}/{id}/*.
 func (s *Server) searchCompartment(w http.ResponseWriter, r *http.Request, owner, id, typ string) (*response, error) {
-	def, ok := r4.CompartmentFor(owner)
+	c, ok := search.CompartmentOf(owner, id, false)
 	if !ok {
 		return nil, errorf(http.StatusNotFound, "not-found", "%s is not a compartment", owner)
 	}
 	if !resources.ValidID(id) {
 		return nil, errorAt(http.StatusBadRequest, "value", "id", "%q is not a valid id", id)
 	}
-	c := &search.Compartment{Type: owner, ID: id, Params: map[string][]string{}}
 	if typ == "*" {
-		for t, ps := range def.Resources {
-			c.Params[t] = ps
-		}
 		typ = ""
 	} else {
 		if !resources.IsResourceType(typ) {
 			return nil, errorf(http.StatusNotFound, "not-supported", "%q is not a resource type", typ)
 		}
-		ps, ok := def.Resources[typ]
+		ps, ok := c.Params[typ]
 		if !ok {
 			return nil, errorf(http.StatusBadRequest, "not-supported", "%s resources are not in the %s compartment", typ, owner)
 		}
-		c.Params[typ] = ps
+		c.Params = map[string][]string{typ: ps}
 	}
 	return s.runSearch(r, typ, c)
 }

@@ -71,3 +71,22 @@ func (r customRegistry) Lookup(resourceType, code string) (ParamDef, bool) {
 	}
 	return ParamDef{}, false
 }
+
+// CompartmentOf is the R4 compartment of owner (Patient, Encounter,
+// Practitioner, RelatedPerson, Device) for resource id: every resource type
+// in its definition with its linking parameters, and, with self, the owner
+// itself ("{def}"). ok is false when owner has no compartment.
+func CompartmentOf(owner, id string, self bool) (c *Compartment, ok bool) {
+	def, ok := r4.CompartmentFor(owner)
+	if !ok {
+		return nil, false
+	}
+	c = &Compartment{Type: owner, ID: id, Params: make(map[string][]string, len(def.Resources)+1)}
+	for typ, ps := range def.Resources {
+		c.Params[typ] = ps
+	}
+	if self {
+		c.Params[owner] = append([]string{"{def}"}, c.Params[owner]...)
+	}
+	return c, true
+}
