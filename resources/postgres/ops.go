@@ -114,7 +114,6 @@ func (o *ops) CreateMany(ctx context.Context, ps []resources.CreateParams) ([]re
 	}
 	out := make([]resources.Resource, len(ps))
 	idx := make([]*resources.Index, len(ps))
-	batch := &pgx.Batch{}
 	for i, p := range ps {
 		id := p.ID
 		if id == "" {
@@ -123,22 +122,22 @@ func (o *ops) CreateMany(ctx context.Context, ps []resources.CreateParams) ([]re
 		if err := search.Admits(ctx, p.Type, id, p.Index); err != nil {
 			return nil, err
 		}
-		micros := resources.NextMicros(time.Now(), 0)
-		r := resources.Resource{Type: p.Type, ID: id, VersionID: 1, LastUpdated: time.UnixMicro(micros).UTC(), Method: methodPOST}
-		var err error
-		if r.Data, err = resources.Stamp(p.Data, id, 1, r.LastUpdated); err != nil {
+		r, err := version1(p.Type, id, p.Data, methodPOST)
+		if err != nil {
 			return nil, err
 		}
 		out[i], idx[i] = r, p.Index
-		ia := indexArgs(p.Index)
-		m := maskOf(ia)
-		batch.Queue(insertSQL.sql(m), append([]any{p.Type, id, micros, r.Data, methodPOST}, pick(ia, m)...)...)
 	}
 	if len(ps) >= minCopyBatch {
 		if err := copyCreate(ctx, o.q, out, idx); err != nil {
 			return nil, err
 		}
 		return out, nil
+	}
+	batch := &pgx.Batch{}
+	for i, r := range out {
+		sql, args := insertStatement(r, idx[i])
+		batch.Queue(sql, args...)
 	}
 	br := o.q.SendBatch(ctx, batch)
 	for range ps {
@@ -156,23 +155,36 @@ func (o *ops) CreateMany(ctx context.Context, ps []resources.CreateParams) ([]re
 }
 
 // insert writes version 1 of a resource; ok is false when the id is taken.
-func insert(ctx context.Context, q querier, typ, id string, data []byte, idx *resources.Index, method string) (r resources.Resource, ok bool, err error) {
-	micros := resources.NextMicros(time.Now(), 0)
-	r = resources.Resource{Type: typ, ID: id, VersionID: 1, LastUpdated: time.UnixMicro(micros).UTC(), Method: method}
-	if r.Data, err = resources.Stamp(data, id, 1, r.LastUpdated); err != nil {
+func insert(ctx context.Context, q querier, typ, id string, data []byte, idx *resources.Index, method string) (resources.Resource, bool, error) {
+	r, err := version1(typ, id, data, method)
+	if err != nil {
 		return resources.Resource{}, false, err
 	}
 	var n int64
-	ia := indexArgs(idx)
-	m := maskOf(ia)
-	args := append([]any{typ, id, micros, r.Data, method}, pick(ia, m)...)
-	if err := q.QueryRow(ctx, insertSQL.sql(m), args...).Scan(&n); err != nil {
+	sql, args := insertStatement(r, idx)
+	if err := q.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
 		return resources.Resource{}, false, wrap(ctx, "create", err)
 	}
 	if n == 0 {
 		return resources.Resource{}, false, nil
 	}
 	return r, true, nil
+}
+
+// version1 is version 1 of a new resource, stamped.
+func version1(typ, id string, data []byte, method string) (resources.Resource, error) {
+	lu := time.UnixMicro(resources.NextMicros(time.Now(), 0)).UTC()
+	r := resources.Resource{Type: typ, ID: id, VersionID: 1, LastUpdated: lu, Method: method}
+	var err error
+	r.Data, err = resources.Stamp(data, id, 1, lu)
+	return r, err
+}
+
+// insertStatement is the statement (insertSQL) and arguments creating r.
+func insertStatement(r resources.Resource, idx *resources.Index) (string, []any) {
+	ia := indexArgs(idx)
+	m := maskOf(ia)
+	return insertSQL.sql(m), append([]any{r.Type, r.ID, r.LastUpdated.UnixMicro(), r.Data, r.Method}, pick(ia, m)...)
 }
 
 func (o *ops) Read(ctx context.Context, typ, id string) (resources.Resource, error) {

@@ -277,6 +277,9 @@ func finishRead(r resources.Resource, micros int64, found bool, err error) (reso
 // ctx for writing; stores ask it, inside the write's transaction after
 // locking the row, before they update or delete it.
 func (e Engine) Permits(ctx context.Context, ex Executor, typ, id string) (bool, error) {
+	if !ScopeFrom(ctx).Limits(typ, true) {
+		return true, nil // every update and delete asks: no work without a scope
+	}
 	cond, args, err := e.Condition(ctx, []any{typ, id}, "r", typ, true)
 	if err != nil || cond == "" {
 		return err == nil, err
