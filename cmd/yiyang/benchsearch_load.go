@@ -7,11 +7,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/meizhou-yiyang/yiyang/resources"
 	"github.com/meizhou-yiyang/yiyang/resources/index"
+	"github.com/meizhou-yiyang/yiyang/resources/postgres"
 )
 
 // loadChunk is a run of resources of one kind, generated and written together.
@@ -123,131 +123,18 @@ func (c *loadChunk) generate(d searchData, x *index.Extractor) error {
 	return nil
 }
 
-// write copies the chunk into resources, then, with the rids PostgreSQL
-// assigned, into resource_history and the index tables. It returns the
+// write copies the chunk into resources, resource_history and the index
+// tables, as the store's bulk path does (postgres.CopyNew). It returns the
 // number of index rows.
 func (c *loadChunk) write(ctx context.Context, pool *pgxpool.Pool, d searchData) (int64, error) {
 	typ := genTypes[c.kind]
-	conn, err := pool.Acquire(ctx)
+	rs := make([]resources.Resource, len(c.ids))
+	for j, id := range c.ids {
+		rs[j] = resources.Resource{Type: typ, ID: id, VersionID: 1, LastUpdated: d.lastUpdated(c.kind, c.start+j), Data: c.data[j]}
+	}
+	n, err := postgres.CopyNew(ctx, pool, rs, c.idx)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("copy %s: %w", typ, err)
 	}
-	defer conn.Release()
-	micros := func(j int) int64 { return d.lastUpdated(c.kind, c.start+j).UnixMicro() }
-	_, err = conn.CopyFrom(ctx, pgx.Identifier{"resources"}, []string{"type", "id", "version", "last_updated", "deleted", "data"},
-		pgx.CopyFromSlice(len(c.ids), func(j int) ([]any, error) {
-			return []any{typ, c.ids[j], int64(1), micros(j), false, c.data[j]}, nil
-		}))
-	if err != nil {
-		return 0, fmt.Errorf("copy %s resources: %w", typ, err)
-	}
-	rids := make(map[string]int64, len(c.ids))
-	rows, err := conn.Query(ctx, `SELECT id, rid FROM resources WHERE type = $1 AND id = ANY($2)`, typ, c.ids)
-	if err != nil {
-		return 0, fmt.Errorf("rids of %s: %w", typ, err)
-	}
-	for rows.Next() {
-		var id string
-		var rid int64
-		if err := rows.Scan(&id, &rid); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		rids[id] = rid
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("rids of %s: %w", typ, err)
-	}
-	if len(rids) != len(c.ids) {
-		return 0, fmt.Errorf("rids of %s: got %d for %d resources", typ, len(rids), len(c.ids))
-	}
-	_, err = conn.CopyFrom(ctx, pgx.Identifier{"resource_history"}, []string{"type", "id", "version", "last_updated", "method", "deleted", "data"},
-		pgx.CopyFromSlice(len(c.ids), func(j int) ([]any, error) {
-			return []any{typ, c.ids[j], int64(1), micros(j), "POST", false, c.data[j]}, nil
-		}))
-	if err != nil {
-		return 0, fmt.Errorf("copy %s history: %w", typ, err)
-	}
-	var total int64
-	for _, t := range searchIndexTables {
-		var rowsOf [][]any
-		for j, ix := range c.idx {
-			rowsOf = t.rows(rowsOf, rids[c.ids[j]], typ, ix)
-		}
-		if len(rowsOf) == 0 {
-			continue
-		}
-		if _, err := conn.CopyFrom(ctx, pgx.Identifier{t.name}, t.columns, pgx.CopyFromRows(rowsOf)); err != nil {
-			return 0, fmt.Errorf("copy %s %s: %w", typ, t.name, err)
-		}
-		total += int64(len(rowsOf))
-	}
-	return total, nil
-}
-
-// searchIndexTable is one idx_* table of migrations/postgres/002 and how an
-// Index fills it.
-type searchIndexTable struct {
-	name    string
-	columns []string
-	rows    func(out [][]any, rid int64, typ string, x *resources.Index) [][]any
-}
-
-var searchIndexTables = []searchIndexTable{
-	{"idx_string", []string{"rid", "res_type", "param", "norm", "exact"}, func(out [][]any, rid int64, typ string, x *resources.Index) [][]any {
-		for _, e := range x.Strings {
-			out = append(out, []any{rid, typ, e.Param, e.Norm, e.Exact})
-		}
-		return out
-	}},
-	{"idx_token", []string{"rid", "res_type", "param", "system", "code", "text"}, func(out [][]any, rid int64, typ string, x *resources.Index) [][]any {
-		for _, e := range x.Tokens {
-			out = append(out, []any{rid, typ, e.Param, e.System, e.Code, e.Text})
-		}
-		return out
-	}},
-	{"idx_reference", []string{"rid", "res_type", "param", "target_type", "target_id", "url"}, func(out [][]any, rid int64, typ string, x *resources.Index) [][]any {
-		for _, e := range x.References {
-			out = append(out, []any{rid, typ, e.Param, e.TargetType, e.TargetID, e.URL})
-		}
-		return out
-	}},
-	{"idx_date", []string{"rid", "res_type", "param", "low", "high"}, func(out [][]any, rid int64, typ string, x *resources.Index) [][]any {
-		for _, e := range x.Dates {
-			out = append(out, []any{rid, typ, e.Param, e.Low, e.High})
-		}
-		return out
-	}},
-	{"idx_number", []string{"rid", "res_type", "param", "value", "low", "high"}, func(out [][]any, rid int64, typ string, x *resources.Index) [][]any {
-		for _, e := range x.Numbers {
-			out = append(out, []any{rid, typ, e.Param, e.Value, e.Low, e.High})
-		}
-		return out
-	}},
-	{"idx_quantity", []string{"rid", "res_type", "param", "system", "code", "value", "low", "high", "canon_code", "canon_value", "canon_low", "canon_high"},
-		func(out [][]any, rid int64, typ string, x *resources.Index) [][]any {
-			for _, e := range x.Quantities {
-				out = append(out, []any{rid, typ, e.Param, e.System, e.Code, e.Value, e.Low, e.High, e.CanonCode, e.CanonValue, e.CanonLow, e.CanonHigh})
-			}
-			return out
-		}},
-	{"idx_uri", []string{"rid", "res_type", "param", "uri"}, func(out [][]any, rid int64, typ string, x *resources.Index) [][]any {
-		for _, e := range x.URIs {
-			out = append(out, []any{rid, typ, e.Param, e.URI})
-		}
-		return out
-	}},
-	{"idx_composite", append([]string{"rid", "res_type", "param"}, resources.CompositeColumns()...), func(out [][]any, rid int64, typ string, x *resources.Index) [][]any {
-		for _, e := range x.Composites {
-			out = append(out, append([]any{rid, typ, e.Param}, e.Fields()...))
-		}
-		return out
-	}},
-	{"idx_text", []string{"rid", "res_type", "narrative", "content"}, func(out [][]any, rid int64, typ string, x *resources.Index) [][]any {
-		if x.Text.Narrative == "" && x.Text.Content == "" {
-			return out // as the stores write it: no row without text
-		}
-		return append(out, []any{rid, typ, x.Text.Narrative, x.Text.Content})
-	}},
+	return n, nil
 }

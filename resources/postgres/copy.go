@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/meizhou-yiyang/yiyang/resources"
 )
@@ -20,15 +21,16 @@ const minCopyBatch = 16
 // copyCreate writes new resources (stamped, version 1) with their index
 // entries by COPY into resources, resource_history and the index tables, in
 // the transaction q. A resource whose id is taken fails the whole copy with
-// ErrVersionConflict; the caller's transaction must then roll back.
-func copyCreate(ctx context.Context, q querier, rs []resources.Resource, idx []*resources.Index) error {
+// ErrVersionConflict; the caller's transaction must then roll back. It
+// returns the number of index rows written.
+func copyCreate(ctx context.Context, q querier, rs []resources.Resource, idx []*resources.Index) (int64, error) {
 	micros := func(r resources.Resource) int64 { return r.LastUpdated.UnixMicro() }
 	_, err := q.CopyFrom(ctx, pgx.Identifier{"resources"}, []string{"type", "id", "version", "last_updated", "deleted", "data"},
 		pgx.CopyFromSlice(len(rs), func(j int) ([]any, error) {
 			return []any{rs[j].Type, rs[j].ID, int64(1), micros(rs[j]), false, rs[j].Data}, nil
 		}))
 	if err != nil {
-		return copyError(ctx, err)
+		return 0, copyError(ctx, err)
 	}
 	types, ids := make([]string, len(rs)), make([]string, len(rs))
 	for j, r := range rs {
@@ -38,30 +40,30 @@ func copyCreate(ctx context.Context, q querier, rs []resources.Resource, idx []*
 	rows, err := q.Query(ctx, `SELECT r.type, r.id, r.rid FROM resources r
 		JOIN unnest($1::text[], $2::text[]) AS n(type, id) ON r.type = n.type AND r.id = n.id`, types, ids)
 	if err != nil {
-		return wrap(ctx, "create", err)
+		return 0, wrap(ctx, "create", err)
 	}
 	for rows.Next() {
 		var k [2]string
 		var rid int64
 		if err := rows.Scan(&k[0], &k[1], &rid); err != nil {
 			rows.Close()
-			return wrap(ctx, "create", err)
+			return 0, wrap(ctx, "create", err)
 		}
 		rids[k] = rid
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return wrap(ctx, "create", err)
+		return 0, wrap(ctx, "create", err)
 	}
 	if len(rids) != len(rs) {
-		return fmt.Errorf("postgres: create: %d rows for %d new resources", len(rids), len(rs))
+		return 0, fmt.Errorf("postgres: create: %d rows for %d new resources", len(rids), len(rs))
 	}
 	_, err = q.CopyFrom(ctx, pgx.Identifier{"resource_history"}, []string{"type", "id", "version", "last_updated", "method", "deleted", "data"},
 		pgx.CopyFromSlice(len(rs), func(j int) ([]any, error) {
 			return []any{rs[j].Type, rs[j].ID, int64(1), micros(rs[j]), methodPOST, false, rs[j].Data}, nil
 		}))
 	if err != nil {
-		return copyError(ctx, err)
+		return 0, copyError(ctx, err)
 	}
 	// The index rows, table by table, from the same arrays the insert
 	// statement binds (indexArgs): per table its columns' arrays in order,
@@ -87,6 +89,7 @@ func copyCreate(ctx context.Context, q querier, rs []resources.Resource, idx []*
 			tables[len(indexTables)] = append(tables[len(indexTables)], []any{rid, r.Type, narrative, content})
 		}
 	}
+	var n int64
 	for ti, rows := range tables {
 		if len(rows) == 0 {
 			continue
@@ -96,10 +99,25 @@ func copyCreate(ctx context.Context, q querier, rs []resources.Resource, idx []*
 			name, cols = indexTables[ti].name, append([]string{"rid", "res_type"}, indexTables[ti].columns...)
 		}
 		if _, err := q.CopyFrom(ctx, pgx.Identifier{name}, cols, pgx.CopyFromRows(rows)); err != nil {
-			return copyError(ctx, err)
+			return 0, copyError(ctx, err)
 		}
+		n += int64(len(rows))
 	}
-	return nil
+	return n, nil
+}
+
+// CopyNew writes new resources, version 1 as given (Data stamped with their
+// id and LastUpdated, see resources.Stamp), with their index entries, by
+// COPY in one transaction: the bulk path for loading data sets (the search
+// benchmark). It returns the number of index rows written.
+func CopyNew(ctx context.Context, pool *pgxpool.Pool, rs []resources.Resource, idx []*resources.Index) (int64, error) {
+	var n int64
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		var err error
+		n, err = copyCreate(ctx, tx, rs, idx)
+		return err
+	})
+	return n, err
 }
 
 // copyError maps a unique violation (an id already taken) to the contract's

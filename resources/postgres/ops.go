@@ -129,7 +129,7 @@ func (o *ops) CreateMany(ctx context.Context, ps []resources.CreateParams) ([]re
 		out[i], idx[i] = r, p.Index
 	}
 	if len(ps) >= minCopyBatch {
-		if err := copyCreate(ctx, o.q, out, idx); err != nil {
+		if _, err := copyCreate(ctx, o.q, out, idx); err != nil {
 			return nil, err
 		}
 		return out, nil
