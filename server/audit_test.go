@@ -3,7 +3,6 @@ package server_test
 import (
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -30,13 +29,7 @@ func TestAuditTrail(t *testing.T) {
 func auditTrail(t *testing.T, st resources.Store, mode server.AuditConfig) {
 	iss, v := testIssuer(t)
 	parser, _ := resources.NewParser()
-	srv, err := server.New(server.Config{Store: st, Parser: parser, Logger: testLogger(t), Auth: v, Audit: &mode})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	c := &client{t: t, base: ts.URL, hc: ts.Client()}
+	srv, c := serve(t, server.Config{Store: st, Parser: parser, Auth: v, Audit: &mode})
 	doctor := "Bearer " + iss.Token(t, "dr-li", "user/Patient.cruds user/Observation.rs", map[string]any{"fhirUser": "Practitioner/li"})
 	auditor := "Bearer " + iss.Token(t, "auditor-wang", "user/AuditEvent.rs user/AuditEvent.c", nil)
 

@@ -3,7 +3,6 @@ package server_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,14 +24,7 @@ func TestAuthorization(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	parser, _ := resources.NewParser()
-	srv, err := server.New(server.Config{Store: st, Parser: parser, Logger: testLogger(t), Auth: v})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	c := &client{t: t, base: ts.URL, hc: ts.Client()}
+	_, c := serve(t, server.Config{Store: st, Auth: v})
 	bearer := func(scopes string, extra map[string]any) string {
 		return "Bearer " + iss.Token(t, "dr-li", scopes, extra)
 	}

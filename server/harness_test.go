@@ -107,6 +107,29 @@ func newClient(t testing.TB, st resources.Store) *client {
 	return &client{t: t, base: ts.URL, hc: ts.Client()}
 }
 
+// serve starts a server with cfg (its Parser and Logger filled in when
+// unset) over real HTTP.
+func serve(t testing.TB, cfg server.Config) (*server.Server, *client) {
+	t.Helper()
+	if cfg.Parser == nil {
+		parser, err := resources.NewParser()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Parser = parser
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = testLogger(t)
+	}
+	srv, err := server.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	return srv, &client{t: t, base: ts.URL, hc: ts.Client()}
+}
+
 // result is a response with its body read.
 type result struct {
 	status int

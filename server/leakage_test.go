@@ -4,13 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/meizhou-yiyang/yiyang/resources"
 	"github.com/meizhou-yiyang/yiyang/server"
 )
 
@@ -147,21 +145,13 @@ func TestLeakageMatrix(t *testing.T) {
 	cases := leakCases()
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
-			parser, _ := resources.NewParser()
-			srv, err := server.New(server.Config{Store: b.open(t), Parser: parser, Logger: testLogger(t), Auth: v,
-				Operations: newOperations(t)})
-			if err != nil {
-				t.Fatal(err)
-			}
+			srv, c := serve(t, server.Config{Store: b.open(t), Auth: v, Operations: newOperations(t)})
 			// Every route of the API has a case.
 			for _, route := range srv.Routes() {
 				if !slices.ContainsFunc(cases, func(c leakCase) bool { return c.route == route }) {
 					t.Errorf("route %s has no case in the leakage matrix", route)
 				}
 			}
-			ts := httptest.NewServer(srv.Handler())
-			t.Cleanup(ts.Close)
-			c := &client{t: t, base: ts.URL, hc: ts.Client()}
 			admin := "Bearer " + iss.Token(t, "admin", "user/*.cruds", nil)
 			for _, f := range leakFixture {
 				if res := c.do(http.MethodPut, f.path, []byte(f.body), "Authorization", admin); res.status >= 300 {
@@ -298,14 +288,7 @@ func TestGranularScopes(t *testing.T) {
 	}
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
-			parser, _ := resources.NewParser()
-			srv, err := server.New(server.Config{Store: b.open(t), Parser: parser, Logger: testLogger(t), Auth: v})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ts := httptest.NewServer(srv.Handler())
-			t.Cleanup(ts.Close)
-			c := &client{t: t, base: ts.URL, hc: ts.Client()}
+			_, c := serve(t, server.Config{Store: b.open(t), Auth: v})
 			admin := "Bearer " + iss.Token(t, "admin", "user/*.cruds", nil)
 			for _, p := range []string{"pa", "pb"} {
 				c.do(http.MethodPut, "/Patient/"+p, fmt.Appendf(nil, `{"resourceType":"Patient","id":%q}`, p), "Authorization", admin)

@@ -2,11 +2,9 @@ package server_test
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"testing"
 
-	"github.com/meizhou-yiyang/yiyang/resources"
 	"github.com/meizhou-yiyang/yiyang/server"
 )
 
@@ -18,15 +16,7 @@ func TestAbsoluteLocalReferences(t *testing.T) {
 	iss, v := testIssuer(t)
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
-			parser, _ := resources.NewParser()
-			srv, err := server.New(server.Config{Store: b.open(t), Parser: parser, Logger: testLogger(t), Auth: v,
-				BaseURL: base, Operations: newOperations(t)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ts := httptest.NewServer(srv.Handler())
-			t.Cleanup(ts.Close)
-			c := &client{t: t, base: ts.URL, hc: ts.Client()}
+			_, c := serve(t, server.Config{Store: b.open(t), Auth: v, BaseURL: base, Operations: newOperations(t)})
 			admin := "Bearer " + iss.Token(t, "admin", "user/*.cruds", nil)
 			for path, body := range map[string]string{
 				"/Patient/p1":     `{"resourceType":"Patient","id":"p1","name":[{"family":"Wang"}]}`,

@@ -3,11 +3,9 @@ package server_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/meizhou-yiyang/yiyang/resources"
 	"github.com/meizhou-yiyang/yiyang/server"
 	"github.com/meizhou-yiyang/yiyang/server/policy"
 )
@@ -23,14 +21,7 @@ func TestRolePolicy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			parser, _ := resources.NewParser()
-			srv, err := server.New(server.Config{Store: b.open(t), Parser: parser, Logger: testLogger(t), Auth: v, Authorizer: pol})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ts := httptest.NewServer(srv.Handler())
-			t.Cleanup(ts.Close)
-			c := &client{t: t, base: ts.URL, hc: ts.Client()}
+			_, c := serve(t, server.Config{Store: b.open(t), Auth: v, Authorizer: pol})
 			token := func(roles ...string) string {
 				return "Bearer " + iss.Token(t, "u", "user/*.cruds", map[string]any{"roles": roles})
 			}
