@@ -14,6 +14,8 @@ import (
 type member struct {
 	name  string
 	value json.RawMessage
+	// raw is the name as written, quoted and escaped.
+	raw []byte
 }
 
 // splitObject returns the members of a compact JSON object in document order,
@@ -52,7 +54,7 @@ func splitObject(data []byte) ([]member, error) {
 				return nil, fmt.Errorf("duplicate property %q", name)
 			}
 		}
-		out = append(out, member{name, data[i:vend]})
+		out = append(out, member{name: name, value: data[i:vend], raw: rawName})
 		i = vend
 		if i < len(data)-1 {
 			if data[i] != ',' {
@@ -143,20 +145,26 @@ func Stamp(data []byte, id string, version int64, lastUpdated time.Time) ([]byte
 		if m.name == "versionId" || m.name == "lastUpdated" {
 			continue
 		}
-		b.WriteByte(',')
-		writeString(&b, m.name)
-		b.WriteByte(':')
-		b.Write(m.value)
+		writeMember(&b, m)
 	}
 	b.WriteByte('}')
 	for _, m := range rest {
-		b.WriteByte(',')
-		writeString(&b, m.name)
-		b.WriteByte(':')
-		b.Write(m.value)
+		writeMember(&b, m)
 	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
+}
+
+// writeMember writes ,"name":value.
+func writeMember(b *bytes.Buffer, m member) {
+	b.WriteByte(',')
+	if m.raw != nil {
+		b.Write(m.raw)
+	} else {
+		writeString(b, m.name)
+	}
+	b.WriteByte(':')
+	b.Write(m.value)
 }
 
 func writeString(b *bytes.Buffer, s string) {

@@ -55,6 +55,11 @@ type CreateParams struct {
 	Data []byte
 	// Index are the version's search index entries; nil means none.
 	Index *Index
+	// Stamped, when not zero, says that Data is already stamped as Stamp
+	// would (with ID, version 1 and this lastUpdated) and the store may keep
+	// it as it is: for resources the server builds itself, such as AuditEvents.
+	// ID must then be set.
+	Stamped time.Time
 }
 
 // UpdateParams describes an update (or an update-as-create).

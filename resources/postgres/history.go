@@ -17,6 +17,9 @@ const sqlExists = `SELECT EXISTS (SELECT 1 FROM resources WHERE type = $1 AND id
 // (last_updated, seq). The query text depends only on which filters are
 // present, so each shape is prepared once per connection.
 func (o *ops) history(ctx context.Context, p resources.HistoryParams) (resources.HistoryPage, error) {
+	if p.Type == search.AuditType {
+		return engine.AuditHistory(ctx, o, p)
+	}
 	var cur resources.Cursor
 	if p.Cursor != "" {
 		var err error

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/resources/search"
 )
 
 // indexTable describes one search index table: its value columns and their
@@ -177,6 +178,9 @@ func indexArgs(x *resources.Index) []any {
 // IndexOf returns the search index entries stored for the current version of
 // a resource (for tests and diagnostics). Errors: resources.ErrNotFound.
 func (s *Store) IndexOf(ctx context.Context, typ, id string) (*resources.Index, error) {
+	if typ == search.AuditType {
+		return engine.AuditIndexOf(ctx, s, id)
+	}
 	var rid int64
 	err := s.pool.QueryRow(ctx, `SELECT rid FROM resources WHERE type = $1 AND id = $2`, typ, id).Scan(&rid)
 	if errors.Is(err, pgx.ErrNoRows) {

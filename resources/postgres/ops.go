@@ -87,6 +87,13 @@ func (o *ops) Create(ctx context.Context, p resources.CreateParams) (resources.R
 	if err := search.Admits(ctx, p.Type, id, p.Index); err != nil {
 		return resources.Resource{}, err
 	}
+	if p.Type == search.AuditType {
+		r, err := newVersion(p, id)
+		if err != nil {
+			return resources.Resource{}, err
+		}
+		return r, createAudit(ctx, o.q, []resources.Resource{r}, []*resources.Index{p.Index})
+	}
 	r, ok, err := insert(ctx, o.q, p.Type, id, p.Data, p.Index, methodPOST)
 	if err != nil {
 		return resources.Resource{}, err
@@ -122,25 +129,35 @@ func (o *ops) CreateMany(ctx context.Context, ps []resources.CreateParams) ([]re
 		if err := search.Admits(ctx, p.Type, id, p.Index); err != nil {
 			return nil, err
 		}
-		r, err := version1(p.Type, id, p.Data, methodPOST)
+		r, err := newVersion(p, id)
 		if err != nil {
 			return nil, err
 		}
 		out[i], idx[i] = r, p.Index
 	}
-	if len(ps) >= minCopyBatch {
-		if _, err := copyCreate(ctx, o.q, out, idx); err != nil {
+	// AuditEvents go to the audit log, the others to the resources.
+	audit, auditIdx, rest, restIdx := search.SplitAudit(out, idx)
+	if len(audit) > 0 {
+		if err := createAudit(ctx, o.q, audit, auditIdx); err != nil {
+			return nil, err
+		}
+	}
+	if len(rest) >= minCopyBatch {
+		if _, err := copyCreate(ctx, o.q, rest, restIdx); err != nil {
 			return nil, err
 		}
 		return out, nil
 	}
+	if len(rest) == 0 {
+		return out, nil
+	}
 	batch := &pgx.Batch{}
-	for i, r := range out {
-		sql, args := insertStatement(r, idx[i])
+	for i, r := range rest {
+		sql, args := insertStatement(r, restIdx[i])
 		batch.Queue(sql, args...)
 	}
 	br := o.q.SendBatch(ctx, batch)
-	for range ps {
+	for range rest {
 		var n int64
 		if err := br.QueryRow().Scan(&n); err != nil {
 			br.Close()
@@ -171,6 +188,14 @@ func insert(ctx context.Context, q querier, typ, id string, data []byte, idx *re
 	return r, true, nil
 }
 
+// newVersion is version 1 of a create, stamped unless it came so.
+func newVersion(p resources.CreateParams, id string) (resources.Resource, error) {
+	if !p.Stamped.IsZero() {
+		return resources.Resource{Type: p.Type, ID: id, VersionID: 1, LastUpdated: p.Stamped.UTC(), Method: methodPOST, Data: p.Data}, nil
+	}
+	return version1(p.Type, id, p.Data, methodPOST)
+}
+
 // version1 is version 1 of a new resource, stamped.
 func version1(typ, id string, data []byte, method string) (resources.Resource, error) {
 	lu := time.UnixMicro(resources.NextMicros(time.Now(), 0)).UTC()
@@ -188,7 +213,7 @@ func insertStatement(r resources.Resource, idx *resources.Index) (string, []any)
 }
 
 func (o *ops) Read(ctx context.Context, typ, id string) (resources.Resource, error) {
-	if search.ScopeFrom(ctx).Limits(typ, false) {
+	if typ == search.AuditType || search.ScopeFrom(ctx).Limits(typ, false) {
 		return engine.Read(ctx, o, typ, id)
 	}
 	r := resources.Resource{Type: typ, ID: id}
@@ -198,7 +223,7 @@ func (o *ops) Read(ctx context.Context, typ, id string) (resources.Resource, err
 }
 
 func (o *ops) VRead(ctx context.Context, typ, id string, version int64) (resources.Resource, error) {
-	if search.ScopeFrom(ctx).Limits(typ, false) {
+	if typ == search.AuditType || search.ScopeFrom(ctx).Limits(typ, false) {
 		return engine.VRead(ctx, o, typ, id, version)
 	}
 	r := resources.Resource{Type: typ, ID: id, VersionID: version}
@@ -224,6 +249,9 @@ func scanned(ctx context.Context, r resources.Resource, micros int64, err error,
 }
 
 func (o *ops) Update(ctx context.Context, p resources.UpdateParams) (resources.Resource, bool, error) {
+	if err := search.AuditImmutable(p.Type); err != nil {
+		return resources.Resource{}, false, err
+	}
 	if o.pool == nil {
 		return update(ctx, o.q, p)
 	}
@@ -283,6 +311,9 @@ func update(ctx context.Context, q querier, p resources.UpdateParams) (resources
 }
 
 func (o *ops) Delete(ctx context.Context, p resources.DeleteParams) (resources.Resource, error) {
+	if err := search.AuditImmutable(p.Type); err != nil {
+		return resources.Resource{}, err
+	}
 	if o.pool == nil {
 		return remove(ctx, o.q, p)
 	}

@@ -358,3 +358,26 @@ func TestCanceledContext(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditLogMigration: migration 8 moves the AuditEvents stored before it
+// into the audit log.
+func TestAuditLogMigration(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	open(t, dsn).Close()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, stmt := range storetest.LegacyAuditSQL(func(lit string) string { return "convert_to('" + lit + "', 'UTF8')" }) {
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	storetest.CheckMigratedAudit(t, open(t, dsn))
+	var left int
+	if err := conn.QueryRow(ctx, storetest.LegacyAuditLeft).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("%d rows of AuditEvents left in the generic tables (%v)", left, err)
+	}
+}

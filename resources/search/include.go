@@ -77,6 +77,9 @@ func (b *builder) list(vals []string) string {
 
 // include: the resources that resources of inc.Source in from refer to.
 func (e Engine) include(ctx context.Context, ex Executor, inc Include, from []resources.Resource, add func(resources.Resource)) error {
+	if inc.Source == AuditType {
+		return e.auditInclude(ctx, ex, inc, from, add)
+	}
 	ids := idsOf(from, inc.Source)
 	if len(ids) == 0 {
 		return nil
@@ -109,6 +112,12 @@ func (e Engine) revinclude(ctx context.Context, ex Executor, inc Include, from [
 		}
 	}
 	for typ, ids := range byType {
+		if inc.Source == AuditType {
+			if err := e.auditRevinclude(ctx, ex, inc, typ, ids, add); err != nil {
+				return err
+			}
+			continue
+		}
 		b := e.scoped(ctx)
 		cond := fmt.Sprintf("x.res_type = %s AND x.target_type = %s AND x.target_id IN (%s)", b.arg(inc.Source), b.arg(typ), b.list(ids))
 		if !inc.Wildcard {

@@ -184,10 +184,18 @@ func (e Engine) scoped(ctx context.Context) *builder {
 func (e Engine) Search(ctx context.Context, ex Executor, q *Query) (Page, error) {
 	page := Page{Total: -1}
 	b := e.scoped(ctx)
-	from := "resources r"
-	drive := driver(q)
-	b.correlated = drive >= 0
-	where, err := e.filtersExcept(b, q, drive)
+	from, cols, tie := "resources r", "r.type, r.id, r.version, r.last_updated, r.data", "r.rid"
+	drive := -1
+	var where string
+	var err error
+	if q.Type == AuditType {
+		from, cols, tie = "audit_event r", auditColumns("r"), "r.seq"
+		where, err = e.auditFilters(b, q)
+	} else {
+		drive = driver(q)
+		b.correlated = drive >= 0
+		where, err = e.filtersExcept(b, q, drive)
+	}
 	if err != nil {
 		return Page{}, err
 	}
@@ -206,8 +214,15 @@ func (e Engine) Search(ctx context.Context, ex Executor, q *Query) (Page, error)
 	if q.Summary == "count" || q.Count == 0 {
 		return page, nil
 	}
-	keys := e.sortKeys(b, q)
-	keys = append(keys, sortKey{expr: "r.rid", kind: 'i'})
+	var keys []sortKey
+	if q.Type == AuditType {
+		if keys, err = auditSortKeys(b, q); err != nil {
+			return Page{}, err
+		}
+	} else {
+		keys = e.sortKeys(b, q)
+	}
+	keys = append(keys, sortKey{expr: tie, kind: 'i'})
 	if q.Cursor != "" {
 		vals, err := decodeSortCursor(q.Cursor, keys)
 		if err != nil {
@@ -224,8 +239,8 @@ func (e Engine) Search(ctx context.Context, ex Executor, q *Query) (Page, error)
 		}
 		order = append(order, fmt.Sprintf("k%d%s", i, dir))
 	}
-	sql := fmt.Sprintf("SELECT r.type, r.id, r.version, r.last_updated, r.data, %s\nFROM %s\nWHERE %s\nORDER BY %s\nLIMIT %d",
-		strings.Join(sel, ", "), from, where, strings.Join(order, ", "), q.Count+1)
+	sql := fmt.Sprintf("SELECT %s, %s\nFROM %s\nWHERE %s\nORDER BY %s\nLIMIT %d",
+		cols, strings.Join(sel, ", "), from, where, strings.Join(order, ", "), q.Count+1)
 	var last []any
 	rids := map[int64]bool{}
 	err = ex.Each(ctx, sql, b.args, func(scan func(...any) error) error {
@@ -376,6 +391,9 @@ func compartment(b *builder, c *Compartment) string {
 	sort.Strings(types)
 	var ors []string
 	for _, typ := range types {
+		if typ == AuditType {
+			continue // not in the resources table: search AuditEvents by type
+		}
 		if cond := compartmentOf(b, "r", c, typ); cond != "1 = 0" {
 			ors = append(ors, fmt.Sprintf("(r.type = %s AND %s)", b.arg(typ), cond))
 		}

@@ -139,6 +139,9 @@ func (b *builder) confine(a, typ string, write bool) (string, error) {
 	}
 	ors := []string{fmt.Sprintf("%s.type NOT IN (%s)", a, b.list(types))}
 	for _, t := range types {
+		if t == AuditType {
+			continue // a resources row is never an AuditEvent (see audit.go)
+		}
 		c, err := b.confineType(a, t, write)
 		if err != nil {
 			return "", err
@@ -154,7 +157,9 @@ func (b *builder) confine(a, typ string, write bool) (string, error) {
 func (b *builder) confineType(a, typ string, write bool) (string, error) {
 	s := b.scope
 	var ands []string
-	if s.confined(typ, write) {
+	if s.confined(typ, write) && typ == AuditType {
+		ands = append(ands, auditCompartment(b, a, s.Compartment))
+	} else if s.confined(typ, write) {
 		ands = append(ands, compartmentOf(b, a, s.Compartment, typ))
 	}
 	if alts := s.restrictions(typ); len(alts) > 0 {
@@ -215,6 +220,9 @@ func (e Engine) Condition(ctx context.Context, args []any, a, typ string, write 
 // Read is a store's read by id under the scope of ctx: the condition is part
 // of the one query, so a resource outside the scope is simply not found.
 func (e Engine) Read(ctx context.Context, ex Executor, typ, id string) (resources.Resource, error) {
+	if typ == AuditType {
+		return e.auditRead(ctx, ex, id, 0)
+	}
 	cond, args, err := e.Condition(ctx, []any{typ, id}, "r", typ, false)
 	if err != nil {
 		return resources.Resource{}, err
@@ -238,6 +246,9 @@ func (e Engine) Read(ctx context.Context, ex Executor, typ, id string) (resource
 // VRead is a store's version read under the scope of ctx: the resource, as
 // it is now, must be within the scope.
 func (e Engine) VRead(ctx context.Context, ex Executor, typ, id string, version int64) (resources.Resource, error) {
+	if typ == AuditType {
+		return e.auditRead(ctx, ex, id, version)
+	}
 	cond, args, err := e.Condition(ctx, []any{typ, id, version}, "r", typ, false)
 	if err != nil {
 		return resources.Resource{}, err

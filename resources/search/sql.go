@@ -88,6 +88,12 @@ func tableOf(typ string) string {
 // SQL expression.
 func (b *builder) where(r, typ string, f Filter) (string, error) {
 	switch {
+	case typ == AuditType:
+		return b.auditWhere(r, f)
+	case f.Has != nil && f.Has.Type == AuditType:
+		return b.auditHas(r, f.Has)
+	case f.Chain != nil && f.Chain.Type == AuditType:
+		return "", auditUnsupported(f.Param.Code, "chains into AuditEvents ("+f.Param.Code+":AuditEvent)")
 	case f.Has != nil:
 		return b.has(r, typ, f.Has)
 	case f.Chain != nil:

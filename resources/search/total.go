@@ -25,7 +25,15 @@ func countFirst(q *Query) bool {
 // count that stops at EstimateCap.
 func (e Engine) count(ctx context.Context, ex Executor, q *Query, estimate bool) (int64, error) {
 	b := e.scoped(ctx)
-	where, err := e.filters(b, q)
+	table := "resources r"
+	var where string
+	var err error
+	if q.Type == AuditType {
+		table = "audit_event r"
+		where, err = e.auditFilters(b, q)
+	} else {
+		where, err = e.filters(b, q)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -39,17 +47,17 @@ func (e Engine) count(ctx context.Context, ex Executor, q *Query, estimate bool)
 	}
 	switch {
 	case !estimate:
-		err = ex.Each(ctx, "SELECT count(*) FROM resources r WHERE "+where, b.args, scanCount)
+		err = ex.Each(ctx, "SELECT count(*) FROM "+table+" WHERE "+where, b.args, scanCount)
 	case e.Dialect.PlanEstimate:
 		var plan string
-		err = ex.Each(ctx, "EXPLAIN (FORMAT JSON) SELECT 1 FROM resources r WHERE "+where, b.args, func(scan func(...any) error) error {
+		err = ex.Each(ctx, "EXPLAIN (FORMAT JSON) SELECT 1 FROM "+table+" WHERE "+where, b.args, func(scan func(...any) error) error {
 			return scan(&plan)
 		})
 		if err == nil {
 			n, err = planRows(plan)
 		}
 	default:
-		err = ex.Each(ctx, fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM resources r WHERE %s LIMIT %d) c", where, EstimateCap),
+		err = ex.Each(ctx, fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM %s WHERE %s LIMIT %d) c", table, where, EstimateCap),
 			b.args, scanCount)
 	}
 	return n, err

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/resources/search"
 )
 
 // indexTables are the search index tables and their value columns.
@@ -125,6 +126,9 @@ func (o ops) writeIndex(ctx context.Context, rid int64, typ string, x *resources
 // IndexOf returns the search index entries stored for the current version of
 // a resource (for tests and diagnostics). Errors: resources.ErrNotFound.
 func (s *Store) IndexOf(ctx context.Context, typ, id string) (*resources.Index, error) {
+	if typ == search.AuditType {
+		return engine.AuditIndexOf(ctx, s, id)
+	}
 	var rid int64
 	err := s.r.QueryRowContext(ctx, `SELECT rid FROM resources WHERE type = ?1 AND id = ?2`, typ, id).Scan(&rid)
 	if err == sql.ErrNoRows {

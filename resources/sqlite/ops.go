@@ -17,6 +17,7 @@ import (
 // of a cheap statement's cost.
 type statements struct {
 	insert, history, read, vread, current, upsert, remove *sql.Stmt
+	auditInsert, auditRef                                 *sql.Stmt
 }
 
 func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
@@ -36,6 +37,9 @@ func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
 			ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, last_updated = excluded.last_updated,
 				deleted = 0, data = excluded.data RETURNING rid`},
 		{&st.remove, `UPDATE resources SET version = ?3, last_updated = ?4, deleted = 1, data = NULL WHERE type = ?1 AND id = ?2 RETURNING rid`},
+		{&st.auditInsert, `INSERT INTO audit_event (id, recorded, last_updated, outcome, action, terms, refs, data)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING RETURNING seq`},
+		{&st.auditRef, `INSERT INTO audit_ref (seq, roles, target_type, target_id, url) VALUES (?1, ?2, ?3, ?4, ?5)`},
 	} {
 		s, err := db.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -48,7 +52,7 @@ func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
 }
 
 func (st *statements) close() {
-	for _, s := range []*sql.Stmt{st.insert, st.history, st.read, st.vread, st.current, st.upsert, st.remove} {
+	for _, s := range []*sql.Stmt{st.insert, st.history, st.read, st.vread, st.current, st.upsert, st.remove, st.auditInsert, st.auditRef} {
 		if s != nil {
 			s.Close()
 		}
@@ -78,6 +82,9 @@ func newResource(p resources.CreateParams) (resources.Resource, error) {
 	id := p.ID
 	if id == "" {
 		id = newID()
+	}
+	if !p.Stamped.IsZero() {
+		return resources.Resource{Type: p.Type, ID: id, VersionID: 1, LastUpdated: p.Stamped.UTC(), Method: "POST", Data: p.Data}, nil
 	}
 	micros := resources.NextMicros(time.Now(), 0)
 	r := resources.Resource{Type: p.Type, ID: id, VersionID: 1, LastUpdated: time.UnixMicro(micros).UTC(), Method: "POST"}
@@ -113,6 +120,9 @@ func (o ops) insert(ctx context.Context, r resources.Resource, idx *resources.In
 	if err := search.Admits(ctx, r.Type, r.ID, idx); err != nil {
 		return resources.Resource{}, err
 	}
+	if r.Type == search.AuditType {
+		return r, o.insertAudit(ctx, search.AuditRowOf(r, idx))
+	}
 	data := r.Data
 	var rid int64
 	err := o.stmt(ctx, o.st.insert).QueryRowContext(ctx, r.Type, r.ID, r.LastUpdated.UnixMicro(), data).Scan(&rid)
@@ -128,13 +138,34 @@ func (o ops) insert(ctx context.Context, r resources.Resource, idx *resources.In
 	return r, o.writeIndex(ctx, rid, r.Type, idx, false)
 }
 
+// insertAudit writes an AuditEvent into the audit log
+// (resources/search/audit.go).
+func (o ops) insertAudit(ctx context.Context, row search.AuditRow) error {
+	var seq int64
+	err := o.stmt(ctx, o.st.auditInsert).QueryRowContext(ctx, row.ID, row.Recorded, row.LastUpdated, row.Outcome, row.Action,
+		row.Terms, row.Packed, row.Data).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return resources.ErrVersionConflict
+	}
+	if err != nil {
+		return wrap("create", err)
+	}
+	ref := o.stmt(ctx, o.st.auditRef)
+	for _, x := range row.Refs {
+		if _, err := ref.ExecContext(ctx, seq, x.Roles, x.TargetType, x.TargetID, x.URL); err != nil {
+			return wrap("create", err)
+		}
+	}
+	return nil
+}
+
 func (o ops) history(ctx context.Context, r resources.Resource, data []byte) error {
 	_, err := o.stmt(ctx, o.st.history).ExecContext(ctx, r.Type, r.ID, r.VersionID, r.LastUpdated.UnixMicro(), r.Method, r.Deleted, data)
 	return wrap("write history", err)
 }
 
 func (o ops) Read(ctx context.Context, typ, id string) (resources.Resource, error) {
-	if search.ScopeFrom(ctx).Limits(typ, false) {
+	if typ == search.AuditType || search.ScopeFrom(ctx).Limits(typ, false) {
 		return engine.Read(ctx, o, typ, id)
 	}
 	r := resources.Resource{Type: typ, ID: id}
@@ -144,7 +175,7 @@ func (o ops) Read(ctx context.Context, typ, id string) (resources.Resource, erro
 }
 
 func (o ops) VRead(ctx context.Context, typ, id string, version int64) (resources.Resource, error) {
-	if search.ScopeFrom(ctx).Limits(typ, false) {
+	if typ == search.AuditType || search.ScopeFrom(ctx).Limits(typ, false) {
 		return engine.VRead(ctx, o, typ, id, version)
 	}
 	r := resources.Resource{Type: typ, ID: id, VersionID: version}
@@ -179,6 +210,9 @@ func (o ops) current(ctx context.Context, typ, id string) (version, micros int64
 }
 
 func (o ops) Update(ctx context.Context, p resources.UpdateParams) (resources.Resource, bool, error) {
+	if err := search.AuditImmutable(p.Type); err != nil {
+		return resources.Resource{}, false, err
+	}
 	version, prev, _, found, err := o.current(ctx, p.Type, p.ID)
 	if err != nil {
 		return resources.Resource{}, false, err
@@ -214,6 +248,9 @@ func (o ops) Update(ctx context.Context, p resources.UpdateParams) (resources.Re
 }
 
 func (o ops) Delete(ctx context.Context, p resources.DeleteParams) (resources.Resource, error) {
+	if err := search.AuditImmutable(p.Type); err != nil {
+		return resources.Resource{}, err
+	}
 	version, prev, deleted, found, err := o.current(ctx, p.Type, p.ID)
 	switch {
 	case err != nil:
@@ -267,6 +304,9 @@ func (o ops) admit(ctx context.Context, typ, id string, found bool, idx *resourc
 
 // History lists versions newest first with keyset paging on (last_updated, seq).
 func (s *Store) History(ctx context.Context, p resources.HistoryParams) (resources.HistoryPage, error) {
+	if p.Type == search.AuditType {
+		return engine.AuditHistory(ctx, s, p)
+	}
 	var where []string
 	var args []any
 	arg := func(v any) string {

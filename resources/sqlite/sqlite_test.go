@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"testing"
 
@@ -32,5 +33,38 @@ func TestMigrateTwice(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.Close()
+	}
+}
+
+// TestAuditLogMigration: migration 8 moves the AuditEvents stored before it
+// into the audit log.
+func TestAuditLogMigration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "y.db")
+	s, err := sqlite.Open(context.Background(), sqlite.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range storetest.LegacyAuditSQL(func(lit string) string { return "CAST('" + lit + "' AS BLOB)" }) {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	db.Close()
+	s, err = sqlite.Open(context.Background(), sqlite.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.CheckMigratedAudit(t, s)
+	db, _ = sql.Open("sqlite", "file:"+path)
+	defer db.Close()
+	var left int
+	if err := db.QueryRow(storetest.LegacyAuditLeft).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("%d rows of AuditEvents left in the generic tables (%v)", left, err)
 	}
 }

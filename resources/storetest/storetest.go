@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) resources.Store) {
 		{"Reindex", testReindex},
 		{"Scope", testScope},
 		{"CreateMany", testCreateMany},
+		{"AuditLog", testAuditLog},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)

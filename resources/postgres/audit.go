@@ -1,0 +1,112 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/resources/search"
+)
+
+// sqlAuditInsert writes one AuditEvent into the audit log with its
+// references (resources/search/audit.go); it returns 0 when the id is
+// taken.
+const sqlAuditInsert = `WITH e AS (
+	INSERT INTO audit_event (id, recorded, last_updated, outcome, action, terms, refs, data)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+	ON CONFLICT DO NOTHING
+	RETURNING seq),
+x AS (INSERT INTO audit_ref (seq, roles, target_type, target_id, url)
+	SELECT e.seq, r.o, r.t, r.i, r.u FROM e, unnest($9::int[], $10::text[], $11::text[], $12::text[]) AS r(o, t, i, u))
+SELECT count(*) FROM e`
+
+// sqlAuditSeqs reserves the sequence numbers of a batch that is copied.
+// (The sequence is named once: looking it up per row, as
+// pg_get_serial_sequence would, cost a tenth of the copy.)
+const sqlAuditSeqs = `SELECT nextval('audit_event_seq_seq') FROM generate_series(1, $1)`
+
+var errShortSeqs = errors.New("the audit log's sequence returned too few numbers")
+
+func auditInsertArgs(row search.AuditRow) []any {
+	n := len(row.Refs)
+	os, ts, is, us := make([]int32, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, r := range row.Refs {
+		os[i], ts[i], is[i], us[i] = int32(r.Roles), r.TargetType, r.TargetID, r.URL
+	}
+	return []any{row.ID, row.Recorded, row.LastUpdated, row.Outcome, row.Action, row.Terms, row.Packed, row.Data, os, ts, is, us}
+}
+
+// createAudit writes stamped AuditEvents into the audit log in the
+// transaction (or pool) q: one statement each, pipelined, for a few; COPY
+// into both tables for a batch, where a taken id fails the whole copy with
+// ErrVersionConflict (the caller's transaction must then roll back).
+func createAudit(ctx context.Context, q querier, rs []resources.Resource, idx []*resources.Index) error {
+	rows := make([]search.AuditRow, len(rs))
+	for i, r := range rs {
+		rows[i] = search.AuditRowOf(r, idx[i])
+	}
+	if len(rows) < minCopyBatch {
+		batch := &pgx.Batch{}
+		for _, row := range rows {
+			batch.Queue(sqlAuditInsert, auditInsertArgs(row)...)
+		}
+		br := q.SendBatch(ctx, batch)
+		for range rows {
+			var n int64
+			if err := br.QueryRow().Scan(&n); err != nil {
+				br.Close()
+				return wrap(ctx, "create", err)
+			}
+			if n == 0 {
+				br.Close()
+				return resources.ErrVersionConflict
+			}
+		}
+		return wrap(ctx, "create", br.Close())
+	}
+	seqs, err := q.Query(ctx, sqlAuditSeqs, len(rows))
+	if err != nil {
+		return wrap(ctx, "create", err)
+	}
+	i := 0
+	for seqs.Next() {
+		if i < len(rows) {
+			if err := seqs.Scan(&rows[i].Seq); err != nil {
+				seqs.Close()
+				return wrap(ctx, "create", err)
+			}
+		}
+		i++
+	}
+	seqs.Close()
+	if err := seqs.Err(); err != nil {
+		return wrap(ctx, "create", err)
+	}
+	if i != len(rows) {
+		return wrap(ctx, "create", errShortSeqs)
+	}
+	_, err = q.CopyFrom(ctx, pgx.Identifier{"audit_event"},
+		[]string{"seq", "id", "recorded", "last_updated", "outcome", "action", "terms", "refs", "data"},
+		pgx.CopyFromSlice(len(rows), func(j int) ([]any, error) {
+			r := rows[j]
+			return []any{r.Seq, r.ID, r.Recorded, r.LastUpdated, r.Outcome, r.Action, r.Terms, r.Packed, r.Data}, nil
+		}))
+	if err != nil {
+		return copyError(ctx, err)
+	}
+	var refs [][]any
+	for _, r := range rows {
+		for _, x := range r.Refs {
+			refs = append(refs, []any{r.Seq, int32(x.Roles), x.TargetType, x.TargetID, x.URL})
+		}
+	}
+	if len(refs) > 0 {
+		if _, err := q.CopyFrom(ctx, pgx.Identifier{"audit_ref"}, []string{"seq", "roles", "target_type", "target_id", "url"},
+			pgx.CopyFromRows(refs)); err != nil {
+			return copyError(ctx, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,636 @@
+package search
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/meizhou-yiyang/yiyang/resources"
+)
+
+// The audit log. AuditEvents, one per request the server answers, are
+// by far the most numerous resources and are never changed: each is kept
+// in one row of audit_event (its JSON, its instant, outcome and action, and
+// its other token and string values packed in one text column) plus a row
+// in audit_ref per patient, agent and entity reference, instead of a row in
+// resources, one in resource_history and one per index entry. That makes an
+// audit write a few index insertions rather than forty. Both stores route
+// the AuditEvent type here: reads, version reads, history and searches run
+// the queries below; the stores write the rows (AuditRowOf).
+//
+// The audit log answers the AuditEvent search parameters auditors use
+// (AuditSearchParams); the others, chains from AuditEvent, :missing and
+// :contains are refused with a message that says so. _include, _revinclude
+// (AuditEvent:patient, AuditEvent:agent, AuditEvent:entity) and _has work,
+// and every query carries the caller's scope like any other.
+
+// AuditType is the resource type the audit log keeps.
+const AuditType = "AuditEvent"
+
+// AuditSearchParams lists the parameters an AuditEvent search accepts.
+const AuditSearchParams = "_id, _lastUpdated, date, patient, agent, entity, outcome, action, subtype, altid and address"
+
+// auditRefParams are the reference parameters kept in audit_ref.
+var auditRefParams = []string{"agent", "entity", "patient"}
+
+// auditTerms are the parameters packed in audit_event.terms, by type.
+var auditTerms = map[string]string{"subtype": "token", "altid": "token", "address": "string"}
+
+// AuditRow is an AuditEvent as the audit log stores it.
+type AuditRow struct {
+	// Seq orders the log; the store assigns it.
+	Seq int64
+	ID  string
+	// Recorded is AuditEvent.recorded, LastUpdated the store's stamp, both
+	// in microseconds since the Unix epoch.
+	Recorded, LastUpdated int64
+	Outcome, Action       string
+	// Terms packs the subtype, altid and address values, one per line,
+	// sorted: "\n" + entries each followed by "\n", or "". An entry is the
+	// parameter, a mark (# code, | system|code, ~ folded string, = exact
+	// string) and the value.
+	Terms string
+	// Refs are the event's distinct references, each once with the
+	// parameters (auditRoles) through which it is one; Packed is the same
+	// list as text (see packRefs), kept with the event for _include.
+	Refs   []AuditRef
+	Packed string
+	// Data is the stamped JSON.
+	Data []byte
+}
+
+// AuditRef is a reference of an AuditEvent and the parameters (a set of
+// auditRoles bits) that hold it.
+type AuditRef struct {
+	Roles                     int
+	TargetType, TargetID, URL string
+}
+
+// auditRoles are the bits of the reference parameters kept in audit_ref.
+var auditRoles = map[string]int{"patient": 1, "agent": 2, "entity": 4}
+
+// AuditRowOf is the row of the stamped AuditEvent r with index entries x
+// (as the extractor finds them; entries of other parameters are ignored).
+func AuditRowOf(r resources.Resource, x *resources.Index) AuditRow {
+	row := AuditRow{ID: r.ID, LastUpdated: r.LastUpdated.UnixMicro(), Recorded: r.LastUpdated.UnixMicro(), Data: r.Data}
+	if x == nil {
+		return row
+	}
+	dated := false
+	for _, d := range x.Dates {
+		if d.Param == "date" && (!dated || d.Low < row.Recorded) {
+			row.Recorded, dated = d.Low, true
+		}
+	}
+	var terms []string
+	for _, t := range x.Tokens {
+		switch t.Param {
+		case "outcome":
+			if row.Outcome == "" && t.System == "" {
+				row.Outcome = t.Code
+			}
+		case "action":
+			if row.Action == "" && t.System == "" {
+				row.Action = t.Code
+			}
+		case "subtype", "altid":
+			if t.Code != "" {
+				terms = append(terms, t.Param+"#"+oneLine(t.Code))
+			}
+			terms = append(terms, t.Param+"|"+oneLine(t.System)+"|"+oneLine(t.Code))
+		}
+	}
+	for _, s := range x.Strings {
+		if s.Param == "address" {
+			terms = append(terms, s.Param+"~"+oneLine(s.Norm), s.Param+"="+oneLine(s.Exact))
+		}
+	}
+	if len(terms) > 0 {
+		// In a fixed order, however the entries came.
+		slices.Sort(terms)
+		row.Terms = "\n" + strings.Join(slices.Compact(terms), "\n") + "\n"
+	}
+refs:
+	for _, ref := range x.References {
+		bit := auditRoles[ref.Param]
+		if bit == 0 {
+			continue
+		}
+		for i, have := range row.Refs {
+			if have.TargetType == ref.TargetType && have.TargetID == ref.TargetID && have.URL == ref.URL {
+				row.Refs[i].Roles |= bit
+				continue refs
+			}
+		}
+		row.Refs = append(row.Refs, AuditRef{Roles: bit, TargetType: ref.TargetType, TargetID: ref.TargetID, URL: ref.URL})
+	}
+	slices.SortFunc(row.Refs, func(a, b AuditRef) int {
+		return strings.Compare(a.TargetType+"/"+a.TargetID+" "+a.URL, b.TargetType+"/"+b.TargetID+" "+b.URL)
+	})
+	row.Packed = packRefs(row.Refs)
+	return row
+}
+
+// packRefs renders references one per line: roles, type, id and URL
+// separated by tabs.
+func packRefs(refs []AuditRef) string {
+	var b strings.Builder
+	for _, r := range refs {
+		b.WriteString(strconv.Itoa(r.Roles))
+		for _, f := range []string{r.TargetType, r.TargetID, r.URL} {
+			b.WriteByte('\t')
+			b.WriteString(strings.ReplaceAll(oneLine(f), "\t", " "))
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// unpackRefs reads packRefs' text.
+func unpackRefs(s string) []AuditRef {
+	var out []AuditRef
+	for _, line := range strings.Split(s, "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) != 4 {
+			continue
+		}
+		roles, err := strconv.Atoi(f[0])
+		if err != nil {
+			continue
+		}
+		out = append(out, AuditRef{Roles: roles, TargetType: f[1], TargetID: f[2], URL: f[3]})
+	}
+	return out
+}
+
+// roleParams are the parameter names of a roles set, in auditRefParams order.
+func roleParams(roles int) []string {
+	var out []string
+	for _, p := range auditRefParams {
+		if roles&auditRoles[p] != 0 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// rolesOf is the roles bits of reference parameters.
+func rolesOf(params ...string) int {
+	m := 0
+	for _, p := range params {
+		m |= auditRoles[p]
+	}
+	return m
+}
+
+// oneLine keeps a value on its line of the terms column.
+func oneLine(s string) string {
+	if strings.ContainsAny(s, "\r\n") {
+		return strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
+	}
+	return s
+}
+
+// auditUnsupported is the error of a search feature the audit log does not
+// answer.
+func auditUnsupported(code, what string) error {
+	return resources.Invalid("not-supported", code, fmt.Sprintf(
+		"AuditEvents are kept in the audit log, which does not answer %s; AuditEvent searches take %s", what, AuditSearchParams))
+}
+
+// auditWhere compiles a filter on audit_event alias a.
+func (b *builder) auditWhere(a string, f Filter) (string, error) {
+	code := f.Param.Code
+	switch {
+	case f.Has != nil:
+		return "", auditUnsupported("_has", "_has")
+	case f.Chain != nil:
+		return "", auditUnsupported(code, "chained parameters ("+code+"."+f.Chain.Filter.Param.Code+")")
+	case f.Modifier == "missing":
+		return "", auditUnsupported(code, code+":missing")
+	}
+	modifier := func(allowed ...string) error {
+		if f.Modifier != "" && !slices.Contains(allowed, f.Modifier) {
+			return auditUnsupported(code, code+":"+f.Modifier)
+		}
+		return nil
+	}
+	switch code {
+	case "_id":
+		if err := modifier("not"); err != nil {
+			return "", err
+		}
+		return b.ids(a, f)
+	case "_lastUpdated", "date":
+		if err := modifier(); err != nil {
+			return "", err
+		}
+		col := a + ".last_updated"
+		if code == "date" {
+			col = a + ".recorded"
+		}
+		var ors []string
+		for _, v := range f.Values {
+			if v.Prefix == Eq || v.Prefix == "" {
+				ors = append(ors, fmt.Sprintf("(%s >= %s AND %s <= %s)", col, b.arg(v.Start.UnixMicro()), col, b.arg(v.End.UnixMicro())))
+			} else {
+				ors = append(ors, b.dateRange(col, col, v))
+			}
+		}
+		return "(" + strings.Join(ors, " OR ") + ")", nil
+	case "outcome", "action":
+		if err := modifier("not"); err != nil {
+			return "", err
+		}
+		// Both are codes: indexed without a system.
+		var ors []string
+		for _, v := range f.Values {
+			switch {
+			case v.HasSystem && v.System != "":
+				ors = append(ors, "1 = 0")
+			case v.Code == "":
+				ors = append(ors, "1 = 1")
+			default:
+				ors = append(ors, fmt.Sprintf("%s.%s = %s", a, code, b.arg(v.Code)))
+			}
+		}
+		return negate(f, "("+strings.Join(ors, " OR ")+")"), nil
+	case "patient", "agent", "entity":
+		if err := modifier(); err != nil {
+			return "", err
+		}
+		x := b.alias("x")
+		var ors []string
+		for _, v := range f.Values {
+			ors = append(ors, b.reference(x, f, v))
+		}
+		return fmt.Sprintf("%s.seq IN (SELECT %s.seq FROM audit_ref %s WHERE (%s) AND (%s.roles & %d) <> 0)",
+			a, x, x, strings.Join(ors, " OR "), x, auditRoles[code]), nil
+	case "subtype", "altid":
+		if err := modifier("not"); err != nil {
+			return "", err
+		}
+		var ors []string
+		for _, v := range f.Values {
+			var pattern string
+			switch {
+			case !v.HasSystem:
+				pattern = "%\n" + likeEscape(code+"#"+oneLine(v.Code)) + "\n%"
+			case v.Code == "":
+				pattern = "%\n" + likeEscape(code+"|"+oneLine(v.System)+"|") + "%"
+			default:
+				pattern = "%\n" + likeEscape(code+"|"+oneLine(v.System)+"|"+oneLine(v.Code)) + "\n%"
+			}
+			ors = append(ors, fmt.Sprintf(`%s.terms LIKE %s ESCAPE '\'`, a, b.arg(pattern)))
+		}
+		return negate(f, "("+strings.Join(ors, " OR ")+")"), nil
+	case "address":
+		if err := modifier("exact"); err != nil {
+			return "", err
+		}
+		var ors []string
+		for _, v := range f.Values {
+			pattern := "%\n" + likeEscape(code+"~"+oneLine(b.fold(v.Text))) + "%"
+			if f.Modifier == "exact" {
+				pattern = "%\n" + likeEscape(code+"="+oneLine(v.Text)) + "\n%"
+			}
+			ors = append(ors, fmt.Sprintf(`%s.terms LIKE %s ESCAPE '\'`, a, b.arg(pattern)))
+		}
+		return "(" + strings.Join(ors, " OR ") + ")", nil
+	}
+	return "", auditUnsupported(code, "the "+code+" parameter")
+}
+
+func negate(f Filter, cond string) string {
+	if f.Modifier == "not" {
+		return "NOT " + cond
+	}
+	return cond
+}
+
+// auditCompartment is the condition that audit_event alias a is in
+// compartment c (through patient, agent or entity); "1 = 0" when the
+// compartment has no such link.
+func auditCompartment(b *builder, a string, c *Compartment) string {
+	roles := rolesOf(c.Params[AuditType]...)
+	if roles == 0 {
+		return "1 = 0"
+	}
+	x := b.alias("c")
+	return fmt.Sprintf("%s.seq IN (SELECT %s.seq FROM audit_ref %s WHERE %s.target_id = %s AND %s.target_type = %s AND (%s.roles & %d) <> 0)",
+		a, x, x, x, b.arg(c.ID), x, b.arg(c.Type), x, roles)
+}
+
+// auditFilters compiles an AuditEvent search's filters, compartment and
+// scope on audit_event alias r.
+func (e Engine) auditFilters(b *builder, q *Query) (string, error) {
+	conds := []string{"1 = 1"}
+	if c := q.Compartment; c != nil {
+		conds = append(conds, auditCompartment(b, "r", c))
+	}
+	if c, err := b.confine("r", AuditType, false); err != nil {
+		return "", err
+	} else if c != "" {
+		conds = append(conds, c)
+	}
+	for _, f := range q.Filters {
+		c, err := b.auditWhere("r", f)
+		if err != nil {
+			return "", err
+		}
+		conds = append(conds, c)
+	}
+	return strings.Join(conds, "\n  AND "), nil
+}
+
+// auditSortKeys compiles _sort for an AuditEvent search: by date,
+// _lastUpdated or _id.
+func auditSortKeys(b *builder, q *Query) ([]sortKey, error) {
+	var keys []sortKey
+	for _, s := range q.Sort {
+		k := sortKey{desc: s.Descending, kind: 'i'}
+		switch s.Param.Code {
+		case "date":
+			k.expr = "r.recorded"
+		case "_lastUpdated":
+			k.expr = "r.last_updated"
+		case "_id":
+			k.expr, k.kind = "r.id"+b.d.Collate, 's'
+		default:
+			return nil, auditUnsupported("_sort", "_sort="+s.Param.Code+" (it sorts by date, _lastUpdated or _id)")
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// auditColumns select an audit_event row (alias a) as the columns of a
+// resource row that scanRow and collect read.
+func auditColumns(a string) string {
+	return fmt.Sprintf("'%s', %s.id, 1, %s.last_updated, %s.data", AuditType, a, a, a)
+}
+
+// auditRead reads an AuditEvent by id under the scope of ctx; version 0
+// is the current (and only) version.
+func (e Engine) auditRead(ctx context.Context, ex Executor, id string, version int64) (resources.Resource, error) {
+	b := e.scoped(ctx)
+	sql := fmt.Sprintf("SELECT r.last_updated, r.data FROM audit_event r WHERE r.id = %s", b.arg(id))
+	cond, err := b.confine("r", AuditType, false)
+	if err != nil {
+		return resources.Resource{}, err
+	}
+	if cond != "" {
+		sql += " AND " + cond
+	}
+	r := resources.Resource{Type: AuditType, ID: id, VersionID: 1}
+	var micros int64
+	found := false
+	err = ex.Each(ctx, sql, b.args, func(scan func(...any) error) error {
+		found = true
+		return scan(&micros, &r.Data)
+	})
+	if version != 0 {
+		r.Method = "POST"
+		if version != 1 {
+			found = false // an AuditEvent has one version
+		}
+	}
+	return finishRead(r, micros, found, err)
+}
+
+// AuditHistory is the history of AuditEvents (p.Type is AuditType): each
+// has one version, its creation, newest first in the order the log was
+// written (which follows lastUpdated but for events written concurrently,
+// such as two replicas' batches).
+func (e Engine) AuditHistory(ctx context.Context, ex Executor, p resources.HistoryParams) (resources.HistoryPage, error) {
+	var cur resources.Cursor
+	if p.Cursor != "" {
+		var err error
+		if cur, err = resources.DecodeCursor(p.Cursor); err != nil {
+			return resources.HistoryPage{}, err
+		}
+	}
+	count := resources.ClampCount(p.Count)
+	b := e.scoped(ctx)
+	conds := []string{"1 = 1"}
+	if p.ID != "" {
+		conds = append(conds, "r.id = "+b.arg(p.ID))
+	}
+	if !p.Since.IsZero() {
+		since := p.Since.UnixMicro()
+		if p.Since.Nanosecond()%1000 != 0 {
+			since++
+		}
+		conds = append(conds, "r.last_updated >= "+b.arg(since))
+	}
+	if !p.AtEnd.IsZero() {
+		// An AuditEvent, once written, is current ever after.
+		conds = append(conds, "r.last_updated <= "+b.arg(p.AtEnd.UnixMicro()))
+	}
+	if p.Cursor != "" {
+		conds = append(conds, "r.seq < "+b.arg(cur.Seq))
+	}
+	if c, err := b.confine("r", AuditType, false); err != nil {
+		return resources.HistoryPage{}, err
+	} else if c != "" {
+		conds = append(conds, c)
+	}
+	sql := fmt.Sprintf("SELECT r.seq, r.id, r.last_updated, r.data FROM audit_event r WHERE %s\nORDER BY r.seq DESC LIMIT %d",
+		strings.Join(conds, "\n  AND "), count+1)
+	var page resources.HistoryPage
+	var last resources.Cursor
+	err := ex.Each(ctx, sql, b.args, func(scan func(...any) error) error {
+		if len(page.Entries) == count {
+			page.Next = resources.EncodeCursor(last)
+			return nil
+		}
+		r := resources.Resource{Type: AuditType, VersionID: 1, Method: "POST"}
+		if err := scan(&last.Seq, &r.ID, &last.Micros, &r.Data); err != nil {
+			return err
+		}
+		r.LastUpdated = time.UnixMicro(last.Micros).UTC()
+		page.Entries = append(page.Entries, r)
+		return nil
+	})
+	if err != nil {
+		return resources.HistoryPage{}, err
+	}
+	if p.ID != "" && len(page.Entries) == 0 {
+		if _, err := e.auditRead(ctx, ex, p.ID, 0); err != nil {
+			return resources.HistoryPage{}, err
+		}
+	}
+	return page, nil
+}
+
+// auditInclude: the resources that the AuditEvents in from refer to. The
+// references come from the events' packed list; the targets are read with
+// the caller's scope.
+func (e Engine) auditInclude(ctx context.Context, ex Executor, inc Include, from []resources.Resource, add func(resources.Resource)) error {
+	ids := idsOf(from, AuditType)
+	if len(ids) == 0 {
+		return nil
+	}
+	b := e.builder()
+	byType := map[string][]string{}
+	seen := map[string]bool{}
+	err := ex.Each(ctx, fmt.Sprintf("SELECT refs FROM audit_event WHERE id IN (%s)", b.list(ids)), b.args, func(scan func(...any) error) error {
+		var packed string
+		if err := scan(&packed); err != nil {
+			return err
+		}
+		for _, r := range unpackRefs(packed) {
+			switch {
+			case r.TargetID == "", !inc.Wildcard && r.Roles&auditRoles[inc.Param.Code] == 0,
+				inc.Target != "" && r.TargetType != inc.Target, r.TargetType == AuditType, seen[r.TargetType+"/"+r.TargetID]:
+				continue
+			}
+			seen[r.TargetType+"/"+r.TargetID] = true
+			byType[r.TargetType] = append(byType[r.TargetType], r.TargetID)
+		}
+		return nil
+	})
+	if err != nil || len(byType) == 0 {
+		return err
+	}
+	types := make([]string, 0, len(byType))
+	for t := range byType {
+		types = append(types, t)
+	}
+	slices.Sort(types)
+	b = e.scoped(ctx)
+	var ors []string
+	for _, t := range types {
+		ors = append(ors, fmt.Sprintf("(t.type = %s AND t.id IN (%s))", b.arg(t), b.list(byType[t])))
+	}
+	cond, err := b.andConfined("("+strings.Join(ors, " OR ")+")", "t", inc.Target)
+	if err != nil {
+		return err
+	}
+	sql := fmt.Sprintf("SELECT t.type, t.id, t.version, t.last_updated, t.data FROM resources t WHERE %s AND t.deleted = %s", cond, b.d.False)
+	return e.collect(ctx, ex, sql, b.args, add)
+}
+
+// auditRevinclude: the AuditEvents that refer to the resources of type typ
+// with the given ids.
+func (e Engine) auditRevinclude(ctx context.Context, ex Executor, inc Include, typ string, ids []string, add func(resources.Resource)) error {
+	b := e.scoped(ctx)
+	cond := fmt.Sprintf("x.target_type = %s AND x.target_id IN (%s)", b.arg(typ), b.list(ids))
+	if !inc.Wildcard {
+		cond += fmt.Sprintf(" AND (x.roles & %d) <> 0", auditRoles[inc.Param.Code])
+	}
+	cond, err := b.andConfined(cond, "s", AuditType)
+	if err != nil {
+		return err
+	}
+	sql := fmt.Sprintf(`SELECT DISTINCT %s, s.seq FROM audit_ref x JOIN audit_event s ON s.seq = x.seq
+WHERE %s ORDER BY s.seq LIMIT %d`, auditColumns("s"), cond, maxIncluded)
+	return ex.Each(ctx, sql, b.args, func(scan func(...any) error) error {
+		var r resources.Resource
+		var micros, seq int64
+		if err := scan(&r.Type, &r.ID, &r.VersionID, &micros, &r.Data, &seq); err != nil {
+			return err
+		}
+		r.LastUpdated = time.UnixMicro(micros).UTC()
+		add(r)
+		return nil
+	})
+}
+
+// auditHas: resources referred to by an AuditEvent, through h.Param, that
+// matches the inner filter (_has:AuditEvent:patient:outcome=4).
+func (b *builder) auditHas(r string, h *Has) (string, error) {
+	if auditRoles[h.Param.Code] == 0 {
+		return "", auditUnsupported("_has", "_has:AuditEvent:"+h.Param.Code)
+	}
+	x, s := b.alias("x"), b.alias("s")
+	inner, err := b.auditWhere(s, h.Filter)
+	if err != nil {
+		return "", err
+	}
+	if inner, err = b.andConfined(inner, s, AuditType); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf(`EXISTS (SELECT 1 FROM audit_ref %s JOIN audit_event %s ON %s.seq = %s.seq
+		WHERE %s.target_id = %s.id AND %s.target_type = %s.type AND (%s.roles & %d) <> 0 AND %s%s)`,
+		x, s, s, x, x, r, x, r, x, auditRoles[h.Param.Code], inner, b.d.NoFlatten), nil
+}
+
+// AuditImmutable is the error of an update or delete of an AuditEvent,
+// which the audit log refuses (the server refuses them before).
+func AuditImmutable(typ string) error {
+	if typ != AuditType {
+		return nil
+	}
+	return resources.Invalid("forbidden", "", "AuditEvents are immutable: they cannot be updated or deleted")
+}
+
+// SplitAudit separates the AuditEvents of a batch of new resources (and
+// their index entries) from the others.
+func SplitAudit(rs []resources.Resource, idx []*resources.Index) (audit []resources.Resource, auditIdx []*resources.Index,
+	rest []resources.Resource, restIdx []*resources.Index) {
+	for i, r := range rs {
+		if r.Type == AuditType {
+			audit, auditIdx = append(audit, r), append(auditIdx, idx[i])
+		} else {
+			rest, restIdx = append(rest, r), append(restIdx, idx[i])
+		}
+	}
+	return audit, auditIdx, rest, restIdx
+}
+
+// AuditIndexOf returns the entries the audit log keeps of an AuditEvent, as
+// index entries: what its searches can find (tests and diagnostics).
+// Errors: resources.ErrNotFound.
+func (e Engine) AuditIndexOf(ctx context.Context, ex Executor, id string) (*resources.Index, error) {
+	b := e.builder()
+	var recorded int64
+	var outcome, action, terms, packed string
+	found := false
+	err := ex.Each(ctx, "SELECT recorded, outcome, action, terms, refs FROM audit_event WHERE id = "+b.arg(id), b.args,
+		func(scan func(...any) error) error {
+			found = true
+			return scan(&recorded, &outcome, &action, &terms, &packed)
+		})
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, resources.ErrNotFound
+	}
+	x := &resources.Index{Dates: []resources.DateEntry{{Param: "date", Low: recorded, High: recorded}}}
+	for param, code := range map[string]string{"outcome": outcome, "action": action} {
+		if code != "" {
+			x.Tokens = append(x.Tokens, resources.TokenEntry{Param: param, Code: code})
+		}
+	}
+	var norms []string
+	for _, line := range strings.Split(strings.Trim(terms, "\n"), "\n") {
+		i := strings.IndexAny(line, "#|~=")
+		if i < 0 {
+			continue
+		}
+		param, mark, value := line[:i], line[i], line[i+1:]
+		switch mark {
+		case '|':
+			j := strings.LastIndexByte(value, '|')
+			x.Tokens = append(x.Tokens, resources.TokenEntry{Param: param, System: value[:j], Code: value[j+1:]})
+		case '~':
+			norms = append(norms, value)
+		case '=':
+			if len(norms) > 0 {
+				x.Strings = append(x.Strings, resources.StringEntry{Param: param, Norm: norms[0], Exact: value})
+				norms = norms[1:]
+			}
+		}
+	}
+	for _, r := range unpackRefs(packed) {
+		for _, p := range roleParams(r.Roles) {
+			x.References = append(x.References, resources.ReferenceEntry{Param: p, TargetType: r.TargetType, TargetID: r.TargetID, URL: r.URL})
+		}
+	}
+	return x, nil
+}

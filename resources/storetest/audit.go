@@ -1,0 +1,325 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/resources/search"
+)
+
+// auditEvent is the JSON and index entries of an AuditEvent (as the
+// extractor would find them in it).
+func auditEvent(recorded, outcome, subtype, altid, address string, agent, entity string) ([]byte, *resources.Index) {
+	at, err := time.Parse(time.RFC3339, recorded)
+	if err != nil {
+		panic(err)
+	}
+	data := fmt.Appendf(nil, `{"resourceType":"AuditEvent","type":{"system":"http://terminology.hl7.org/CodeSystem/audit-event-type","code":"rest"},`+
+		`"subtype":[{"system":"http://hl7.org/fhir/restful-interaction","code":%q}],"action":"R","recorded":%q,"outcome":%q,`+
+		`"agent":[{"who":{"reference":%q},"altId":%q,"requestor":true,"network":{"address":%q,"type":"2"}}],`+
+		`"source":{"observer":{"display":"Yiyang"}},"entity":[{"what":{"reference":%q}}]}`,
+		subtype, recorded, outcome, agent, altid, address, entity)
+	ref := func(param, r string) resources.ReferenceEntry {
+		typ, id, _ := strings.Cut(r, "/")
+		return resources.ReferenceEntry{Param: param, TargetType: typ, TargetID: id}
+	}
+	x := &resources.Index{
+		Dates: []resources.DateEntry{{Param: "date", Low: at.UnixMicro(), High: at.UnixMicro()}},
+		Tokens: []resources.TokenEntry{
+			{Param: "action", Code: "R", Text: "r"}, {Param: "outcome", Code: outcome, Text: outcome},
+			{Param: "subtype", System: "http://hl7.org/fhir/restful-interaction", Code: subtype},
+			{Param: "altid", Code: altid, Text: strings.ToLower(altid)},
+			{Param: "type", System: "http://terminology.hl7.org/CodeSystem/audit-event-type", Code: "rest"},
+		},
+		Strings:    []resources.StringEntry{{Param: "address", Norm: address, Exact: address}},
+		References: []resources.ReferenceEntry{ref("agent", agent), ref("entity", entity)},
+	}
+	for _, r := range []string{agent, entity} {
+		if strings.HasPrefix(r, "Patient/") {
+			x.References = append(x.References, ref("patient", r))
+		}
+	}
+	return data, x
+}
+
+// testAuditLog checks the audit log that keeps AuditEvents: create (one,
+// batched, stamped), read, immutability, history, the AuditEvent search
+// parameters, sorting, paging, totals, _include, _revinclude, _has,
+// compartments and scope confinement.
+func testAuditLog(t *testing.T, s resources.Store) {
+	ctx := context.Background()
+	pa := mustCreate(t, s, "Patient", patient("A"))
+	pb := mustCreate(t, s, "Patient", patient("B"))
+	pr := mustCreate(t, s, "Practitioner", []byte(`{"resourceType":"Practitioner","name":[{"family":"Li"}]}`))
+	A, B, PR := "Patient/"+pa.ID, "Patient/"+pb.ID, "Practitioner/"+pr.ID
+
+	create := func(data []byte, x *resources.Index) resources.Resource {
+		t.Helper()
+		r, err := s.Create(ctx, resources.CreateParams{Type: search.AuditType, Data: data, Index: x})
+		if err != nil {
+			t.Fatalf("create AuditEvent: %v", err)
+		}
+		return r
+	}
+	e1 := create(auditEvent("2026-01-01T10:00:00Z", "0", "read", "dr-li", "10.0.0.1", PR, A))
+	e2 := create(auditEvent("2026-01-02T10:00:00Z", "4", "search-type", "dr-li", "10.0.0.2", PR, B))
+	e3 := create(auditEvent("2026-01-03T10:00:00Z", "0", "read", "zhang", "192.168.1.5", A, A))
+	var ps []resources.CreateParams
+	for i := range 17 {
+		data, x := auditEvent(fmt.Sprintf("2026-02-%02dT08:00:00Z", i+1), "0", "vread", "dr-li", "10.0.0.1", PR, A)
+		ps = append(ps, resources.CreateParams{Type: search.AuditType, Data: data, Index: x})
+	}
+	batch, err := s.(resources.BatchCreator).CreateMany(ctx, ps)
+	if err != nil || len(batch) != len(ps) {
+		t.Fatalf("CreateMany of AuditEvents: %d %v", len(batch), err)
+	}
+	all := append([]resources.Resource{e1, e2, e3}, batch...)
+	idsOf := func(rs ...resources.Resource) []string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.ID)
+		}
+		slices.Sort(out)
+		return out
+	}
+
+	// Read, vread: the stored, stamped version.
+	got, err := s.Read(ctx, search.AuditType, e2.ID)
+	if err != nil || got.VersionID != 1 || string(got.Data) != string(e2.Data) || !got.LastUpdated.Equal(e2.LastUpdated) {
+		t.Fatalf("read AuditEvent: %+v %v", got, err)
+	}
+	if m := decode(t, got.Data); m["id"] != e2.ID || m["outcome"] != "4" {
+		t.Fatalf("read AuditEvent: %s", got.Data)
+	}
+	if v, err := s.VRead(ctx, search.AuditType, e2.ID, 1); err != nil || string(v.Data) != string(e2.Data) || v.Method != "POST" {
+		t.Fatalf("vread AuditEvent 1: %+v %v", v, err)
+	}
+	_, err = s.VRead(ctx, search.AuditType, e2.ID, 2)
+	wantErr(t, err, resources.ErrNotFound)
+	_, err = s.Read(ctx, search.AuditType, "no-such-event")
+	wantErr(t, err, resources.ErrNotFound)
+
+	// Immutable; ids unique, also in a batch, which then writes nothing.
+	_, _, err = s.Update(ctx, resources.UpdateParams{Type: search.AuditType, ID: e1.ID, Data: e1.Data})
+	wantErr(t, err, resources.ErrInvalid)
+	_, err = s.Delete(ctx, resources.DeleteParams{Type: search.AuditType, ID: e1.ID})
+	wantErr(t, err, resources.ErrInvalid)
+	data, x := auditEvent("2026-03-01T00:00:00Z", "0", "read", "x", "10.9.9.9", PR, B)
+	_, err = s.Create(ctx, resources.CreateParams{Type: search.AuditType, ID: e1.ID, Data: data, Index: x})
+	wantErr(t, err, resources.ErrVersionConflict)
+	err = s.WithTx(ctx, func(ctx context.Context, tx resources.Ops) error {
+		_, err := tx.(resources.BatchCreator).CreateMany(ctx, []resources.CreateParams{
+			{Type: search.AuditType, ID: "audit-new", Data: data, Index: x},
+			{Type: search.AuditType, ID: e3.ID, Data: data, Index: x},
+		})
+		return err
+	})
+	wantErr(t, err, resources.ErrVersionConflict)
+	_, err = s.Read(ctx, search.AuditType, "audit-new")
+	wantErr(t, err, resources.ErrNotFound)
+
+	// A stamped create is kept as it came.
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	stamped, err := resources.Stamp(data, "audit-stamped", 1, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(ctx, resources.CreateParams{Type: search.AuditType, ID: "audit-stamped", Data: stamped, Index: x, Stamped: at}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Read(ctx, search.AuditType, "audit-stamped"); err != nil || string(got.Data) != string(stamped) || !got.LastUpdated.Equal(at) {
+		t.Fatalf("stamped AuditEvent read back: %+v %v", got, err)
+	}
+	stampedEvent, _ := s.Read(ctx, search.AuditType, "audit-stamped")
+	all = append(all, stampedEvent)
+
+	se := s.(Searcher)
+	find := func(ctx context.Context, typ, query string) search.Page {
+		t.Helper()
+		vals, err := url.ParseQuery(query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := search.Parse(search.R4, typ, vals, search.Options{})
+		if err != nil {
+			t.Fatalf("%s?%s: %v", typ, query, err)
+		}
+		page, err := se.Search(ctx, q)
+		if err != nil {
+			t.Fatalf("%s?%s: %v", typ, query, err)
+		}
+		return page
+	}
+	wantIDs := func(query string, want ...resources.Resource) {
+		t.Helper()
+		page := find(ctx, search.AuditType, query+"&_count=100")
+		if g, w := idsOf(page.Matches...), idsOf(want...); !slices.Equal(g, w) {
+			t.Errorf("AuditEvent?%s: %d matches %v, want %d %v", query, len(g), g, len(w), w)
+		}
+	}
+	ofA := append([]resources.Resource{e1, e3}, batch...)
+	byPR := append([]resources.Resource{e1, e2}, batch...)
+	wantIDs("patient="+A, ofA...)
+	wantIDs("patient="+pa.ID, ofA...)
+	wantIDs("patient="+B, e2, stampedEvent)
+	wantIDs("agent="+PR, append(byPR, stampedEvent)...)
+	wantIDs("agent:Patient="+pa.ID, e3)
+	wantIDs("entity="+B, e2, stampedEvent)
+	wantIDs("outcome=4", e2)
+	wantIDs("outcome:not=0", e2)
+	wantIDs("outcome=http://hl7.org/fhir/audit-event-outcome|4")
+	wantIDs("subtype=search-type", e2)
+	wantIDs("subtype=http://hl7.org/fhir/restful-interaction|read", e1, e3, stampedEvent)
+	wantIDs("subtype=http://hl7.org/fhir/restful-interaction|", all...)
+	wantIDs("subtype=|read")
+	wantIDs("altid=zhang", e3)
+	wantIDs("address=192.168", e3)
+	wantIDs("address:exact=10.0.0.2", e2)
+	wantIDs("address:exact=10.0.0", nil...)
+	wantIDs("date=2026-01-02", e2)
+	wantIDs("date=ge2026-01-02&date=lt2026-01-03T12:00:00Z", e2, e3)
+	wantIDs("date=2026-02", batch...)
+	wantIDs("_id="+e1.ID+","+e3.ID, e1, e3)
+	wantIDs("_lastUpdated=gt2000", all...)
+	wantIDs("patient="+A+"&outcome=0&date=lt2026-02", e1, e3)
+	wantIDs("action=R", all...)
+	// Parameters and features the audit log does not answer are refused.
+	for _, q := range []string{"type=rest", "site=x", "patient.name=A", "address:contains=0.0", "outcome:missing=true",
+		"_sort=outcome", "_content=read", "_has:Provenance:entity:agent=" + PR} {
+		vals, _ := url.ParseQuery(q)
+		parsed, err := search.Parse(search.R4, search.AuditType, vals, search.Options{})
+		if err == nil {
+			_, err = se.Search(ctx, parsed)
+		}
+		wantErr(t, err, resources.ErrInvalid)
+	}
+
+	// Sorting, paging and totals.
+	var seen []resources.Resource
+	query := "patient=" + A + "&_sort=-date&_count=6&_total=accurate"
+	page := find(ctx, search.AuditType, query)
+	if page.Total != int64(len(ofA)) {
+		t.Errorf("total of %s: %d, want %d", query, page.Total, len(ofA))
+	}
+	for {
+		seen = append(seen, page.Matches...)
+		if page.Next == "" || len(seen) > len(ofA) {
+			break
+		}
+		vals, _ := url.ParseQuery(query)
+		q, _ := search.Parse(search.R4, search.AuditType, vals, search.Options{})
+		q.Cursor = page.Next
+		if page, err = se.Search(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if g, w := idsOf(seen...), idsOf(ofA...); !slices.Equal(g, w) {
+		t.Errorf("pages of %s: %v, want %v", query, g, w)
+	}
+	for i := 1; i < len(seen); i++ {
+		if decode(t, seen[i-1].Data)["recorded"].(string) < decode(t, seen[i].Data)["recorded"].(string) {
+			t.Errorf("_sort=-date: %s before %s", seen[i-1].ID, seen[i].ID)
+		}
+	}
+	if page := find(ctx, search.AuditType, "outcome=0&_summary=count"); page.Total != int64(len(all)-1) || len(page.Matches) != 0 {
+		t.Errorf("_summary=count: %d (%d matches)", page.Total, len(page.Matches))
+	}
+
+	// _include, _revinclude and _has across the audit log.
+	page = find(ctx, search.AuditType, "_id="+e2.ID+","+e3.ID+"&_include=AuditEvent:patient")
+	if g := idsOf(page.Included...); !slices.Equal(g, idsOf(pa, pb)) {
+		t.Errorf("_include=AuditEvent:patient: %v", g)
+	}
+	page = find(ctx, search.AuditType, "_id="+e2.ID+"&_include=AuditEvent:agent:Practitioner")
+	if g := idsOf(page.Included...); !slices.Equal(g, idsOf(pr)) {
+		t.Errorf("_include=AuditEvent:agent: %v", g)
+	}
+	page = find(ctx, "Patient", "_id="+pb.ID+"&_revinclude=AuditEvent:patient")
+	if g := idsOf(page.Included...); !slices.Equal(g, idsOf(e2, stampedEvent)) {
+		t.Errorf("Patient _revinclude=AuditEvent:patient: %v", g)
+	}
+	page = find(ctx, "Patient", "_has:AuditEvent:patient:outcome=4")
+	if g := idsOf(page.Matches...); !slices.Equal(g, idsOf(pb)) {
+		t.Errorf("Patient?_has:AuditEvent:patient:outcome=4: %v", g)
+	}
+	comp, _ := search.CompartmentOf("Patient", pb.ID, true)
+	if page, err := se.Search(ctx, &search.Query{Type: search.AuditType, Count: 50, Compartment: comp}); err != nil ||
+		!slices.Equal(idsOf(page.Matches...), idsOf(e2, stampedEvent)) {
+		t.Errorf("Patient/B/AuditEvent: %v %v", idsOf(page.Matches...), err)
+	}
+
+	// History: one version each, newest first, paged; none in system history.
+	h, err := s.History(ctx, resources.HistoryParams{Type: search.AuditType, ID: e1.ID})
+	if err != nil || len(h.Entries) != 1 || h.Entries[0].Method != "POST" || string(h.Entries[0].Data) != string(e1.Data) {
+		t.Fatalf("instance history of an AuditEvent: %+v %v", h, err)
+	}
+	_, err = s.History(ctx, resources.HistoryParams{Type: search.AuditType, ID: "no-such-event"})
+	wantErr(t, err, resources.ErrNotFound)
+	var listed []resources.Resource
+	p := resources.HistoryParams{Type: search.AuditType, Count: 7}
+	for {
+		h, err := s.History(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed = append(listed, h.Entries...)
+		if h.Next == "" || len(listed) > len(all) {
+			break
+		}
+		p.Cursor = h.Next
+	}
+	if g, w := idsOf(listed...), idsOf(all...); !slices.Equal(g, w) {
+		t.Errorf("AuditEvent type history: %v, want %v", g, w)
+	}
+	if listed[0].ID != "audit-stamped" || listed[len(listed)-1].ID != e1.ID {
+		t.Errorf("AuditEvent history is not newest first: %s ... %s", listed[0].ID, listed[len(listed)-1].ID)
+	}
+	if h, err := s.History(ctx, resources.HistoryParams{Type: search.AuditType, Since: batch[0].LastUpdated}); err != nil || len(h.Entries) != len(batch)+1 {
+		t.Errorf("AuditEvent history _since the batch: %d %v", len(h.Entries), err)
+	}
+	if h, err := s.History(ctx, resources.HistoryParams{Count: 1000}); err != nil {
+		t.Fatal(err)
+	} else {
+		for _, e := range h.Entries {
+			if e.Type == search.AuditType {
+				t.Fatalf("system history lists AuditEvent/%s", e.ID)
+			}
+		}
+	}
+
+	// A patient's scope confines the audit log too: B's events are not seen
+	// by any path.
+	compA, _ := search.CompartmentOf("Patient", pa.ID, true)
+	scoped := search.WithScope(ctx, &search.Scope{Compartment: compA})
+	for _, r := range []resources.Resource{e2, stampedEvent} {
+		_, err := s.Read(scoped, search.AuditType, r.ID)
+		wantErr(t, err, resources.ErrNotFound)
+		_, err = s.VRead(scoped, search.AuditType, r.ID, 1)
+		wantErr(t, err, resources.ErrNotFound)
+		_, err = s.History(scoped, resources.HistoryParams{Type: search.AuditType, ID: r.ID})
+		wantErr(t, err, resources.ErrNotFound)
+	}
+	if _, err := s.Read(scoped, search.AuditType, e1.ID); err != nil {
+		t.Errorf("read A's AuditEvent in A's scope: %v", err)
+	}
+	page, err = se.Search(scoped, &search.Query{Type: search.AuditType, Count: 100, Total: "accurate"})
+	if err != nil || !slices.Equal(idsOf(page.Matches...), idsOf(ofA...)) || page.Total != int64(len(ofA)) {
+		t.Errorf("AuditEvent search in A's scope: %v (total %d) %v", idsOf(page.Matches...), page.Total, err)
+	}
+	if page := find(scoped, search.AuditType, "outcome=4"); len(page.Matches) != 0 {
+		t.Errorf("A's scope finds B's failed access: %v", idsOf(page.Matches...))
+	}
+	if page := find(scoped, "Patient", "_id="+pa.ID+"&_revinclude=AuditEvent:patient"); slices.Contains(idsOf(page.Included...), e2.ID) {
+		t.Errorf("A's scope revincludes B's AuditEvent")
+	}
+	if h, err := s.History(scoped, resources.HistoryParams{Type: search.AuditType, Count: 1000}); err != nil ||
+		!slices.Equal(idsOf(h.Entries...), idsOf(ofA...)) {
+		t.Errorf("AuditEvent history in A's scope: %v %v", idsOf(h.Entries...), err)
+	}
+}
