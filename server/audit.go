@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"log/slog"
 	"net"
 	"net/http"
@@ -129,6 +128,8 @@ func (a *auditor) Close() {
 // auditRecord is an AuditEvent ready to store: its JSON and its index
 // entries (nil: the writer extracts them).
 type auditRecord struct {
+	id   string
+	at   time.Time // meta.lastUpdated, stamped in data
 	data []byte
 	idx  *resources.Index
 }
@@ -143,7 +144,7 @@ func (a *auditor) write(ctx context.Context, events []auditRecord) error {
 		if ev.idx == nil {
 			ev.idx = a.s.index(ctx, "AuditEvent", ev.data)
 		}
-		ps[i] = resources.CreateParams{Type: "AuditEvent", Data: ev.data, Index: ev.idx}
+		ps[i] = resources.CreateParams{Type: "AuditEvent", ID: ev.id, Data: ev.data, Index: ev.idx, Stamped: ev.at}
 	}
 	return a.s.store.WithTx(ctx, func(ctx context.Context, tx resources.Ops) error {
 		if bc, ok := tx.(resources.BatchCreator); ok {
@@ -185,7 +186,8 @@ const maxBreakGlassReason = 1000
 // so that building one per request costs little.
 type auditEvent struct {
 	ResourceType string        `json:"resourceType"`
-	ID           string        `json:"id"`
+	ID           string        `json:"id,omitempty"`
+	Meta         *auditMeta    `json:"meta,omitempty"`
 	Type         coding        `json:"type"`
 	Subtype      []coding      `json:"subtype,omitempty"`
 	Action       string        `json:"action"`
@@ -195,6 +197,11 @@ type auditEvent struct {
 	Agent        []auditAgent  `json:"agent"`
 	Source       auditSource   `json:"source"`
 	Entity       []auditEntity `json:"entity,omitempty"`
+}
+
+type auditMeta struct {
+	VersionID   string `json:"versionId"`
+	LastUpdated string `json:"lastUpdated"`
 }
 
 type codeable struct {
@@ -245,8 +252,12 @@ var (
 // its index entries.
 func (a *auditor) event(r *http.Request, interaction, typ, id string, status int) auditRecord {
 	ev, now := buildEvent(r, interaction, typ, id, status)
-	b, _ := json.Marshal(ev)
-	rec := auditRecord{data: b}
+	// The event comes stamped (resources.CreateParams.Stamped): its id, a
+	// time-ordered UUID as the stores assign, and its lastUpdated, the
+	// instant it records.
+	ev.ID = uuid.Must(uuid.NewV7()).String()
+	ev.Meta = &auditMeta{VersionID: "1", LastUpdated: ev.Recorded}
+	rec := auditRecord{id: ev.ID, at: now, data: ev.appendJSON(make([]byte, 0, 1536))}
 	if x := a.s.indexer; !x.HasCustom("AuditEvent") {
 		rec.idx = auditIndex(&ev, now, x.Base())
 	}
@@ -269,7 +280,6 @@ func buildEvent(r *http.Request, interaction, typ, id string, status int) (audit
 	now := time.Now().Truncate(time.Microsecond)
 	ev := auditEvent{
 		ResourceType: "AuditEvent",
-		ID:           uuid.NewString(), // replaced by the store; keeps the JSON a complete resource
 		Type:         auditType,
 		Action:       action,
 		Recorded:     resources.FormatInstant(now),
