@@ -204,6 +204,19 @@ func DecodeCursor(s string) (Cursor, error) {
 }
 
 // ClampCount bounds a requested page size to [1, MaxPageSize], defaulting to 50.
+// PageOf returns the cursor (zero on the first page) and the page size of a
+// history request; a malformed cursor is ErrInvalid.
+func PageOf(p HistoryParams) (Cursor, int, error) {
+	var cur Cursor
+	if p.Cursor != "" {
+		var err error
+		if cur, err = DecodeCursor(p.Cursor); err != nil {
+			return Cursor{}, 0, err
+		}
+	}
+	return cur, ClampCount(p.Count), nil
+}
+
 func ClampCount(n int) int {
 	switch {
 	case n <= 0:

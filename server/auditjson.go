@@ -25,14 +25,7 @@ func (ev *auditEvent) appendJSON(b []byte) []byte {
 	b = append(b, `,"type":`...)
 	b = ev.Type.appendJSON(b)
 	if len(ev.Subtype) > 0 {
-		b = append(b, `,"subtype":[`...)
-		for i, c := range ev.Subtype {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = c.appendJSON(b)
-		}
-		b = append(b, ']')
+		b = appendList(append(b, `,"subtype":`...), ev.Subtype)
 	}
 	b = append(b, `,"action":`...)
 	b = appendString(b, ev.Action)
@@ -44,36 +37,29 @@ func (ev *auditEvent) appendJSON(b []byte) []byte {
 		b = append(b, `,"outcomeDesc":`...)
 		b = appendString(b, ev.OutcomeDesc)
 	}
-	b = append(b, `,"agent":[`...)
-	for i, a := range ev.Agent {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = a.appendJSON(b)
-	}
-	b = append(b, `],"source":{"site":`...)
+	b = appendList(append(b, `,"agent":`...), ev.Agent)
+	b = append(b, `,"source":{"site":`...)
 	b = appendString(b, ev.Source.Site)
 	b = append(b, `,"observer":`...)
 	b = ev.Source.Observer.appendJSON(b)
-	b = append(b, `,"type":[`...)
-	for i, c := range ev.Source.Type {
+	b = appendList(append(b, `,"type":`...), ev.Source.Type)
+	b = append(b, '}')
+	if len(ev.Entity) > 0 {
+		b = appendList(append(b, `,"entity":`...), ev.Entity)
+	}
+	return append(b, '}')
+}
+
+// appendList appends a JSON array of the items.
+func appendList[T interface{ appendJSON([]byte) []byte }](b []byte, items []T) []byte {
+	b = append(b, '[')
+	for i, x := range items {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = c.appendJSON(b)
+		b = x.appendJSON(b)
 	}
-	b = append(b, ']', '}')
-	if len(ev.Entity) > 0 {
-		b = append(b, `,"entity":[`...)
-		for i, e := range ev.Entity {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = e.appendJSON(b)
-		}
-		b = append(b, ']')
-	}
-	return append(b, '}')
+	return append(b, ']')
 }
 
 func (c coding) appendJSON(b []byte) []byte {
@@ -113,14 +99,7 @@ func (r reference) appendJSON(b []byte) []byte {
 func (c codeable) appendJSON(b []byte) []byte {
 	b = append(b, '{')
 	if len(c.Coding) > 0 {
-		b = append(b, `"coding":[`...)
-		for i, x := range c.Coding {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = x.appendJSON(b)
-		}
-		b = append(b, ']')
+		b = appendList(append(b, `"coding":`...), c.Coding)
 	}
 	if c.Text != "" {
 		if len(c.Coding) > 0 {
@@ -155,14 +134,7 @@ func (a auditAgent) appendJSON(b []byte) []byte {
 		b = append(b, '}')
 	}
 	if len(a.PurposeOfUse) > 0 {
-		b = append(b, `,"purposeOfUse":[`...)
-		for i, p := range a.PurposeOfUse {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = p.appendJSON(b)
-		}
-		b = append(b, ']')
+		b = appendList(append(b, `,"purposeOfUse":`...), a.PurposeOfUse)
 	}
 	return append(b, '}')
 }

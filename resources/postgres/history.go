@@ -20,14 +20,10 @@ func (o *ops) history(ctx context.Context, p resources.HistoryParams) (resources
 	if p.Type == search.AuditType {
 		return engine.AuditHistory(ctx, o, p)
 	}
-	var cur resources.Cursor
-	if p.Cursor != "" {
-		var err error
-		if cur, err = resources.DecodeCursor(p.Cursor); err != nil {
-			return resources.HistoryPage{}, err
-		}
+	cur, count, err := resources.PageOf(p)
+	if err != nil {
+		return resources.HistoryPage{}, err
 	}
-	count := resources.ClampCount(p.Count)
 
 	var sb strings.Builder
 	args := make([]any, 0, 8)

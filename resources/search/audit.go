@@ -406,14 +406,10 @@ func (e Engine) auditRead(ctx context.Context, ex Executor, id string, version i
 // written (which follows lastUpdated but for events written concurrently,
 // such as two replicas' batches).
 func (e Engine) AuditHistory(ctx context.Context, ex Executor, p resources.HistoryParams) (resources.HistoryPage, error) {
-	var cur resources.Cursor
-	if p.Cursor != "" {
-		var err error
-		if cur, err = resources.DecodeCursor(p.Cursor); err != nil {
-			return resources.HistoryPage{}, err
-		}
+	cur, count, err := resources.PageOf(p)
+	if err != nil {
+		return resources.HistoryPage{}, err
 	}
-	count := resources.ClampCount(p.Count)
 	b := e.scoped(ctx)
 	conds := []string{"1 = 1"}
 	if p.ID != "" {
@@ -442,7 +438,7 @@ func (e Engine) AuditHistory(ctx context.Context, ex Executor, p resources.Histo
 		strings.Join(conds, "\n  AND "), count+1)
 	var page resources.HistoryPage
 	var last resources.Cursor
-	err := ex.Each(ctx, sql, b.args, func(scan func(...any) error) error {
+	err = ex.Each(ctx, sql, b.args, func(scan func(...any) error) error {
 		if len(page.Entries) == count {
 			page.Next = resources.EncodeCursor(last)
 			return nil

@@ -358,14 +358,13 @@ func (s *Store) History(ctx context.Context, p resources.HistoryParams) (resourc
 		where = append(where, `NOT EXISTS (SELECT 1 FROM resource_history l WHERE l.type = h.type AND l.id = h.id
 			AND l.version > h.version AND l.last_updated <= `+arg(p.AtStart.UnixMicro())+`)`)
 	}
+	c, count, err := resources.PageOf(p)
+	if err != nil {
+		return resources.HistoryPage{}, err
+	}
 	if p.Cursor != "" {
-		c, err := resources.DecodeCursor(p.Cursor)
-		if err != nil {
-			return resources.HistoryPage{}, err
-		}
 		where = append(where, "(h.last_updated, h.seq) < ("+arg(c.Micros)+", "+arg(c.Seq)+")")
 	}
-	count := resources.ClampCount(p.Count)
 	q := `SELECT h.seq, h.type, h.id, h.version, h.last_updated, h.method, h.deleted, h.data FROM resource_history h`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
