@@ -1,6 +1,10 @@
 package resources
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
 
 // Index holds the search index entries of one resource version. The server
 // extracts them (package resources/index) before a write; the store writes
@@ -27,6 +31,28 @@ type Index struct {
 type TextEntry struct{ Narrative, Content string }
 
 // Len is the number of entries.
+// SecurityLabels renders the resource's security labels (its _security
+// entries) as the stores keep them in resources.labels: "\n" + one
+// system|code per line, each followed by "\n", sorted; "" when it has none.
+// Searches leave out resources carrying given labels through it (see
+// search.Query.ExcludeLabels) without a subquery per search.
+func (x *Index) SecurityLabels() string {
+	if x == nil {
+		return ""
+	}
+	var labels []string
+	for _, t := range x.Tokens {
+		if t.Param == "_security" {
+			labels = append(labels, strings.NewReplacer("\r", " ", "\n", " ").Replace(t.System+"|"+t.Code))
+		}
+	}
+	if len(labels) == 0 {
+		return ""
+	}
+	slices.Sort(labels)
+	return "\n" + strings.Join(slices.Compact(labels), "\n") + "\n"
+}
+
 func (x *Index) Len() int {
 	if x == nil {
 		return 0

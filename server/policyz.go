@@ -143,13 +143,10 @@ func (s *Server) excludeSensitive(r *http.Request, q *search.Query) {
 		strings.TrimSpace(r.Header.Get(BreakGlassHeader)) != "" {
 		return
 	}
-	def, ok := s.registry().Lookup(q.Type, "_security")
-	if !ok {
-		return
+	if q.Type == search.AuditType {
+		return // AuditEvents carry no labels the policy knows
 	}
-	f := search.Filter{Param: def, Modifier: "not"}
 	for _, c := range sensitive {
-		f.Values = append(f.Values, search.Value{Raw: c.System + "|" + c.Code, System: c.System, Code: c.Code, HasSystem: true})
+		q.ExcludeLabels = append(q.ExcludeLabels, c.System+"|"+c.Code)
 	}
-	q.Filters = append(q.Filters, f)
 }

@@ -25,9 +25,9 @@ const minCopyBatch = 16
 // returns the number of index rows written.
 func copyCreate(ctx context.Context, q querier, rs []resources.Resource, idx []*resources.Index) (int64, error) {
 	micros := func(r resources.Resource) int64 { return r.LastUpdated.UnixMicro() }
-	_, err := q.CopyFrom(ctx, pgx.Identifier{"resources"}, []string{"type", "id", "version", "last_updated", "deleted", "data"},
+	_, err := q.CopyFrom(ctx, pgx.Identifier{"resources"}, []string{"type", "id", "version", "last_updated", "deleted", "data", "labels"},
 		pgx.CopyFromSlice(len(rs), func(j int) ([]any, error) {
-			return []any{rs[j].Type, rs[j].ID, int64(1), micros(rs[j]), false, rs[j].Data}, nil
+			return []any{rs[j].Type, rs[j].ID, int64(1), micros(rs[j]), false, rs[j].Data, idx[j].SecurityLabels()}, nil
 		}))
 	if err != nil {
 		return 0, copyError(ctx, err)

@@ -214,8 +214,8 @@ func (s *Store) IndexOf(ctx context.Context, typ, id string) (*resources.Index, 
 
 // sqlReindex replaces the index entries of a current, live version.
 var sqlReindex = `WITH r AS (
-	SELECT rid FROM resources WHERE type = $1 AND id = $2 AND version = $3 AND NOT deleted FOR UPDATE)` +
-	indexCTEs(4, true) + `
+	UPDATE resources SET labels = $4 WHERE type = $1 AND id = $2 AND version = $3 AND NOT deleted RETURNING rid)` +
+	indexCTEs(5, true) + `
 SELECT count(*) FROM r`
 
 // Reindex replaces the index entries of a resource's current version when
@@ -223,7 +223,7 @@ SELECT count(*) FROM r`
 // reports whether it did.
 func (s *Store) Reindex(ctx context.Context, typ, id string, version int64, x *resources.Index) (bool, error) {
 	var n int64
-	args := append([]any{typ, id, version}, indexArgs(x)...)
+	args := append([]any{typ, id, version, x.SecurityLabels()}, indexArgs(x)...)
 	if err := s.pool.QueryRow(ctx, sqlReindex, args...).Scan(&n); err != nil {
 		return false, wrap(ctx, "reindex", err)
 	}

@@ -52,22 +52,22 @@ const maxCreateRaces = 5
 var (
 	insertSQL = statements{build: func(m tableMask) string {
 		return `WITH r AS (
-	INSERT INTO resources (type, id, version, last_updated, deleted, data)
-	VALUES ($1, $2, 1, $3, false, $4)
+	INSERT INTO resources (type, id, version, last_updated, deleted, data, labels)
+	VALUES ($1, $2, 1, $3, false, $4, $6)
 	ON CONFLICT DO NOTHING
 	RETURNING rid),
 h AS (INSERT INTO resource_history (type, id, version, last_updated, method, deleted, data)
-	SELECT $1, $2, 1, $3, $5::text, false, $4 FROM r)` + indexCTEsFor(6, false, m) + `
+	SELECT $1, $2, 1, $3, $5::text, false, $4 FROM r)` + indexCTEsFor(7, false, m) + `
 SELECT count(*) FROM r`
 	}}
 
 	writeSQL = statements{build: func(m tableMask) string {
 		return `WITH r AS (
-	UPDATE resources SET version = $3, last_updated = $4, deleted = $5, data = $6
+	UPDATE resources SET version = $3, last_updated = $4, deleted = $5, data = $6, labels = $8
 	WHERE type = $1 AND id = $2
 	RETURNING rid),
 h AS (INSERT INTO resource_history (type, id, version, last_updated, method, deleted, data)
-	SELECT $1, $2, $3, $4, $7::text, $5, $6 FROM r)` + indexCTEsFor(8, true, m) + `
+	SELECT $1, $2, $3, $4, $7::text, $5, $6 FROM r)` + indexCTEsFor(9, true, m) + `
 SELECT count(*) FROM r`
 	}}
 )
@@ -209,7 +209,7 @@ func version1(typ, id string, data []byte, method string) (resources.Resource, e
 func insertStatement(r resources.Resource, idx *resources.Index) (string, []any) {
 	ia := indexArgs(idx)
 	m := maskOf(ia)
-	return insertSQL.sql(m), append([]any{r.Type, r.ID, r.LastUpdated.UnixMicro(), r.Data, r.Method}, pick(ia, m)...)
+	return insertSQL.sql(m), append([]any{r.Type, r.ID, r.LastUpdated.UnixMicro(), r.Data, r.Method, idx.SecurityLabels()}, pick(ia, m)...)
 }
 
 func (o *ops) Read(ctx context.Context, typ, id string) (resources.Resource, error) {
@@ -388,7 +388,7 @@ func write(ctx context.Context, q querier, typ, id string, cur current, data []b
 	var n int64
 	ia := indexArgs(idx)
 	m := maskOf(ia)
-	args := append([]any{typ, id, r.VersionID, micros, r.Deleted, r.Data, method}, pick(ia, m)...)
+	args := append([]any{typ, id, r.VersionID, micros, r.Deleted, r.Data, method, idx.SecurityLabels()}, pick(ia, m)...)
 	if err := q.QueryRow(ctx, writeSQL.sql(m), args...).Scan(&n); err != nil {
 		return resources.Resource{}, wrap(ctx, op, err)
 	}

@@ -381,3 +381,24 @@ func TestAuditLogMigration(t *testing.T) {
 		t.Fatalf("%d rows of AuditEvents left in the generic tables (%v)", left, err)
 	}
 }
+
+// TestSecurityLabelsMigration: migration 9 fills resources.labels from the
+// _security index entries.
+func TestSecurityLabelsMigration(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	s := open(t, dsn)
+	labelled, plain := storetest.LabelledForMigration(t, s)
+	s.Close()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, stmt := range storetest.LegacyLabelsSQL {
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	storetest.CheckMigratedLabels(t, open(t, dsn), labelled, plain)
+}

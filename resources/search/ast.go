@@ -65,6 +65,12 @@ type Query struct {
 	// Compartment, when set, limits the search to a compartment
 	// (Patient/123/Observation).
 	Compartment *Compartment
+	// ExcludeLabels leaves out the matches carrying any of these security
+	// labels ("system|code"): the server's exclusion of sensitive resources
+	// for principals who may not see them. It tests the row's labels column
+	// (resources.Index.SecurityLabels), as _security:not would but without
+	// a subquery.
+	ExcludeLabels []string
 }
 
 // Compartment is a compartment search's owner and, per resource type in the

@@ -27,13 +27,16 @@ type Dialect struct {
 	// Pairs renders a subquery of (code, system) rows bound as one or two
 	// parameters however many there are (terminology filters).
 	Pairs func(arg func(any) string, codes, systems []string) string
+	// LabelArrays tests excluded security labels as one text[] parameter
+	// (Query.ExcludeLabels); otherwise with a LIKE per label.
+	LabelArrays bool
 }
 
 // Postgres and SQLite are the dialects of the two stores. SQLite
 // connections must run with case_sensitive_like on, so that LIKE behaves as
 // in PostgreSQL and prefix matches use the indexes.
 var (
-	Postgres = Dialect{Placeholder: func(n int) string { return "$" + strconv.Itoa(n) }, False: "false", Collate: ` COLLATE "C"`, NoFlatten: " OFFSET 0", PlanEstimate: true, Pairs: postgresPairs}
+	Postgres = Dialect{Placeholder: func(n int) string { return "$" + strconv.Itoa(n) }, False: "false", Collate: ` COLLATE "C"`, NoFlatten: " OFFSET 0", PlanEstimate: true, Pairs: postgresPairs, LabelArrays: true}
 	SQLite   = Dialect{Placeholder: func(n int) string { return "?" + strconv.Itoa(n) }, False: "0", Pairs: sqlitePairs}
 )
 

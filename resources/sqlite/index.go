@@ -176,6 +176,9 @@ func (s *Store) Reindex(ctx context.Context, typ, id string, version int64, x *r
 			return wrap("reindex", err)
 		}
 		done = true
+		if _, err := o.tx.ExecContext(ctx, `UPDATE resources SET labels = ?1 WHERE rid = ?2`, x.SecurityLabels(), rid); err != nil {
+			return wrap("reindex", err)
+		}
 		return o.writeIndex(ctx, rid, typ, x, true)
 	})
 	return done, err

@@ -26,16 +26,16 @@ func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
 		dst **sql.Stmt
 		sql string
 	}{
-		{&st.insert, `INSERT INTO resources (type, id, version, last_updated, deleted, data)
-			VALUES (?1, ?2, 1, ?3, 0, ?4) ON CONFLICT DO NOTHING RETURNING rid`},
+		{&st.insert, `INSERT INTO resources (type, id, version, last_updated, deleted, data, labels)
+			VALUES (?1, ?2, 1, ?3, 0, ?4, ?5) ON CONFLICT DO NOTHING RETURNING rid`},
 		{&st.history, `INSERT INTO resource_history (type, id, version, last_updated, method, deleted, data)
 			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`},
 		{&st.read, `SELECT version, last_updated, deleted, data FROM resources WHERE type = ?1 AND id = ?2`},
 		{&st.vread, `SELECT last_updated, deleted, method, data FROM resource_history WHERE type = ?1 AND id = ?2 AND version = ?3`},
 		{&st.current, `SELECT version, last_updated, deleted FROM resources WHERE type = ?1 AND id = ?2`},
-		{&st.upsert, `INSERT INTO resources (type, id, version, last_updated, deleted, data) VALUES (?1, ?2, ?3, ?4, 0, ?5)
+		{&st.upsert, `INSERT INTO resources (type, id, version, last_updated, deleted, data, labels) VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)
 			ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, last_updated = excluded.last_updated,
-				deleted = 0, data = excluded.data RETURNING rid`},
+				deleted = 0, data = excluded.data, labels = excluded.labels RETURNING rid`},
 		{&st.remove, `UPDATE resources SET version = ?3, last_updated = ?4, deleted = 1, data = NULL WHERE type = ?1 AND id = ?2 RETURNING rid`},
 		{&st.auditInsert, `INSERT INTO audit_event (id, recorded, last_updated, outcome, action, terms, refs, data)
 			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING RETURNING seq`},
@@ -125,7 +125,7 @@ func (o ops) insert(ctx context.Context, r resources.Resource, idx *resources.In
 	}
 	data := r.Data
 	var rid int64
-	err := o.stmt(ctx, o.st.insert).QueryRowContext(ctx, r.Type, r.ID, r.LastUpdated.UnixMicro(), data).Scan(&rid)
+	err := o.stmt(ctx, o.st.insert).QueryRowContext(ctx, r.Type, r.ID, r.LastUpdated.UnixMicro(), data, idx.SecurityLabels()).Scan(&rid)
 	if errors.Is(err, sql.ErrNoRows) {
 		return resources.Resource{}, resources.ErrVersionConflict
 	}
@@ -234,7 +234,7 @@ func (o ops) Update(ctx context.Context, p resources.UpdateParams) (resources.Re
 		return resources.Resource{}, false, err
 	}
 	var rid int64
-	if err := o.stmt(ctx, o.st.upsert).QueryRowContext(ctx, p.Type, p.ID, r.VersionID, micros, data).Scan(&rid); err != nil {
+	if err := o.stmt(ctx, o.st.upsert).QueryRowContext(ctx, p.Type, p.ID, r.VersionID, micros, data, p.Index.SecurityLabels()).Scan(&rid); err != nil {
 		return resources.Resource{}, false, wrap("update", err)
 	}
 	if err := o.history(ctx, r, data); err != nil {

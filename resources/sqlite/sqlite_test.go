@@ -68,3 +68,31 @@ func TestAuditLogMigration(t *testing.T) {
 		t.Fatalf("%d rows of AuditEvents left in the generic tables (%v)", left, err)
 	}
 }
+
+// TestSecurityLabelsMigration: migration 9 fills resources.labels from the
+// _security index entries.
+func TestSecurityLabelsMigration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "y.db")
+	s, err := sqlite.Open(context.Background(), sqlite.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	labelled, plain := storetest.LabelledForMigration(t, s)
+	s.Close()
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range storetest.LegacyLabelsSQL {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	db.Close()
+	s, err = sqlite.Open(context.Background(), sqlite.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.CheckMigratedLabels(t, s, labelled, plain)
+}
