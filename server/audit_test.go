@@ -106,6 +106,17 @@ func auditTrail(t *testing.T, st resources.Store, mode server.AuditConfig) {
 	if glass != 1 {
 		t.Fatalf("%d AuditEvents record the break-the-glass access and its reason, want 1", glass)
 	}
+	// The audit log answers the parameters auditors use and says which when
+	// asked for another.
+	res := c.do(http.MethodGet, "/AuditEvent?site=Yiyang", nil, "Authorization", auditor)
+	if res.status != http.StatusBadRequest || !strings.Contains(string(res.body), "OperationOutcome") || !strings.Contains(string(res.body), "audit log") {
+		t.Fatalf("AuditEvent?site=: %d %s", res.status, res.body)
+	}
+	res = c.do(http.MethodGet, "/Patient?_id=p1&_revinclude=AuditEvent:patient&_count=100", nil, "Authorization",
+		"Bearer "+iss.Token(t, "auditor-wang", "user/AuditEvent.rs user/Patient.rs", nil))
+	if res.status != http.StatusOK || strings.Count(string(res.body), `"resourceType":"AuditEvent"`) < 2 {
+		t.Fatalf("Patient?_revinclude=AuditEvent:patient: %d %.500s", res.status, res.body)
+	}
 	id, _ := all[0]["id"].(string)
 	for _, m := range []string{http.MethodPut, http.MethodDelete} {
 		res := c.do(m, "/AuditEvent/"+id, mustBytes(all[0]), "Authorization", "Bearer "+iss.Token(t, "root", "system/*.cruds", nil))
