@@ -22,7 +22,9 @@ import (
 type AuditConfig struct {
 	// Sync writes each AuditEvent before the response is sent. Otherwise
 	// events are written in batches: a crash can lose at most the events of
-	// the last FlushInterval (plus those still being written).
+	// the last FlushInterval (plus those still being written). While the
+	// database cannot be reached, batches are kept and retried (backing off
+	// to maxAuditBackoff), up to maxPendingAudit events.
 	Sync bool
 	// FlushInterval is the longest an event waits in asynchronous mode
 	// (default 200 ms); BatchSize flushes earlier (default 500).
@@ -79,19 +81,34 @@ func (a *auditor) record(r *http.Request, interaction, typ, id string, status in
 	}
 }
 
+// maxPendingAudit bounds the events the writer keeps while the database
+// refuses them; beyond it the oldest are dropped, loudly.
+const maxPendingAudit = 20_000
+
+// maxAuditBackoff is the longest wait between retries of a failed batch.
+const maxAuditBackoff = 5 * time.Second
+
 func (a *auditor) loop() {
 	defer a.flush.Done()
 	t := time.NewTicker(a.cfg.FlushInterval)
 	defer t.Stop()
 	var batch []auditRecord
+	var retryAt time.Time
+	var backoff time.Duration
 	flush := func() {
-		if len(batch) == 0 {
+		if len(batch) == 0 || time.Now().Before(retryAt) {
 			return
 		}
-		if err := a.write(context.Background(), batch); err != nil {
-			a.log.Error("audit batch write failed", "events", len(batch), "err", err)
+		if batch = a.writeOrKeep(batch); len(batch) == 0 {
+			backoff, retryAt = 0, time.Time{}
+			return
 		}
-		batch = nil
+		backoff = min(max(2*backoff, a.cfg.FlushInterval), maxAuditBackoff)
+		retryAt = time.Now().Add(backoff)
+		if n := len(batch) - maxPendingAudit; n > 0 {
+			a.log.Error("audit events dropped: the database has refused them too long", "dropped", n)
+			batch = append(batch[:0], batch[n:]...)
+		}
 	}
 	for {
 		select {
@@ -108,12 +125,50 @@ func (a *auditor) loop() {
 				case ev := <-a.ch:
 					batch = append(batch, ev)
 				default:
-					flush()
+					// Last chance: retry for a few seconds, then say what
+					// is lost.
+					deadline := time.Now().Add(maxAuditBackoff)
+					for len(batch) > 0 && time.Now().Before(deadline) {
+						if batch = a.writeOrKeep(batch); len(batch) > 0 {
+							time.Sleep(a.cfg.FlushInterval)
+						}
+					}
+					if len(batch) > 0 {
+						a.log.Error("audit events lost at shutdown: the database refused them", "events", len(batch))
+					}
 					return
 				}
 			}
 		}
 	}
+}
+
+// writeOrKeep writes a batch and returns what is left to retry: nothing
+// when it was written; all of it when the database cannot be reached. When
+// the database answers but refuses the batch, the events are written one by
+// one so that one it cannot take does not hold up the others; those are
+// dropped and logged.
+func (a *auditor) writeOrKeep(batch []auditRecord) []auditRecord {
+	ctx := context.Background()
+	err := a.write(ctx, batch)
+	if err == nil {
+		return batch[:0]
+	}
+	if perr := a.s.store.Ping(ctx); perr != nil {
+		a.log.Error("audit batch write failed; kept to retry", "events", len(batch), "err", err)
+		return batch
+	}
+	kept := batch[:0]
+	for _, ev := range batch {
+		if err := a.write(ctx, []auditRecord{ev}); err != nil {
+			if a.s.store.Ping(ctx) != nil {
+				kept = append(kept, ev)
+				continue
+			}
+			a.log.Error("audit event refused by the database; dropped", "id", ev.id, "err", err)
+		}
+	}
+	return kept
 }
 
 // Close writes the events still queued.

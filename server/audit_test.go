@@ -1,13 +1,18 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/resources/search"
+	"github.com/meizhou-yiyang/yiyang/resources/storetest"
 	"github.com/meizhou-yiyang/yiyang/server"
 )
 
@@ -128,3 +133,69 @@ func auditTrail(t *testing.T, st resources.Store, mode server.AuditConfig) {
 
 func mustJSON(v any) string  { b, _ := json.Marshal(v); return string(b) }
 func mustBytes(v any) []byte { b, _ := json.Marshal(v); return b }
+
+// flakyStore refuses transactions and pings while down, as a store whose
+// database cannot be reached.
+type flakyStore struct {
+	resources.Store
+	down atomic.Bool
+}
+
+var errDown = errors.New("dial tcp 127.0.0.1:5432: connection refused")
+
+func (f *flakyStore) WithTx(ctx context.Context, fn func(ctx context.Context, tx resources.Ops) error) error {
+	if f.down.Load() {
+		return errDown
+	}
+	return f.Store.WithTx(ctx, fn)
+}
+
+func (f *flakyStore) Ping(ctx context.Context) error {
+	if f.down.Load() {
+		return errDown
+	}
+	return f.Store.Ping(ctx)
+}
+
+// TestAuditSurvivesOutage: in batched mode, events the database refuses
+// while it cannot be reached are kept and written once it is back.
+func TestAuditSurvivesOutage(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			st := b.open(t)
+			flaky := &flakyStore{Store: st}
+			_, v := testIssuer(t)
+			parser, _ := resources.NewParser()
+			srv, c := serve(t, server.Config{Store: flaky, Parser: parser, Auth: v,
+				Audit: &server.AuditConfig{FlushInterval: 10 * time.Millisecond}})
+			flaky.down.Store(true)
+			const requests = 40
+			for range requests {
+				if res := c.do(http.MethodGet, "/Patient/p1", nil); res.status != http.StatusUnauthorized {
+					t.Fatalf("no token: %d", res.status)
+				}
+			}
+			time.Sleep(150 * time.Millisecond) // several failed flushes
+			count := func() int {
+				page, err := st.(storetest.Searcher).Search(context.Background(),
+					&search.Query{Type: search.AuditType, Count: 0, Total: "accurate"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return int(page.Total)
+			}
+			if n := count(); n != 0 {
+				t.Fatalf("%d events written while the database was down", n)
+			}
+			flaky.down.Store(false)
+			deadline := time.Now().Add(5 * time.Second)
+			for count() < requests && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			srv.Close()
+			if n := count(); n != requests {
+				t.Fatalf("%d of %d events written after the outage", n, requests)
+			}
+		})
+	}
+}
