@@ -111,6 +111,12 @@ type HistoryPage struct {
 }
 
 // Ops are the interactions available both on a Store and inside a transaction.
+//
+// AuditEvents are kept apart, in an append-only audit log (see
+// resources/search/audit.go): they are created and read as any resource,
+// but Update and Delete of them are ErrInvalid, each has one version, their
+// type history lists them in the order the log was written, and system
+// history and system searches leave them out.
 type Ops interface {
 	// Create stores version 1 of a new resource and returns it. Errors:
 	// ErrVersionConflict when p.ID is given and already used (even by a deleted
