@@ -64,12 +64,23 @@ func auditIndex(ev *auditEvent, recorded time.Time, base string) *resources.Inde
 // referenceType is the type FHIRPath's resolve() gives a reference: the
 // segment before the id in Type/id, Type/id/_history/v or a URL ending so.
 func referenceType(ref string) string {
-	segs := strings.Split(ref, "/")
-	if n := len(segs); n >= 4 && segs[n-2] == "_history" {
-		segs = segs[:n-2]
+	s := ref
+	if strings.Count(s, "/") >= 3 {
+		i := strings.LastIndexByte(s, '/')
+		if j := strings.LastIndexByte(s[:i], '/'); s[j+1:i] == "_history" {
+			s = s[:j]
+		}
 	}
-	if n := len(segs); n >= 2 && resources.IsResourceType(segs[n-2]) {
-		return segs[n-2]
+	i := strings.LastIndexByte(s, '/')
+	if i < 0 {
+		return ""
+	}
+	typ := s[:i]
+	if k := strings.LastIndexByte(typ, '/'); k >= 0 {
+		typ = typ[k+1:]
+	}
+	if resources.IsResourceType(typ) {
+		return typ
 	}
 	return ""
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/meizhou-yiyang/yiyang/resources"
@@ -97,4 +98,27 @@ func TestAuditIndex(t *testing.T) {
 		}
 	}
 	t.Logf("%d events compared", n)
+}
+
+// TestReferenceType: referenceType (which cuts without allocating) agrees
+// with splitting the reference into segments.
+func TestReferenceType(t *testing.T) {
+	bySegments := func(ref string) string {
+		segs := strings.Split(ref, "/")
+		if n := len(segs); n >= 4 && segs[n-2] == "_history" {
+			segs = segs[:n-2]
+		}
+		if n := len(segs); n >= 2 && resources.IsResourceType(segs[n-2]) {
+			return segs[n-2]
+		}
+		return ""
+	}
+	for _, ref := range []string{"", "/", "//", "///", "Patient", "Patient/", "Patient/p1", "/Patient/p1",
+		"Patient/p1/_history/2", "Patient/p1/_history", "Patient/p1/_history/", "x/_history/2", "_history/2",
+		"https://h/fhir/Patient/p1", "https://h/fhir/Patient/p1/_history/3", "https://h/fhir/Nope/p1",
+		"Observation/o1/_history/2/extra", "Patient/p1/x/_history/2", "a/b/c/d/e", "Device/wristband-7"} {
+		if got, want := referenceType(ref), bySegments(ref); got != want {
+			t.Errorf("referenceType(%q) = %q, want %q", ref, got, want)
+		}
+	}
 }

@@ -291,3 +291,28 @@ func BenchmarkFold(b *testing.B) {
 		})
 	}
 }
+
+// TestReferenceEntrySegments: ReferenceEntry (which cuts without
+// allocating) reads relative references as splitting them into segments
+// does: Type/id, or Type/id/_history/v.
+func TestReferenceEntrySegments(t *testing.T) {
+	bySegments := func(ref string) (string, string, bool) {
+		segs := strings.Split(ref, "/")
+		if len(segs) != 2 && !(len(segs) == 4 && segs[2] == "_history") {
+			return "", "", false
+		}
+		if !resources.IsResourceType(segs[0]) || !resources.ValidID(segs[1]) {
+			return "", "", false
+		}
+		return segs[0], segs[1], true
+	}
+	for _, ref := range []string{"Patient/p1", "Patient/p1/_history/2", "Patient/p1/_history/", "Patient/p1/_history",
+		"Patient/p1/x/2", "Patient/p1/_history/2/3", "Patient/", "/p1", "Patient", "Nope/p1", "Patient/bad id",
+		"Patient/p1/", "Patient//p1", "Observation/o.1-2"} {
+		e, ok := ReferenceEntry("subject", "Reference", ref)
+		typ, id, want := bySegments(ref)
+		if ok != want || ok && (e.TargetType != typ || e.TargetID != id) {
+			t.Errorf("ReferenceEntry(%q) = %+v %v, want %s/%s %v", ref, e, ok, typ, id, want)
+		}
+	}
+}

@@ -208,14 +208,20 @@ func ReferenceEntry(code, typ, ref string) (resources.ReferenceEntry, bool) {
 			e.TargetType, e.TargetID = segs[0], segs[1]
 		}
 	} else {
-		segs := strings.Split(ref, "/")
-		if len(segs) != 2 && !(len(segs) == 4 && segs[2] == "_history") {
+		// Type/id or Type/id/_history/v, cut without allocating: the server
+		// indexes references on every write and in every audit event.
+		typ, rest, _ := strings.Cut(ref, "/")
+		id, rest, more := strings.Cut(rest, "/")
+		if more {
+			hist, v, four := strings.Cut(rest, "/")
+			if !four || hist != "_history" || strings.Contains(v, "/") {
+				return resources.ReferenceEntry{}, false
+			}
+		}
+		if !resources.IsResourceType(typ) || !resources.ValidID(id) {
 			return resources.ReferenceEntry{}, false
 		}
-		if !resources.IsResourceType(segs[0]) || !resources.ValidID(segs[1]) {
-			return resources.ReferenceEntry{}, false
-		}
-		e.TargetType, e.TargetID = segs[0], segs[1]
+		e.TargetType, e.TargetID = typ, id
 	}
 	return e, true
 }

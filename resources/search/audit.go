@@ -1,6 +1,7 @@
 package search
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -128,7 +129,7 @@ refs:
 		row.Refs = append(row.Refs, AuditRef{Roles: bit, TargetType: ref.TargetType, TargetID: ref.TargetID, URL: ref.URL})
 	}
 	slices.SortFunc(row.Refs, func(a, b AuditRef) int {
-		return strings.Compare(a.TargetType+"/"+a.TargetID+" "+a.URL, b.TargetType+"/"+b.TargetID+" "+b.URL)
+		return cmp.Or(strings.Compare(a.TargetType, b.TargetType), strings.Compare(a.TargetID, b.TargetID), strings.Compare(a.URL, b.URL))
 	})
 	row.Packed = packRefs(row.Refs)
 	return row
