@@ -36,33 +36,41 @@ func TestMigrateTwice(t *testing.T) {
 	}
 }
 
-// TestAuditLogMigration: migration 8 moves the AuditEvents stored before it
-// into the audit log.
-func TestAuditLogMigration(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "y.db")
+// rewound opens a fresh store at path, lets prepare write to it, closes it,
+// runs stmts on the database directly (putting it back to before a
+// migration), then opens it again, which migrates it.
+func rewound(t *testing.T, path string, prepare func(s *sqlite.Store), stmts []string) (*sqlite.Store, *sql.DB) {
+	t.Helper()
 	s, err := sqlite.Open(context.Background(), sqlite.Config{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
+	prepare(s)
 	s.Close()
 	db, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, stmt := range storetest.LegacyAuditSQL(func(lit string) string { return "CAST('" + lit + "' AS BLOB)" }) {
+	t.Cleanup(func() { db.Close() })
+	for _, stmt := range stmts {
 		if _, err := db.Exec(stmt); err != nil {
 			t.Fatalf("%s: %v", stmt, err)
 		}
 	}
-	db.Close()
 	s, err = sqlite.Open(context.Background(), sqlite.Config{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
+	return s, db
+}
+
+// TestAuditLogMigration: migration 8 moves the AuditEvents stored before it
+// into the audit log.
+func TestAuditLogMigration(t *testing.T) {
+	s, db := rewound(t, filepath.Join(t.TempDir(), "y.db"), func(*sqlite.Store) {},
+		storetest.LegacyAuditSQL(func(lit string) string { return "CAST('" + lit + "' AS BLOB)" }))
 	storetest.CheckMigratedAudit(t, s)
-	db, _ = sql.Open("sqlite", "file:"+path)
-	defer db.Close()
 	var left int
 	if err := db.QueryRow(storetest.LegacyAuditLeft).Scan(&left); err != nil || left != 0 {
 		t.Fatalf("%d rows of AuditEvents left in the generic tables (%v)", left, err)
@@ -72,27 +80,9 @@ func TestAuditLogMigration(t *testing.T) {
 // TestSecurityLabelsMigration: migration 9 fills resources.labels from the
 // _security index entries.
 func TestSecurityLabelsMigration(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "y.db")
-	s, err := sqlite.Open(context.Background(), sqlite.Config{Path: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	labelled, plain := storetest.LabelledForMigration(t, s)
-	s.Close()
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, stmt := range storetest.LegacyLabelsSQL {
-		if _, err := db.Exec(stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
-	db.Close()
-	s, err = sqlite.Open(context.Background(), sqlite.Config{Path: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	var labelled, plain string
+	s, _ := rewound(t, filepath.Join(t.TempDir(), "y.db"), func(s *sqlite.Store) {
+		labelled, plain = storetest.LabelledForMigration(t, s)
+	}, storetest.LegacyLabelsSQL)
 	storetest.CheckMigratedLabels(t, s, labelled, plain)
 }
