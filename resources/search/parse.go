@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/meizhou-yiyang/yiyang/resources"
 )
@@ -69,6 +70,13 @@ func Parse(reg Registry, resourceType string, params url.Values, opt Options) (*
 	sort.Strings(keys)
 	for _, key := range keys {
 		for _, raw := range params[key] {
+			// Text the databases cannot hold never reaches them (it was a
+			// database error, a 500, on PostgreSQL).
+			if !utf8.ValidString(key) || !utf8.ValidString(raw) || strings.ContainsRune(key, 0) || strings.ContainsRune(raw, 0) {
+				p.fail(strings.ToValidUTF8(strings.ReplaceAll(key, "\x00", ""), "\uFFFD"),
+					"the parameter's name or value is not valid UTF-8 text (or holds a NUL character)")
+				continue
+			}
 			p.param(q, key, raw)
 		}
 	}

@@ -273,6 +273,9 @@ func TestParseErrors(t *testing.T) {
 		typ, query, where, msg string
 	}{
 		{"Patient", "foo=1", "foo", "unknown search parameter"},
+		{"Patient", "name=%A3", "name", "not valid UTF-8"},
+		{"Patient", "name=a%00b", "name", "NUL"},
+		{"AuditEvent", "subtype=%A3", "subtype", "not valid UTF-8"},
 		{"Patient", "name:fuzzy=x", "name:fuzzy", "modifier :fuzzy"},
 		{"Patient", "birthdate=1950-13", "birthdate", "not a FHIR date"},
 		{"Patient", "birthdate=zz1950", "birthdate", "not a FHIR date"},
