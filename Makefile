@@ -46,6 +46,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzCompile -fuzztime $(FUZZTIME) ./resources/fhirpath/
 	$(GO) test -run '^$$' -fuzz FuzzApply -fuzztime $(FUZZTIME) ./resources/fhirpatch/
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./resources/jsontree/
+	$(GO) test -run '^$$' -fuzz FuzzReferenceEntry -fuzztime $(FUZZTIME) ./resources/index/
+	$(GO) test -run '^$$' -fuzz FuzzAuditSearch -fuzztime $(FUZZTIME) ./resources/sqlite/
 
 clean:
 	rm -rf bin

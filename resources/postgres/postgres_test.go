@@ -402,3 +402,5 @@ func TestSecurityLabelsMigration(t *testing.T) {
 	}
 	storetest.CheckMigratedLabels(t, open(t, dsn), labelled, plain)
 }
+
+func FuzzAuditSearch(f *testing.F) { storetest.FuzzAuditSearch(f, open(f, pgtest.DSN(f))) }

@@ -11,7 +11,9 @@ import (
 	"github.com/meizhou-yiyang/yiyang/resources/storetest"
 )
 
-func open(t *testing.T) resources.Store {
+func open(t *testing.T) resources.Store { return openTB(t) }
+
+func openTB(t testing.TB) resources.Store {
 	s, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "y.db")})
 	if err != nil {
 		t.Fatal(err)
