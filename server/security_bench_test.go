@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -104,12 +105,16 @@ func BenchmarkSecurityOverhead(b *testing.B) {
 	}
 	const rounds = 5
 	rps := map[string][]float64{}
+	// cpu is this process's CPU time per request (server and load
+	// generator; the database's is not in it).
+	cpu := map[string][]float64{}
 	for round := range rounds {
 		analyze()
 		for _, c := range configs {
 			b.Run(fmt.Sprintf("%s/round-%d", c.name, round+1), func(pb *testing.B) {
 				var n, failed atomic.Int64
 				pb.SetParallelism(8) // 8 × GOMAXPROCS concurrent clients
+				cpu0 := processCPU()
 				pb.ResetTimer()
 				pb.RunParallel(func(p *testing.PB) {
 					for p.Next() {
@@ -128,10 +133,13 @@ func BenchmarkSecurityOverhead(b *testing.B) {
 				// The last call of this function has the final b.N.
 				r := float64(pb.N) / pb.Elapsed().Seconds()
 				pb.ReportMetric(r, "req/s")
+				us := float64((processCPU() - cpu0).Microseconds()) / float64(pb.N)
+				pb.ReportMetric(us, "proc-µs/req")
 				if xs := rps[c.name]; len(xs) > round {
-					xs[round] = r
+					xs[round], cpu[c.name][round] = r, us
 				} else {
 					rps[c.name] = append(xs, r)
+					cpu[c.name] = append(cpu[c.name], us)
 				}
 			})
 		}
@@ -141,14 +149,15 @@ func BenchmarkSecurityOverhead(b *testing.B) {
 			return // a -bench filter ran only some configurations: no comparison
 		}
 	}
-	med := func(name string) float64 {
-		xs := slices.Clone(rps[name])
+	median := func(m map[string][]float64, name string) float64 {
+		xs := slices.Clone(m[name])
 		slices.Sort(xs)
 		return xs[len(xs)/2]
 	}
-	fmt.Printf("security overhead, store %s, median of %d rounds (requests/s):\n", store, rounds)
+	med := func(name string) float64 { return median(rps, name) }
+	fmt.Printf("security overhead, store %s, median of %d rounds (requests/s; this process's CPU per request, server and load generator, without the database's):\n", store, rounds)
 	for _, c := range configs {
-		fmt.Printf("  %-26s %8.0f  runs %v\n", c.name, med(c.name), rounds3(rps[c.name]))
+		fmt.Printf("  %-26s %8.0f  %6.1f µs  runs %v\n", c.name, med(c.name), median(cpu, c.name), rounds3(rps[c.name]))
 	}
 	for _, kind := range []string{"read", "search"} {
 		for _, with := range []string{"auth+policy", "auth+policy+audit"} {
@@ -163,6 +172,15 @@ func BenchmarkSecurityOverhead(b *testing.B) {
 	}
 	b.ReportMetric(med("read/auth+policy+audit"), "read-auth-req/s")
 	b.ReportMetric(med("search/auth+policy+audit"), "search-auth-req/s")
+}
+
+// processCPU is the CPU time this process has used (user and system).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func rounds3(xs []float64) []int {
