@@ -348,3 +348,83 @@ func TestGranularScopes(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditLeakage: the audit log keeps everyone's trail; a patient-context
+// token for A sees only the events whose patient is A, by every path that
+// reaches AuditEvents, on both backends. Events about B are made by an
+// admin reading B's Patient and by an app in B's context.
+func TestAuditLeakage(t *testing.T) {
+	iss, v := testIssuer(t)
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			_, c := serve(t, server.Config{Store: b.open(t), Auth: v, Operations: newOperations(t), Audit: &server.AuditConfig{Sync: true}})
+			admin := "Bearer " + iss.Token(t, "admin", "user/*.cruds", nil)
+			for _, f := range leakFixture {
+				if res := c.do(http.MethodPut, f.path, []byte(f.body), "Authorization", admin); res.status >= 300 {
+					t.Fatalf("fixture %s: %d %s", f.path, res.status, res.body)
+				}
+			}
+			patientB := "Bearer " + iss.Token(t, "bravo-app", "patient/*.cruds launch/patient", map[string]any{"patient": "bravo-p"})
+			c.do(http.MethodGet, "/Patient/bravo-p", nil, "Authorization", admin)
+			c.do(http.MethodGet, "/Patient/alpha-p", nil, "Authorization", admin)
+			c.do(http.MethodGet, "/Observation?code=8867-4", nil, "Authorization", patientB)
+			c.do(http.MethodGet, "/Patient/bravo-p", nil) // refused: no token
+			var bravoEvent string
+			res := c.do(http.MethodGet, "/AuditEvent?patient=bravo-p&_count=1", nil, "Authorization", admin)
+			if es := decodeBundle(t, res.body).Entry; len(es) == 1 {
+				var r struct{ ID string }
+				json.Unmarshal(es[0].Resource, &r)
+				bravoEvent = r.ID
+			} else {
+				t.Fatalf("no AuditEvent about B to hide: %s", res.body)
+			}
+			patientA := "Bearer " + iss.Token(t, "alpha-app", "patient/*.cruds launch/patient", map[string]any{"patient": "alpha-p"})
+			for _, lc := range []struct {
+				path   string
+				status int
+				wantA  bool // A's own events come back
+			}{
+				{"/AuditEvent?_count=1000", 200, true},
+				{"/AuditEvent?patient=bravo-p", 200, false},
+				{"/AuditEvent?entity=Patient/bravo-p", 200, false},
+				{"/AuditEvent?agent=Patient/bravo-p&_total=accurate", 200, false},
+				{"/AuditEvent?_summary=count&patient=bravo-p", 200, false},
+				{"/AuditEvent?_total=estimate&_count=1", 200, false},
+				{"/AuditEvent/" + bravoEvent, 404, false},
+				{"/AuditEvent/" + bravoEvent + "/_history", 404, false},
+				{"/AuditEvent/" + bravoEvent + "/_history/1", 404, false},
+				{"/AuditEvent/_history?_count=1000", 200, true},
+				{"/Patient/bravo-p/AuditEvent", 200, false},
+				{"/Patient/alpha-p/AuditEvent?_count=1000", 200, true},
+				{"/Patient?_revinclude=AuditEvent:patient&_count=1000", 200, true},
+				{"/Patient?_has:AuditEvent:patient:outcome=0", 200, false},
+				{"/AuditEvent?_include=AuditEvent:patient&_include=AuditEvent:entity&_count=1000", 200, true},
+				{"/?_type=AuditEvent", 0, false},
+			} {
+				res := c.do(http.MethodGet, lc.path, nil, "Authorization", patientA)
+				if res.status >= 500 || lc.status != 0 && res.status != lc.status {
+					t.Errorf("%s: status %d, want %d: %.300s", lc.path, res.status, lc.status, res.body)
+					continue
+				}
+				if res.status >= 400 {
+					continue
+				}
+				bundle := decodeBundle(t, res.body)
+				sawA := false
+				for _, e := range bundle.Entry {
+					data := string(e.Resource)
+					if strings.Contains(strings.ToLower(data), "bravo") {
+						t.Errorf("%s: patient B's data came back: %.600s", lc.path, data)
+					}
+					sawA = sawA || strings.Contains(data, `"resourceType":"AuditEvent"`) && strings.Contains(data, "alpha-p")
+				}
+				if strings.Contains(lc.path, "patient=bravo-p") && bundle.Total != 0 {
+					t.Errorf("%s: total %d tells how many events B has", lc.path, bundle.Total)
+				}
+				if lc.wantA && !sawA {
+					t.Errorf("%s: A's own events missing (the confinement hid too much)", lc.path)
+				}
+			}
+		})
+	}
+}
