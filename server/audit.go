@@ -24,7 +24,8 @@ type AuditConfig struct {
 	// events are written in batches: a crash can lose at most the events of
 	// the last FlushInterval (plus those still being written). While the
 	// database cannot be reached, batches are kept and retried (backing off
-	// to maxAuditBackoff), up to maxPendingAudit events.
+	// to maxAuditBackoff), up to maxPendingAudit events, which a crash then
+	// loses too.
 	Sync bool
 	// FlushInterval is the longest an event waits in asynchronous mode
 	// (default 200 ms); BatchSize flushes earlier (default 500).
