@@ -203,7 +203,6 @@ func DecodeCursor(s string) (Cursor, error) {
 	return Cursor{Micros: micros, Seq: seq}, nil
 }
 
-// ClampCount bounds a requested page size to [1, MaxPageSize], defaulting to 50.
 // PageOf returns the cursor (zero on the first page) and the page size of a
 // history request; a malformed cursor is ErrInvalid.
 func PageOf(p HistoryParams) (Cursor, int, error) {
@@ -217,6 +216,7 @@ func PageOf(p HistoryParams) (Cursor, int, error) {
 	return cur, ClampCount(p.Count), nil
 }
 
+// ClampCount bounds a requested page size to [1, MaxPageSize], defaulting to 50.
 func ClampCount(n int) int {
 	switch {
 	case n <= 0:

@@ -30,7 +30,6 @@ type Index struct {
 // most one row per resource, none when both are empty.
 type TextEntry struct{ Narrative, Content string }
 
-// Len is the number of entries.
 // SecurityLabels renders the resource's security labels (its _security
 // entries) as the stores keep them in resources.labels: "\n" + one
 // system|code per line, each followed by "\n", sorted; "" when it has none.
@@ -53,6 +52,7 @@ func (x *Index) SecurityLabels() string {
 	return "\n" + strings.Join(slices.Compact(labels), "\n") + "\n"
 }
 
+// Len is the number of entries.
 func (x *Index) Len() int {
 	if x == nil {
 		return 0
