@@ -42,7 +42,7 @@ func (x *Index) SecurityLabels() string {
 	var labels []string
 	for _, t := range x.Tokens {
 		if t.Param == "_security" {
-			labels = append(labels, strings.NewReplacer("\r", " ", "\n", " ").Replace(t.System+"|"+t.Code))
+			labels = append(labels, Label(t.System, t.Code))
 		}
 	}
 	if len(labels) == 0 {
@@ -50,6 +50,21 @@ func (x *Index) SecurityLabels() string {
 	}
 	slices.Sort(labels)
 	return "\n" + strings.Join(slices.Compact(labels), "\n") + "\n"
+}
+
+// Label is a security label as resources.labels keeps it and as
+// search.Query.ExcludeLabels names it: system|code, on one line.
+func Label(system, code string) string { return OneLine(system + "|" + code) }
+
+var lineBreaks = strings.NewReplacer("\r", " ", "\n", " ")
+
+// OneLine replaces the line breaks of s by spaces, for values the stores
+// pack one per line (security labels, the audit log's terms).
+func OneLine(s string) string {
+	if strings.ContainsAny(s, "\r\n") {
+		return lineBreaks.Replace(s)
+	}
+	return s
 }
 
 // Len is the number of entries.

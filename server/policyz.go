@@ -37,6 +37,15 @@ var sensitive = []policy.Coding{
 	{System: "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", Code: "V"},
 }
 
+// sensitiveLabels are the sensitive labels as searches exclude them.
+var sensitiveLabels = func() []string {
+	out := make([]string, len(sensitive))
+	for i, c := range sensitive {
+		out[i] = resources.Label(c.System, c.Code)
+	}
+	return out
+}()
+
 // decisions caches label-free decisions: they depend only on roles,
 // interaction and type, and the policy is fixed while the server runs.
 type decisions struct {
@@ -146,7 +155,5 @@ func (s *Server) excludeSensitive(r *http.Request, q *search.Query) {
 	if q.Type == search.AuditType {
 		return // AuditEvents carry no labels the policy knows
 	}
-	for _, c := range sensitive {
-		q.ExcludeLabels = append(q.ExcludeLabels, c.System+"|"+c.Code)
-	}
+	q.ExcludeLabels = sensitiveLabels
 }

@@ -66,7 +66,7 @@ type Query struct {
 	// (Patient/123/Observation).
 	Compartment *Compartment
 	// ExcludeLabels leaves out the matches carrying any of these security
-	// labels ("system|code"): the server's exclusion of sensitive resources
+	// labels (system|code, see resources.Label): the server's exclusion of sensitive resources
 	// for principals who may not see them. It tests the row's labels column
 	// (resources.Index.SecurityLabels), as _security:not would but without
 	// a subquery.

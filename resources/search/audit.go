@@ -99,14 +99,14 @@ func AuditRowOf(r resources.Resource, x *resources.Index) AuditRow {
 			}
 		case "subtype", "altid":
 			if t.Code != "" {
-				terms = append(terms, t.Param+"#"+oneLine(t.Code))
+				terms = append(terms, t.Param+"#"+resources.OneLine(t.Code))
 			}
-			terms = append(terms, t.Param+"|"+oneLine(t.System)+"|"+oneLine(t.Code))
+			terms = append(terms, t.Param+"|"+resources.OneLine(t.System)+"|"+resources.OneLine(t.Code))
 		}
 	}
 	for _, s := range x.Strings {
 		if s.Param == "address" {
-			terms = append(terms, s.Param+"~"+oneLine(s.Norm), s.Param+"="+oneLine(s.Exact))
+			terms = append(terms, s.Param+"~"+resources.OneLine(s.Norm), s.Param+"="+resources.OneLine(s.Exact))
 		}
 	}
 	if len(terms) > 0 {
@@ -143,7 +143,7 @@ func packRefs(refs []AuditRef) string {
 		b.WriteString(strconv.Itoa(r.Roles))
 		for _, f := range []string{r.TargetType, r.TargetID, r.URL} {
 			b.WriteByte('\t')
-			b.WriteString(strings.ReplaceAll(oneLine(f), "\t", " "))
+			b.WriteString(strings.ReplaceAll(resources.OneLine(f), "\t", " "))
 		}
 		b.WriteByte('\n')
 	}
@@ -185,14 +185,6 @@ func rolesOf(params ...string) int {
 		m |= auditRoles[p]
 	}
 	return m
-}
-
-// oneLine keeps a value on its line of the terms column.
-func oneLine(s string) string {
-	if strings.ContainsAny(s, "\r\n") {
-		return strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
-	}
-	return s
 }
 
 // auditUnsupported is the error of a search feature the audit log does not
@@ -279,11 +271,11 @@ func (b *builder) auditWhere(a string, f Filter) (string, error) {
 			var pattern string
 			switch {
 			case !v.HasSystem:
-				pattern = "%\n" + likeEscape(code+"#"+oneLine(v.Code)) + "\n%"
+				pattern = "%\n" + likeEscape(code+"#"+resources.OneLine(v.Code)) + "\n%"
 			case v.Code == "":
-				pattern = "%\n" + likeEscape(code+"|"+oneLine(v.System)+"|") + "%"
+				pattern = "%\n" + likeEscape(code+"|"+resources.OneLine(v.System)+"|") + "%"
 			default:
-				pattern = "%\n" + likeEscape(code+"|"+oneLine(v.System)+"|"+oneLine(v.Code)) + "\n%"
+				pattern = "%\n" + likeEscape(code+"|"+resources.OneLine(v.System)+"|"+resources.OneLine(v.Code)) + "\n%"
 			}
 			ors = append(ors, fmt.Sprintf(`%s.terms LIKE %s ESCAPE '\'`, a, b.arg(pattern)))
 		}
@@ -294,9 +286,9 @@ func (b *builder) auditWhere(a string, f Filter) (string, error) {
 		}
 		var ors []string
 		for _, v := range f.Values {
-			pattern := "%\n" + likeEscape(code+"~"+oneLine(b.fold(v.Text))) + "%"
+			pattern := "%\n" + likeEscape(code+"~"+resources.OneLine(b.fold(v.Text))) + "%"
 			if f.Modifier == "exact" {
-				pattern = "%\n" + likeEscape(code+"="+oneLine(v.Text)) + "\n%"
+				pattern = "%\n" + likeEscape(code+"="+resources.OneLine(v.Text)) + "\n%"
 			}
 			ors = append(ors, fmt.Sprintf(`%s.terms LIKE %s ESCAPE '\'`, a, b.arg(pattern)))
 		}

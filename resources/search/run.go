@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -387,13 +386,9 @@ func decodeSortCursor(s string, keys []sortKey) ([]any, error) {
 }
 
 // excludeLabels is the condition that resource alias r carries none of the
-// labels: most rows have none, and the empty column settles them.
+// labels (as resources.Label renders them): most rows have none, and the
+// empty column settles them.
 func (b *builder) excludeLabels(r string, labels []string) string {
-	clean := strings.NewReplacer("\r", " ", "\n", " ")
-	labels = slices.Clone(labels)
-	for i, l := range labels {
-		labels[i] = clean.Replace(l) // as resources.Index.SecurityLabels stores them
-	}
 	if b.d.LabelArrays {
 		// One array parameter: five LIKE tests cost a sixth of a name
 		// search, mostly in planning; the overlap costs nothing measurable.
