@@ -322,7 +322,7 @@ func auditCompartment(b *builder, a string, c *Compartment) string {
 func (e Engine) auditFilters(b *builder, q *Query) (string, error) {
 	conds := []string{"1 = 1"}
 	if c := q.Compartment; c != nil {
-		conds = append(conds, auditCompartment(b, "r", c))
+		conds = append(conds, compartmentOf(b, "r", c, AuditType))
 	}
 	if c, err := b.confine("r", AuditType, false); err != nil {
 		return "", err

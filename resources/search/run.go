@@ -47,9 +47,12 @@ type sortKey struct {
 	kind byte // 's' text, 'i' integer, 'f' float
 }
 
-// sortKeys compiles _sort into expressions on resources alias r. Missing
-// values sort last in both directions.
-func (e Engine) sortKeys(b *builder, q *Query) []sortKey {
+// sortKeys compiles _sort into expressions on resources alias r (on the
+// audit log for AuditEvents). Missing values sort last in both directions.
+func (e Engine) sortKeys(b *builder, q *Query) ([]sortKey, error) {
+	if q.Type == AuditType {
+		return auditSortKeys(b, q)
+	}
 	var keys []sortKey
 	for _, s := range q.Sort {
 		k := sortKey{desc: s.Descending}
@@ -88,7 +91,7 @@ func (e Engine) sortKeys(b *builder, q *Query) []sortKey {
 		}
 		keys = append(keys, k)
 	}
-	return keys
+	return keys, nil
 }
 
 func textCollate(b *builder, kind byte) string {
@@ -123,7 +126,7 @@ func sentinel(b *builder, kind byte, desc bool) string {
 // Index entries are unique per (resource, param, system, code), so the join
 // cannot repeat a resource.
 func driver(q *Query) int {
-	if len(q.Sort) > 0 || q.Type == "" || q.Compartment != nil {
+	if len(q.Sort) > 0 || q.Type == "" || q.Type == AuditType || q.Compartment != nil {
 		return -1
 	}
 	for i, f := range q.Filters {
@@ -138,9 +141,17 @@ func driver(q *Query) int {
 	return -1
 }
 
-// filters compiles the query's filters on resources alias r.
-func (e Engine) filters(b *builder, q *Query) (string, error) {
-	return e.filtersExcept(b, q, -1)
+// table is what a search of q reads, aliased r: the resources table, or
+// the audit log for AuditEvents (audit.go); where is the query's filters
+// compiled on it, all but the one at skip (the driver). cols select a row
+// as scanRow reads it and tie orders rows that sort alike.
+func (e Engine) table(b *builder, q *Query, skip int) (from, cols, tie, where string, err error) {
+	if q.Type == AuditType {
+		where, err = e.auditFilters(b, q)
+		return "audit_event r", auditColumns("r"), "r.seq", where, err
+	}
+	where, err = e.filtersExcept(b, q, skip)
+	return "resources r", "r.type, r.id, r.version, r.last_updated, r.data", "r.rid", where, err
 }
 
 // filtersExcept compiles all filters but the one at skip (the driver).
@@ -187,18 +198,9 @@ func (e Engine) scoped(ctx context.Context) *builder {
 func (e Engine) Search(ctx context.Context, ex Executor, q *Query) (Page, error) {
 	page := Page{Total: -1}
 	b := e.scoped(ctx)
-	from, cols, tie := "resources r", "r.type, r.id, r.version, r.last_updated, r.data", "r.rid"
-	drive := -1
-	var where string
-	var err error
-	if q.Type == AuditType {
-		from, cols, tie = "audit_event r", auditColumns("r"), "r.seq"
-		where, err = e.auditFilters(b, q)
-	} else {
-		drive = driver(q)
-		b.correlated = drive >= 0
-		where, err = e.filtersExcept(b, q, drive)
-	}
+	drive := driver(q)
+	b.correlated = drive >= 0
+	from, cols, tie, where, err := e.table(b, q, drive)
 	if err != nil {
 		return Page{}, err
 	}
@@ -217,13 +219,9 @@ func (e Engine) Search(ctx context.Context, ex Executor, q *Query) (Page, error)
 	if q.Summary == "count" || q.Count == 0 {
 		return page, nil
 	}
-	var keys []sortKey
-	if q.Type == AuditType {
-		if keys, err = auditSortKeys(b, q); err != nil {
-			return Page{}, err
-		}
-	} else {
-		keys = e.sortKeys(b, q)
+	keys, err := e.sortKeys(b, q)
+	if err != nil {
+		return Page{}, err
 	}
 	keys = append(keys, sortKey{expr: tie, kind: 'i'})
 	if q.Cursor != "" {

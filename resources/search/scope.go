@@ -157,9 +157,7 @@ func (b *builder) confine(a, typ string, write bool) (string, error) {
 func (b *builder) confineType(a, typ string, write bool) (string, error) {
 	s := b.scope
 	var ands []string
-	if s.confined(typ, write) && typ == AuditType {
-		ands = append(ands, auditCompartment(b, a, s.Compartment))
-	} else if s.confined(typ, write) {
+	if s.confined(typ, write) {
 		ands = append(ands, compartmentOf(b, a, s.Compartment, typ))
 	}
 	if alts := s.restrictions(typ); len(alts) > 0 {
@@ -183,6 +181,9 @@ func (b *builder) confineType(a, typ string, write bool) (string, error) {
 // compartmentOf is the condition that resource alias a of type typ is in
 // compartment c; "1 = 0" when typ has no place in it.
 func compartmentOf(b *builder, a string, c *Compartment, typ string) string {
+	if typ == AuditType {
+		return auditCompartment(b, a, c) // a is an audit_event row
+	}
 	var links, params []string
 	for _, p := range c.Params[typ] {
 		if p == "{def}" {

@@ -25,15 +25,7 @@ func countFirst(q *Query) bool {
 // count that stops at EstimateCap.
 func (e Engine) count(ctx context.Context, ex Executor, q *Query, estimate bool) (int64, error) {
 	b := e.scoped(ctx)
-	table := "resources r"
-	var where string
-	var err error
-	if q.Type == AuditType {
-		table = "audit_event r"
-		where, err = e.auditFilters(b, q)
-	} else {
-		where, err = e.filters(b, q)
-	}
+	table, _, _, where, err := e.table(b, q, -1)
 	if err != nil {
 		return 0, err
 	}
