@@ -121,57 +121,51 @@ func (l *limiter) wait(tokens float64) time.Duration {
 	return time.Duration((1 - tokens) / l.rate * float64(time.Second))
 }
 
-// take spends one token of k's bucket. When the bucket is empty it spends
-// nothing and returns false with the time until a token is available.
-func (l *limiter) take(k clientKey) (bool, time.Duration) {
+// How use spends k's token.
+const (
+	spendIfAny = iota // take: spend one when there is one
+	spendNone         // check: look only
+	spendDebt         // charge: spend one even into debt, down to -burst
+)
+
+// use is take, check and charge: it reports whether k's bucket holds a
+// token (with the wait for one when it does not) and spends as mode says.
+// A client without a bucket holds burst tokens.
+func (l *limiter) use(k clientKey, mode int) (bool, time.Duration) {
 	now := l.now().Sub(l.epoch)
 	s := l.shard(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b := s.buckets[k]
 	if b == nil {
-		s.insert(l, k, &bucket{tokens: l.burst - 1, last: now}, now)
+		if mode != spendNone {
+			s.insert(l, k, &bucket{tokens: l.burst - 1, last: now}, now)
+		}
 		return true, 0
 	}
-	if t := l.refill(b, now); t < 1 {
+	t := l.refill(b, now)
+	switch {
+	case mode == spendDebt:
+		b.tokens = max(-l.burst, t-1)
+	case t < 1:
 		return false, l.wait(t)
+	case mode == spendIfAny:
+		b.tokens--
 	}
-	b.tokens--
 	return true, 0
 }
 
+// take spends one token of k's bucket. When the bucket is empty it spends
+// nothing and returns false with the time until a token is available.
+func (l *limiter) take(k clientKey) (bool, time.Duration) { return l.use(k, spendIfAny) }
+
 // check reports whether k's bucket holds a token, without spending it.
-func (l *limiter) check(k clientKey) (bool, time.Duration) {
-	now := l.now().Sub(l.epoch)
-	s := l.shard(k)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b := s.buckets[k]
-	if b == nil {
-		return true, 0
-	}
-	if t := l.refill(b, now); t < 1 {
-		return false, l.wait(t)
-	}
-	return true, 0
-}
+func (l *limiter) check(k clientKey) (bool, time.Duration) { return l.use(k, spendNone) }
 
 // charge spends one token of k's bucket after the fact. Concurrent requests
 // that all passed check may take the bucket below zero, down to -burst: the
 // debt is repaid before the client is served again.
-func (l *limiter) charge(k clientKey) {
-	now := l.now().Sub(l.epoch)
-	s := l.shard(k)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b := s.buckets[k]
-	if b == nil {
-		s.insert(l, k, &bucket{tokens: l.burst - 1, last: now}, now)
-		return
-	}
-	l.refill(b, now)
-	b.tokens = max(-l.burst, b.tokens-1)
-}
+func (l *limiter) charge(k clientKey) { l.use(k, spendDebt) }
 
 // insert adds a bucket, first sweeping full buckets when a sweep is due or
 // the shard is at its cap, then evicting the fullest of a sample if it still
