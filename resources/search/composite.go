@@ -60,20 +60,8 @@ func (b *builder) component(col string, c ParamDef, v Value) (string, error) {
 	case "uri":
 		return fmt.Sprintf("%stext = %s", col, b.arg(v.Text)), nil
 	case "reference":
-		var ors []string
-		if v.RefID != "" {
-			c := fmt.Sprintf("%scode = %s", col, b.arg(v.RefID))
-			if v.RefType != "" {
-				c += fmt.Sprintf(" AND %ssystem = %s", col, b.arg(v.RefType))
-			}
-			ors = append(ors, "("+c+")")
-		}
-		if v.URL != "" {
-			ors = append(ors, fmt.Sprintf("%stext = %s", col, b.arg(v.URL)))
-		} else {
-			ors = append(ors, fmt.Sprintf("%stext = %s", col, b.arg(v.Raw)))
-		}
-		return "(" + strings.Join(ors, " OR ") + ")", nil
+		// Stored as a token: target id in code, type in system, URL in text.
+		return b.referenceIn(col+"code", col+"system", col+"text", "", v), nil
 	case "date":
 		return b.dateRange(col+"low", col+"high", v), nil
 	case "number":

@@ -215,23 +215,31 @@ func (b *builder) value(x string, f Filter, v Value) (string, error) {
 	return "", resources.Invalid("not-supported", code, "cannot search "+f.Param.Type+" parameters")
 }
 
+// reference compiles a reference value against the reference entry alias x.
 func (b *builder) reference(x string, f Filter, v Value) string {
+	return b.referenceIn(x+".target_id", x+".target_type", x+".url", f.TargetType, v)
+}
+
+// referenceIn compiles a reference value against the columns holding a
+// reference's target id, target type and URL; targetType is the type a
+// modifier (subject:Patient) asks for.
+func (b *builder) referenceIn(idCol, typeCol, urlCol, targetType string, v Value) string {
 	var ors []string
 	if v.RefID != "" {
-		c := fmt.Sprintf("%s.target_id = %s", x, b.arg(v.RefID))
+		c := fmt.Sprintf("%s = %s", idCol, b.arg(v.RefID))
 		if v.RefType != "" {
-			c += fmt.Sprintf(" AND %s.target_type = %s", x, b.arg(v.RefType))
-		} else if f.TargetType != "" {
-			c += fmt.Sprintf(" AND %s.target_type = %s", x, b.arg(f.TargetType))
+			c += fmt.Sprintf(" AND %s = %s", typeCol, b.arg(v.RefType))
+		} else if targetType != "" {
+			c += fmt.Sprintf(" AND %s = %s", typeCol, b.arg(targetType))
 		}
 		ors = append(ors, "("+c+")")
 	}
 	if v.URL != "" {
-		ors = append(ors, fmt.Sprintf("%s.url = %s", x, b.arg(v.URL)))
+		ors = append(ors, fmt.Sprintf("%s = %s", urlCol, b.arg(v.URL)))
 	} else {
 		// Canonical references may be stored as written (relative or a bare
 		// name), so a relative value also matches that text.
-		ors = append(ors, fmt.Sprintf("%s.url = %s", x, b.arg(v.Raw)))
+		ors = append(ors, fmt.Sprintf("%s = %s", urlCol, b.arg(v.Raw)))
 	}
 	return "(" + strings.Join(ors, " OR ") + ")"
 }
