@@ -62,6 +62,15 @@ type CreateParams struct {
 	Stamped time.Time
 }
 
+// PreStamped is version 1 of a create whose Data came stamped (Stamped set),
+// with id; ok is false for any other create, which the store stamps.
+func (p CreateParams) PreStamped(id string) (r Resource, ok bool) {
+	if p.Stamped.IsZero() {
+		return Resource{}, false
+	}
+	return Resource{Type: p.Type, ID: id, VersionID: 1, LastUpdated: p.Stamped.UTC(), Method: "POST", Data: p.Data}, true
+}
+
 // UpdateParams describes an update (or an update-as-create).
 type UpdateParams struct {
 	Type string

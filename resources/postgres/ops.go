@@ -190,8 +190,8 @@ func insert(ctx context.Context, q querier, typ, id string, data []byte, idx *re
 
 // newVersion is version 1 of a create, stamped unless it came so.
 func newVersion(p resources.CreateParams, id string) (resources.Resource, error) {
-	if !p.Stamped.IsZero() {
-		return resources.Resource{Type: p.Type, ID: id, VersionID: 1, LastUpdated: p.Stamped.UTC(), Method: methodPOST, Data: p.Data}, nil
+	if r, ok := p.PreStamped(id); ok {
+		return r, nil
 	}
 	return version1(p.Type, id, p.Data, methodPOST)
 }

@@ -83,8 +83,8 @@ func newResource(p resources.CreateParams) (resources.Resource, error) {
 	if id == "" {
 		id = newID()
 	}
-	if !p.Stamped.IsZero() {
-		return resources.Resource{Type: p.Type, ID: id, VersionID: 1, LastUpdated: p.Stamped.UTC(), Method: "POST", Data: p.Data}, nil
+	if r, ok := p.PreStamped(id); ok {
+		return r, nil
 	}
 	micros := resources.NextMicros(time.Now(), 0)
 	r := resources.Resource{Type: p.Type, ID: id, VersionID: 1, LastUpdated: time.UnixMicro(micros).UTC(), Method: "POST"}
