@@ -243,7 +243,6 @@ func (e Engine) Search(ctx context.Context, ex Executor, q *Query) (Page, error)
 	sql := fmt.Sprintf("SELECT %s, %s\nFROM %s\nWHERE %s\nORDER BY %s\nLIMIT %d",
 		cols, strings.Join(sel, ", "), from, where, strings.Join(order, ", "), q.Count+1)
 	var last []any
-	rids := map[int64]bool{}
 	err = ex.Each(ctx, sql, b.args, func(scan func(...any) error) error {
 		if len(page.Matches) == q.Count {
 			page.Next = encodeSortCursor(keys, last)
@@ -254,7 +253,6 @@ func (e Engine) Search(ctx context.Context, ex Executor, q *Query) (Page, error)
 			return err
 		}
 		last = vals
-		rids[vals[len(vals)-1].(int64)] = true
 		page.Matches = append(page.Matches, r)
 		return nil
 	})
