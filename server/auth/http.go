@@ -94,20 +94,27 @@ func ExtractBearer(r *http.Request) (string, *Error) {
 
 // isB64Token reports whether s matches RFC 6750's b64token:
 // 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+// It runs on every request, over the whole token.
 func isB64Token(s string) bool {
 	body := strings.TrimRight(s, "=")
 	if body == "" {
 		return false
 	}
-	for _, r := range body {
-		ok := r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' ||
-			strings.ContainsRune("-._~+/", r)
-		if !ok {
+	for i := 0; i < len(body); i++ {
+		if !b64TokenChar[body[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// b64TokenChar marks the bytes b64token allows before its padding.
+var b64TokenChar = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte("-._~+/", byte(c)) >= 0
+	}
+	return t
+}()
 
 // WriteError writes err as an OperationOutcome with its status and
 // WWW-Authenticate challenge. Errors other than *Error become a 401 with a
