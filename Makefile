@@ -41,6 +41,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzApply -fuzztime $(FUZZTIME) ./resources/jsonpatch/
 	$(GO) test -run '^$$' -fuzz FuzzCreate -fuzztime $(FUZZTIME) ./server/
 	$(GO) test -run '^$$' -fuzz FuzzBundle -fuzztime $(FUZZTIME) ./server/
+	$(GO) test -run '^$$' -fuzz FuzzAppendString -fuzztime $(FUZZTIME) ./server/
 	$(GO) test -run '^$$' -fuzz FuzzParseScopes -fuzztime $(FUZZTIME) ./server/auth/
 	$(GO) test -run '^$$' -fuzz FuzzExpandResource -fuzztime $(FUZZTIME) ./terminology/
 	$(GO) test -run '^$$' -fuzz FuzzCompile -fuzztime $(FUZZTIME) ./resources/fhirpath/

@@ -60,6 +60,12 @@ type CreateParams struct {
 	// it as it is: for resources the server builds itself, such as AuditEvents.
 	// ID must then be set.
 	Stamped time.Time
+	// Audit is, for a stamped AuditEvent, its audit log row as the caller
+	// built it with the event (the server does, for its audit trail); the
+	// stores keep it instead of deriving one from Index, which may then be
+	// nil (search.AuditRowFor). Its Seq, ID, LastUpdated and Data are
+	// ignored: the store sets them.
+	Audit *AuditRow
 }
 
 // PreStamped is version 1 of a create whose Data came stamped (Stamped set),

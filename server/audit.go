@@ -35,12 +35,18 @@ type AuditConfig struct {
 
 // auditor writes AuditEvents through the store.
 type auditor struct {
-	cfg   AuditConfig
-	s     *Server
-	ch    chan auditRecord
+	cfg AuditConfig
+	s   *Server
+	log *slog.Logger
+	// queue holds the events recorded and not yet taken by the writer;
+	// requests append under mu, and wake the writer only when a batch is
+	// full (the ticker takes the rest), so that recording an event costs a
+	// lock, not a goroutine switch.
+	mu    sync.Mutex
+	queue []auditRecord
+	wake  chan struct{}
 	done  chan struct{}
 	once  sync.Once
-	log   *slog.Logger
 	flush sync.WaitGroup
 }
 
@@ -51,7 +57,7 @@ func newAuditor(s *Server, cfg AuditConfig) *auditor {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 500
 	}
-	a := &auditor{cfg: cfg, s: s, ch: make(chan auditRecord, 10*cfg.BatchSize), done: make(chan struct{}), log: s.log}
+	a := &auditor{cfg: cfg, s: s, wake: make(chan struct{}, 1), done: make(chan struct{}), log: s.log}
 	if !cfg.Sync {
 		a.flush.Add(1)
 		go a.loop()
@@ -59,27 +65,53 @@ func newAuditor(s *Server, cfg AuditConfig) *auditor {
 	return a
 }
 
+// maxQueuedAudit bounds the events waiting for the writer (in batches);
+// beyond it requests write their own events.
+const maxQueuedAudit = 10
+
 // record audits one finished request.
 func (a *auditor) record(r *http.Request, interaction, typ, id string, status int) {
 	if a == nil {
 		return
 	}
 	ev := a.event(r, interaction, typ, id, status)
-	if a.cfg.Sync {
-		if err := a.write(context.WithoutCancel(r.Context()), []auditRecord{ev}); err != nil {
-			a.log.Error("audit write failed", "err", err)
-		}
+	if !a.cfg.Sync && a.enqueue(ev) {
 		return
 	}
-	select {
-	case a.ch <- ev:
-	default:
-		// The writer is far behind: write this one ourselves rather than
-		// drop it.
-		if err := a.write(context.WithoutCancel(r.Context()), []auditRecord{ev}); err != nil {
-			a.log.Error("audit write failed", "err", err)
+	// Synchronous mode, or the writer is far behind: write this one
+	// ourselves rather than drop it.
+	if err := a.write(context.WithoutCancel(r.Context()), []auditRecord{ev}); err != nil {
+		a.log.Error("audit write failed", "err", err)
+	}
+}
+
+// enqueue hands ev to the writer; false when its queue is full.
+func (a *auditor) enqueue(ev auditRecord) bool {
+	a.mu.Lock()
+	n := len(a.queue)
+	if n >= maxQueuedAudit*a.cfg.BatchSize {
+		a.mu.Unlock()
+		return false
+	}
+	a.queue = append(a.queue, ev)
+	a.mu.Unlock()
+	if n+1 == a.cfg.BatchSize {
+		select {
+		case a.wake <- struct{}{}:
+		default:
 		}
 	}
+	return true
+}
+
+// take moves the queued events to the end of batch.
+func (a *auditor) take(batch []auditRecord) []auditRecord {
+	a.mu.Lock()
+	batch = append(batch, a.queue...)
+	clear(a.queue) // the writer's batch holds them now
+	a.queue = a.queue[:0]
+	a.mu.Unlock()
+	return batch
 }
 
 // maxPendingAudit bounds the events the writer keeps while the database
@@ -96,50 +128,37 @@ func (a *auditor) loop() {
 	var batch []auditRecord
 	var retryAt time.Time
 	var backoff time.Duration
-	flush := func() {
-		if len(batch) == 0 || time.Now().Before(retryAt) {
+	for {
+		select {
+		case <-a.wake:
+		case <-t.C:
+		case <-a.done:
+			// Last chance: retry for a few seconds, then say what is lost.
+			batch = a.take(batch)
+			deadline := time.Now().Add(maxAuditBackoff)
+			for len(batch) > 0 && time.Now().Before(deadline) {
+				if batch = a.writeOrKeep(batch); len(batch) > 0 {
+					time.Sleep(a.cfg.FlushInterval)
+				}
+			}
+			if len(batch) > 0 {
+				a.log.Error("audit events lost at shutdown: the database refused them", "events", len(batch))
+			}
 			return
+		}
+		batch = a.take(batch)
+		if len(batch) == 0 || time.Now().Before(retryAt) {
+			continue
 		}
 		if batch = a.writeOrKeep(batch); len(batch) == 0 {
 			backoff, retryAt = 0, time.Time{}
-			return
+			continue
 		}
 		backoff = min(max(2*backoff, a.cfg.FlushInterval), maxAuditBackoff)
 		retryAt = time.Now().Add(backoff)
 		if n := len(batch) - maxPendingAudit; n > 0 {
 			a.log.Error("audit events dropped: the database has refused them too long", "dropped", n)
 			batch = append(batch[:0], batch[n:]...)
-		}
-	}
-	for {
-		select {
-		case ev := <-a.ch:
-			batch = append(batch, ev)
-			if len(batch) >= a.cfg.BatchSize {
-				flush()
-			}
-		case <-t.C:
-			flush()
-		case <-a.done:
-			for {
-				select {
-				case ev := <-a.ch:
-					batch = append(batch, ev)
-				default:
-					// Last chance: retry for a few seconds, then say what
-					// is lost.
-					deadline := time.Now().Add(maxAuditBackoff)
-					for len(batch) > 0 && time.Now().Before(deadline) {
-						if batch = a.writeOrKeep(batch); len(batch) > 0 {
-							time.Sleep(a.cfg.FlushInterval)
-						}
-					}
-					if len(batch) > 0 {
-						a.log.Error("audit events lost at shutdown: the database refused them", "events", len(batch))
-					}
-					return
-				}
-			}
 		}
 	}
 }
@@ -153,6 +172,7 @@ func (a *auditor) writeOrKeep(batch []auditRecord) []auditRecord {
 	ctx := context.Background()
 	err := a.write(ctx, batch)
 	if err == nil {
+		clear(batch) // let the written events' JSON go
 		return batch[:0]
 	}
 	if perr := a.s.store.Ping(ctx); perr != nil {
@@ -181,13 +201,14 @@ func (a *auditor) Close() {
 	a.flush.Wait()
 }
 
-// auditRecord is an AuditEvent ready to store: its JSON and its index
-// entries (nil: the writer extracts them).
+// auditRecord is an AuditEvent ready to store: its JSON and its audit log
+// row (nil when custom search parameters on AuditEvent need the extractor:
+// the writer then extracts its index entries).
 type auditRecord struct {
 	id   string
 	at   time.Time // meta.lastUpdated, stamped in data
 	data []byte
-	idx  *resources.Index
+	row  *resources.AuditRow
 }
 
 // write stores events in one transaction.
@@ -197,10 +218,10 @@ func (a *auditor) write(ctx context.Context, events []auditRecord) error {
 	ctx = search.WithScope(ctx, nil)
 	ps := make([]resources.CreateParams, len(events))
 	for i, ev := range events {
-		if ev.idx == nil {
-			ev.idx = a.s.index(ctx, "AuditEvent", ev.data)
+		ps[i] = resources.CreateParams{Type: "AuditEvent", ID: ev.id, Data: ev.data, Stamped: ev.at, Audit: ev.row}
+		if ev.row == nil {
+			ps[i].Index = a.s.index(ctx, "AuditEvent", ev.data)
 		}
-		ps[i] = resources.CreateParams{Type: "AuditEvent", ID: ev.id, Data: ev.data, Index: ev.idx, Stamped: ev.at}
 	}
 	return a.s.store.WithTx(ctx, func(ctx context.Context, tx resources.Ops) error {
 		if bc, ok := tx.(resources.BatchCreator); ok {
@@ -220,6 +241,16 @@ type coding struct {
 	System  string `json:"system,omitempty"`
 	Code    string `json:"code"`
 	Display string `json:"display,omitempty"`
+	// json is the coding's JSON, rendered once for the constant codings
+	// every event carries (fixedCoding); empty for the others.
+	json string
+}
+
+// fixedCoding is a constant coding with its JSON rendered.
+func fixedCoding(system, code, display string) coding {
+	c := coding{System: system, Code: code, Display: display}
+	c.json = string(c.appendJSON(nil))
+	return c
 }
 
 type reference struct {
@@ -227,12 +258,29 @@ type reference struct {
 	Display   string `json:"display,omitempty"`
 }
 
-var restInteraction = map[string]string{
-	"read": "read", "vread": "vread", "update": "update", "patch": "patch", "delete": "delete",
-	"history-instance": "history-instance", "history-type": "history-type", "history-system": "history-system",
-	"create": "create", "search-type": "search-type", "search-system": "search-system", "batch": "batch",
-	"transaction": "transaction", "capabilities": "capabilities", "operation": "operation",
-	"compartment-or-operation": "operation",
+// restSubtype is AuditEvent.subtype per interaction: the restful-interaction
+// code, built once (events share these slices and never change them).
+var restSubtype = func() map[string][]coding {
+	codes := map[string]string{
+		"read": "read", "vread": "vread", "update": "update", "patch": "patch", "delete": "delete",
+		"history-instance": "history-instance", "history-type": "history-type", "history-system": "history-system",
+		"create": "create", "search-type": "search-type", "search-system": "search-system", "batch": "batch",
+		"transaction": "transaction", "capabilities": "capabilities", "operation": "operation",
+		"compartment-or-operation": "operation",
+	}
+	m := make(map[string][]coding, len(codes))
+	for interaction, code := range codes {
+		m[interaction] = []coding{fixedCoding("http://hl7.org/fhir/restful-interaction", code, "")}
+	}
+	return m
+}()
+
+func init() {
+	// UUIDs (audit event, resource and bundle ids) take their random bits
+	// from crypto/rand in batches instead of a read each: the audit trail
+	// makes one per request. Set before anything runs concurrently, as
+	// the package requires; none of these ids is a secret.
+	uuid.EnableRandPool()
 }
 
 // maxBreakGlassReason bounds the reason kept in an AuditEvent (bytes).
@@ -243,7 +291,7 @@ const maxBreakGlassReason = 1000
 type auditEvent struct {
 	ResourceType string        `json:"resourceType"`
 	ID           string        `json:"id,omitempty"`
-	Meta         *auditMeta    `json:"meta,omitempty"`
+	Meta         auditMeta     `json:"meta,omitzero"`
 	Type         coding        `json:"type"`
 	Subtype      []coding      `json:"subtype,omitempty"`
 	Action       string        `json:"action"`
@@ -271,7 +319,7 @@ type auditAgent struct {
 	AltID        string     `json:"altId,omitempty"`
 	Name         string     `json:"name,omitempty"`
 	Requestor    bool       `json:"requestor"`
-	Network      *network   `json:"network,omitempty"`
+	Network      network    `json:"network,omitzero"`
 	PurposeOfUse []codeable `json:"purposeOfUse,omitempty"`
 }
 
@@ -287,21 +335,22 @@ type auditSource struct {
 }
 
 type auditEntity struct {
-	What  *reference `json:"what,omitempty"`
-	Type  coding     `json:"type"`
-	Role  *coding    `json:"role,omitempty"`
-	Query string     `json:"query,omitempty"`
+	What  reference `json:"what,omitzero"`
+	Type  coding    `json:"type"`
+	Role  *coding   `json:"role,omitempty"`
+	Query string    `json:"query,omitempty"`
 }
 
 var (
-	auditType       = coding{System: "http://terminology.hl7.org/CodeSystem/audit-event-type", Code: "rest", Display: "Restful Operation"}
-	auditSourceType = []coding{{System: "http://terminology.hl7.org/CodeSystem/security-source-type", Code: "4", Display: "Application Server"}}
-	auditAgentType  = codeable{Coding: []coding{{System: "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", Code: "IRCP", Display: "information recipient"}}}
-	systemObject    = coding{System: "http://terminology.hl7.org/CodeSystem/audit-entity-type", Code: "2", Display: "System Object"}
-	queryRole       = coding{System: "http://terminology.hl7.org/CodeSystem/object-role", Code: "24", Display: "Query"}
-	person          = coding{System: "http://terminology.hl7.org/CodeSystem/audit-entity-type", Code: "1", Display: "Person"}
-	patientRole     = coding{System: "http://terminology.hl7.org/CodeSystem/object-role", Code: "1", Display: "Patient"}
-	breakGlass      = []coding{{System: "http://terminology.hl7.org/CodeSystem/v3-ActReason", Code: "BTG", Display: "break the glass"}}
+	auditType       = fixedCoding("http://terminology.hl7.org/CodeSystem/audit-event-type", "rest", "Restful Operation")
+	auditSourceType = []coding{fixedCoding("http://terminology.hl7.org/CodeSystem/security-source-type", "4", "Application Server")}
+	auditAgentType  = codeable{Coding: []coding{fixedCoding("http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "IRCP", "information recipient")}}
+	systemObject    = fixedCoding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "2", "System Object")
+	queryObject     = fixedCoding(systemObject.System, systemObject.Code, "")
+	queryRole       = fixedCoding("http://terminology.hl7.org/CodeSystem/object-role", "24", "Query")
+	person          = fixedCoding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "1", "Person")
+	patientRole     = fixedCoding("http://terminology.hl7.org/CodeSystem/object-role", "1", "Patient")
+	breakGlass      = []coding{fixedCoding("http://terminology.hl7.org/CodeSystem/v3-ActReason", "BTG", "break the glass")}
 )
 
 // event builds an AuditEvent following the Basic Audit Log Patterns, with
@@ -312,10 +361,10 @@ func (a *auditor) event(r *http.Request, interaction, typ, id string, status int
 	// time-ordered UUID as the stores assign, and its lastUpdated, the
 	// instant it records.
 	ev.ID = uuid.Must(uuid.NewV7()).String()
-	ev.Meta = &auditMeta{VersionID: "1", LastUpdated: ev.Recorded}
+	ev.Meta = auditMeta{VersionID: "1", LastUpdated: ev.Recorded}
 	rec := auditRecord{id: ev.ID, at: now, data: ev.appendJSON(make([]byte, 0, 1536))}
 	if x := a.s.indexer; !x.HasCustom("AuditEvent") {
-		rec.idx = auditIndex(&ev, now, x.Base())
+		rec.row = auditRow(&ev, now, x.Base())
 	}
 	return rec
 }
@@ -348,15 +397,13 @@ func buildEvent(r *http.Request, interaction, typ, id string, status int) (audit
 	case status >= 400:
 		ev.Outcome = "4"
 	}
-	if sub, ok := restInteraction[interaction]; ok {
-		ev.Subtype = []coding{{System: "http://hl7.org/fhir/restful-interaction", Code: sub}}
-	}
+	ev.Subtype = restSubtype[interaction]
 	if ev.Outcome != "0" {
 		ev.OutcomeDesc = http.StatusText(status) + " (" + r.Method + " " + r.URL.Path + ")"
 	}
 	agent := auditAgent{Requestor: true, Type: auditAgentType}
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		agent.Network = &network{Address: host, Type: "2"}
+		agent.Network = network{Address: host, Type: "2"}
 	}
 	var patient string
 	if p, ok := auth.FromContext(r.Context()); ok {
@@ -376,18 +423,24 @@ func buildEvent(r *http.Request, interaction, typ, id string, status int) (audit
 		agent.PurposeOfUse = []codeable{{Coding: breakGlass, Text: reason}}
 	}
 	ev.Agent = []auditAgent{agent}
+	ev.Entity = make([]auditEntity, 0, 3)
+	var patientRef string
 	if typ != "" && id != "" && resources.ValidID(id) {
-		ev.Entity = append(ev.Entity, auditEntity{What: &reference{Reference: typ + "/" + id}, Type: systemObject})
+		ref := typ + "/" + id
+		ev.Entity = append(ev.Entity, auditEntity{What: reference{Reference: ref}, Type: systemObject})
 		if typ == "Patient" {
-			patient = id
+			patient, patientRef = id, ref
 		}
 	}
 	if r.URL.RawQuery != "" && strings.HasPrefix(interaction, "search") {
-		ev.Entity = append(ev.Entity, auditEntity{Type: coding{System: systemObject.System, Code: systemObject.Code}, Role: &queryRole,
+		ev.Entity = append(ev.Entity, auditEntity{Type: queryObject, Role: &queryRole,
 			Query: base64.StdEncoding.EncodeToString([]byte(r.URL.RequestURI()))})
 	}
 	if patient != "" && resources.ValidID(patient) {
-		ev.Entity = append(ev.Entity, auditEntity{What: &reference{Reference: "Patient/" + patient}, Type: person, Role: &patientRole})
+		if patientRef == "" {
+			patientRef = "Patient/" + patient
+		}
+		ev.Entity = append(ev.Entity, auditEntity{What: reference{Reference: patientRef}, Type: person, Role: &patientRole})
 	}
 	return ev, now
 }

@@ -21,6 +21,7 @@ func BenchmarkAuditRecord(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		rec := a.event(r, "read", "Patient", "p1", 200)
-		search.AuditRowOf(resources.Resource{Type: search.AuditType, ID: rec.id, LastUpdated: rec.at, Data: rec.data}, rec.idx)
+		search.AuditRowFor(resources.Resource{Type: search.AuditType, ID: rec.id, LastUpdated: rec.at, Data: rec.data},
+			resources.CreateParams{Type: search.AuditType, Stamped: rec.at, Audit: rec.row})
 	}
 }

@@ -8,57 +8,65 @@ import (
 	"github.com/meizhou-yiyang/yiyang/resources/index"
 )
 
-// auditIndex returns the index entries of an AuditEvent the server built
-// that the audit log keeps (search.AuditRowOf): its date, outcome, action,
-// subtype, altid, address and its agent, entity and patient references, as
-// the extractor finds them in its JSON (TestAuditIndex compares the rows
-// the two give over every shape event produces), without evaluating the R4
-// AuditEvent parameters' FHIRPath over it. The audit trail writes an event
-// per request, and extraction was the largest part of that cost. base is
-// the extractor's (Extractor.SetBase).
-func auditIndex(ev *auditEvent, recorded time.Time, base string) *resources.Index {
-	x := &resources.Index{
-		Dates:  []resources.DateEntry{{Param: "date", Low: recorded.UnixMicro(), High: recorded.UnixMicro()}},
-		Tokens: make([]resources.TokenEntry, 0, 4),
-	}
-	code := func(param, c string) {
-		if c != "" {
-			x.Tokens = append(x.Tokens, resources.TokenEntry{Param: param, Code: c})
+// auditRow returns the audit log row (resources.AuditRow) of an AuditEvent
+// the server built: its instant, outcome and action, its subtype, altid and
+// address values and its agent, entity and patient references, as
+// search.AuditRowOf makes it from the entries the extractor finds in its
+// JSON (TestAuditIndex compares the two over every shape event produces),
+// without evaluating the R4 AuditEvent parameters' FHIRPath over it or
+// listing index entries first. The audit trail writes an event per
+// request, and this was the largest part of that cost. base is the
+// extractor's (Extractor.SetBase). ID, LastUpdated and Data are the store's
+// to set.
+func auditRow(ev *auditEvent, recorded time.Time, base string) *resources.AuditRow {
+	row := &resources.AuditRow{Recorded: recorded.UnixMicro(), Outcome: ev.Outcome, Action: ev.Action,
+		Refs: make([]resources.AuditRef, 0, len(ev.Agent)+len(ev.Entity))}
+	var terms resources.AuditTerms
+	token := func(param string, c coding) {
+		if c.Code != "" {
+			terms.Add(param, "#", c.Code, "", "")
 		}
+		terms.Add(param, "|", c.System, "|", c.Code)
 	}
-	ref := func(param, reference string) {
-		if e, ok := index.ReferenceEntry(param, "Reference", reference); ok {
-			x.References = append(x.References, e)
+	ref := func(roles int, reference string) {
+		e, ok := index.ReferenceEntry("", "Reference", reference)
+		if !ok {
+			return
 		}
+		if base != "" {
+			index.LocalizeEntry(&e, base)
+		}
+		if referenceType(reference) == "Patient" {
+			roles |= resources.AuditRolePatient
+		}
+		row.Refs = resources.AddAuditRef(row.Refs, roles, e)
 	}
-	code("action", ev.Action)
-	code("outcome", ev.Outcome)
 	for _, c := range ev.Subtype {
-		x.Tokens = append(x.Tokens, resources.TokenEntry{Param: "subtype", System: c.System, Code: c.Code})
+		token("subtype", c)
 	}
 	for _, a := range ev.Agent {
-		ref("agent", a.Who.Reference)
-		code("altid", a.AltID)
-		if a.Network != nil && a.Network.Address != "" {
-			x.Strings = append(x.Strings, resources.StringEntry{Param: "address", Norm: index.Fold(a.Network.Address), Exact: a.Network.Address})
+		ref(resources.AuditRoleAgent, a.Who.Reference)
+		if a.AltID != "" {
+			token("altid", coding{Code: a.AltID})
+		}
+		if addr := a.Network.Address; addr != "" {
+			terms.Add("address", "~", index.Fold(addr), "", "")
+			terms.Add("address", "=", addr, "", "")
 		}
 		// agent.purposeOfUse (break-the-glass) has no R4 search parameter.
-		if referenceType(a.Who.Reference) == "Patient" {
-			ref("patient", a.Who.Reference)
-		}
 	}
 	for _, e := range ev.Entity {
-		if e.What != nil {
-			ref("entity", e.What.Reference)
-			if referenceType(e.What.Reference) == "Patient" {
-				ref("patient", e.What.Reference)
-			}
+		if e.What != (reference{}) {
+			ref(resources.AuditRoleEntity, e.What.Reference)
 		}
 	}
-	if base != "" {
-		index.Localize(x, base)
+	row.Terms = terms.Packed()
+	if len(row.Refs) == 0 {
+		row.Refs = nil // as search.AuditRowOf leaves it
 	}
-	return x
+	resources.SortAuditRefs(row.Refs)
+	row.Packed = resources.PackAuditRefs(row.Refs)
+	return row
 }
 
 // referenceType is the type FHIRPath's resolve() gives a reference: the

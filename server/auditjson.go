@@ -15,7 +15,7 @@ func (ev *auditEvent) appendJSON(b []byte) []byte {
 		b = append(b, `,"id":`...)
 		b = appendString(b, ev.ID)
 	}
-	if m := ev.Meta; m != nil {
+	if m := ev.Meta; m != (auditMeta{}) {
 		b = append(b, `,"meta":{"versionId":`...)
 		b = appendString(b, m.VersionID)
 		b = append(b, `,"lastUpdated":`...)
@@ -63,6 +63,9 @@ func appendList[T interface{ appendJSON([]byte) []byte }](b []byte, items []T) [
 }
 
 func (c coding) appendJSON(b []byte) []byte {
+	if c.json != "" {
+		return append(b, c.json...)
+	}
 	b = append(b, '{')
 	if c.System != "" {
 		b = append(b, `"system":`...)
@@ -126,7 +129,7 @@ func (a auditAgent) appendJSON(b []byte) []byte {
 	}
 	b = append(b, `,"requestor":`...)
 	b = strconv.AppendBool(b, a.Requestor)
-	if a.Network != nil {
+	if a.Network != (network{}) {
 		b = append(b, `,"network":{"address":`...)
 		b = appendString(b, a.Network.Address)
 		b = append(b, `,"type":`...)
@@ -141,7 +144,7 @@ func (a auditAgent) appendJSON(b []byte) []byte {
 
 func (e auditEntity) appendJSON(b []byte) []byte {
 	b = append(b, '{')
-	if e.What != nil {
+	if e.What != (reference{}) {
 		b = append(b, `"what":`...)
 		b = e.What.appendJSON(b)
 		b = append(b, ',')
@@ -168,11 +171,11 @@ func appendString(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if jsonSafe[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
 			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':
@@ -214,3 +217,12 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+// jsonSafe marks the bytes appendString copies as they are: ASCII but the
+// control characters, quote, backslash and the HTML-sensitive <, > and &.
+var jsonSafe = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()

@@ -243,17 +243,21 @@ func (x *Extractor) Extract(typ string, data []byte) (*resources.Index, error) {
 // (Type/id/_history/v names the resource too), as Extract does when the
 // Extractor has a base.
 func Localize(out *resources.Index, base string) {
-	prefix := base + "/"
-	for i, e := range out.References {
-		if e.TargetID != "" || !strings.HasPrefix(e.URL, prefix) {
-			continue
-		}
-		segs := strings.Split(strings.TrimPrefix(e.URL, prefix), "/")
-		if len(segs) == 4 && segs[2] == "_history" {
-			segs = segs[:2]
-		}
-		if len(segs) == 2 && resources.IsResourceType(segs[0]) && resources.ValidID(segs[1]) {
-			out.References[i].TargetType, out.References[i].TargetID = segs[0], segs[1]
-		}
+	for i := range out.References {
+		LocalizeEntry(&out.References[i], base)
+	}
+}
+
+// LocalizeEntry is Localize for one reference entry.
+func LocalizeEntry(e *resources.ReferenceEntry, base string) {
+	if e.TargetID != "" || len(e.URL) <= len(base) || e.URL[len(base)] != '/' || !strings.HasPrefix(e.URL, base) {
+		return
+	}
+	segs := strings.Split(e.URL[len(base)+1:], "/")
+	if len(segs) == 4 && segs[2] == "_history" {
+		segs = segs[:2]
+	}
+	if len(segs) == 2 && resources.IsResourceType(segs[0]) && resources.ValidID(segs[1]) {
+		e.TargetType, e.TargetID = segs[0], segs[1]
 	}
 }

@@ -27,6 +27,12 @@ SELECT count(*) FROM e`
 // pg_get_serial_sequence would, cost a tenth of the copy.)
 const sqlAuditSeqs = `SELECT nextval('audit_event_seq_seq') FROM generate_series(1, $1)`
 
+// The columns createAudit copies, in its order.
+var (
+	auditEventColumns = []string{"seq", "id", "recorded", "last_updated", "outcome", "action", "terms", "refs", "data"}
+	auditRefColumns   = []string{"seq", "roles", "target_type", "target_id", "url"}
+)
+
 var errShortSeqs = errors.New("the audit log's sequence returned too few numbers")
 
 func auditInsertArgs(row search.AuditRow) []any {
@@ -38,16 +44,12 @@ func auditInsertArgs(row search.AuditRow) []any {
 	return []any{row.ID, row.Recorded, row.LastUpdated, row.Outcome, row.Action, row.Terms, row.Packed, row.Data, os, ts, is, us}
 }
 
-// createAudit writes stamped AuditEvents into the audit log in the
-// transaction (or pool) q: one statement each, pipelined, for a few; COPY
-// into both tables for a batch, where a taken id fails the whole copy with
-// ErrVersionConflict (the caller's transaction must then roll back).
-func createAudit(ctx context.Context, q querier, rs []resources.Resource, idx []*resources.Index) error {
-	rows := make([]search.AuditRow, len(rs))
-	for i, r := range rs {
-		rows[i] = search.AuditRowOf(r, idx[i])
-	}
-	if len(rows) < minCopyBatch {
+// createAudit writes the rows of stamped AuditEvents into the audit log in
+// the transaction (or pool) q: one statement each, pipelined, for a few;
+// COPY into both tables for a batch, where a taken id fails the whole copy
+// with ErrVersionConflict (the caller's transaction must then roll back).
+func createAudit(ctx context.Context, q querier, rows []search.AuditRow) error {
+	if _, tx := q.(connOf); len(rows) < minCopyBatch || !tx {
 		batch := &pgx.Batch{}
 		for _, row := range rows {
 			batch.Queue(sqlAuditInsert, auditInsertArgs(row)...)
@@ -87,26 +89,43 @@ func createAudit(ctx context.Context, q querier, rs []resources.Resource, idx []
 	if i != len(rows) {
 		return wrap(ctx, "create", errShortSeqs)
 	}
-	_, err = q.CopyFrom(ctx, pgx.Identifier{"audit_event"},
-		[]string{"seq", "id", "recorded", "last_updated", "outcome", "action", "terms", "refs", "data"},
-		pgx.CopyFromSlice(len(rows), func(j int) ([]any, error) {
-			r := rows[j]
-			return []any{r.Seq, r.ID, r.Recorded, r.LastUpdated, r.Outcome, r.Action, r.Terms, r.Packed, r.Data}, nil
-		}))
-	if err != nil {
+	size, nrefs := 0, 0
+	for _, r := range rows {
+		size += 80 + len(r.ID) + len(r.Outcome) + len(r.Action) + len(r.Terms) + len(r.Packed) + len(r.Data)
+		nrefs += len(r.Refs)
+	}
+	events := newCopyBuf(size)
+	for _, r := range rows {
+		events.row(9)
+		events.int8(r.Seq)
+		events.text(r.ID)
+		events.int8(r.Recorded)
+		events.int8(r.LastUpdated)
+		events.text(r.Outcome)
+		events.text(r.Action)
+		events.text(r.Terms)
+		events.text(r.Packed)
+		events.bytea(r.Data)
+	}
+	if err := copyBinary(ctx, q, "audit_event", auditEventColumns, events); err != nil {
 		return copyError(ctx, err)
 	}
-	var refs [][]any
+	if nrefs == 0 {
+		return nil
+	}
+	refs := newCopyBuf(nrefs * 64)
 	for _, r := range rows {
 		for _, x := range r.Refs {
-			refs = append(refs, []any{r.Seq, int32(x.Roles), x.TargetType, x.TargetID, x.URL})
+			refs.row(5)
+			refs.int8(r.Seq)
+			refs.int4(int32(x.Roles))
+			refs.text(x.TargetType)
+			refs.text(x.TargetID)
+			refs.text(x.URL)
 		}
 	}
-	if len(refs) > 0 {
-		if _, err := q.CopyFrom(ctx, pgx.Identifier{"audit_ref"}, []string{"seq", "roles", "target_type", "target_id", "url"},
-			pgx.CopyFromRows(refs)); err != nil {
-			return copyError(ctx, err)
-		}
+	if err := copyBinary(ctx, q, "audit_ref", auditRefColumns, refs); err != nil {
+		return copyError(ctx, err)
 	}
 	return nil
 }

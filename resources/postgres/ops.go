@@ -92,7 +92,7 @@ func (o *ops) Create(ctx context.Context, p resources.CreateParams) (resources.R
 		if err != nil {
 			return resources.Resource{}, err
 		}
-		return r, createAudit(ctx, o.q, []resources.Resource{r}, []*resources.Index{p.Index})
+		return r, createAudit(ctx, o.q, []search.AuditRow{search.AuditRowFor(r, p)})
 	}
 	r, ok, err := insert(ctx, o.q, p.Type, id, p.Data, p.Index, methodPOST)
 	if err != nil {
@@ -120,7 +120,10 @@ func (o *ops) CreateMany(ctx context.Context, ps []resources.CreateParams) ([]re
 		return out, nil
 	}
 	out := make([]resources.Resource, len(ps))
-	idx := make([]*resources.Index, len(ps))
+	// AuditEvents go to the audit log, the others to the resources.
+	var audit []search.AuditRow
+	var rest []resources.Resource
+	var restIdx []*resources.Index
 	for i, p := range ps {
 		id := p.ID
 		if id == "" {
@@ -133,12 +136,15 @@ func (o *ops) CreateMany(ctx context.Context, ps []resources.CreateParams) ([]re
 		if err != nil {
 			return nil, err
 		}
-		out[i], idx[i] = r, p.Index
+		out[i] = r
+		if p.Type == search.AuditType {
+			audit = append(audit, search.AuditRowFor(r, p))
+		} else {
+			rest, restIdx = append(rest, r), append(restIdx, p.Index)
+		}
 	}
-	// AuditEvents go to the audit log, the others to the resources.
-	audit, auditIdx, rest, restIdx := search.SplitAudit(out, idx)
 	if len(audit) > 0 {
-		if err := createAudit(ctx, o.q, audit, auditIdx); err != nil {
+		if err := createAudit(ctx, o.q, audit); err != nil {
 			return nil, err
 		}
 	}

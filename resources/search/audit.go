@@ -1,7 +1,6 @@
 package search
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -40,38 +39,14 @@ var auditRefParams = []string{"agent", "entity", "patient"}
 // auditTerms are the parameters packed in audit_event.terms, by type.
 var auditTerms = map[string]string{"subtype": "token", "altid": "token", "address": "string"}
 
-// AuditRow is an AuditEvent as the audit log stores it.
-type AuditRow struct {
-	// Seq orders the log; the store assigns it.
-	Seq int64
-	ID  string
-	// Recorded is AuditEvent.recorded, LastUpdated the store's stamp, both
-	// in microseconds since the Unix epoch.
-	Recorded, LastUpdated int64
-	Outcome, Action       string
-	// Terms packs the subtype, altid and address values, one per line,
-	// sorted: "\n" + entries each followed by "\n", or "". An entry is the
-	// parameter, a mark (# code, | system|code, ~ folded string, = exact
-	// string) and the value.
-	Terms string
-	// Refs are the event's distinct references, each once with the
-	// parameters (auditRoles) through which it is one; Packed is the same
-	// list as text (see packRefs), kept with the event for _include.
-	Refs   []AuditRef
-	Packed string
-	// Data is the stamped JSON.
-	Data []byte
-}
-
-// AuditRef is a reference of an AuditEvent and the parameters (a set of
-// auditRoles bits) that hold it.
-type AuditRef struct {
-	Roles                     int
-	TargetType, TargetID, URL string
-}
+// AuditRow and AuditRef are the audit log's rows (package resources).
+type (
+	AuditRow = resources.AuditRow
+	AuditRef = resources.AuditRef
+)
 
 // auditRoles are the bits of the reference parameters kept in audit_ref.
-var auditRoles = map[string]int{"patient": 1, "agent": 2, "entity": 4}
+var auditRoles = map[string]int{"patient": resources.AuditRolePatient, "agent": resources.AuditRoleAgent, "entity": resources.AuditRoleEntity}
 
 // AuditRowOf is the row of the stamped AuditEvent r with index entries x
 // (as the extractor finds them; entries of other parameters are ignored).
@@ -86,7 +61,7 @@ func AuditRowOf(r resources.Resource, x *resources.Index) AuditRow {
 			row.Recorded, dated = d.Low, true
 		}
 	}
-	var terms []string
+	var tb resources.AuditTerms
 	for _, t := range x.Tokens {
 		switch t.Param {
 		case "outcome":
@@ -99,58 +74,41 @@ func AuditRowOf(r resources.Resource, x *resources.Index) AuditRow {
 			}
 		case "subtype", "altid":
 			if t.Code != "" {
-				terms = append(terms, t.Param+"#"+resources.OneLine(t.Code))
+				tb.Add(t.Param, "#", t.Code, "", "")
 			}
-			terms = append(terms, t.Param+"|"+resources.OneLine(t.System)+"|"+resources.OneLine(t.Code))
+			tb.Add(t.Param, "|", t.System, "|", t.Code)
 		}
 	}
 	for _, s := range x.Strings {
 		if s.Param == "address" {
-			terms = append(terms, s.Param+"~"+resources.OneLine(s.Norm), s.Param+"="+resources.OneLine(s.Exact))
+			tb.Add(s.Param, "~", s.Norm, "", "")
+			tb.Add(s.Param, "=", s.Exact, "", "")
 		}
 	}
-	if len(terms) > 0 {
-		// In a fixed order, however the entries came.
-		slices.Sort(terms)
-		row.Terms = "\n" + strings.Join(slices.Compact(terms), "\n") + "\n"
-	}
-refs:
+	row.Terms = tb.Packed()
 	for _, ref := range x.References {
-		bit := auditRoles[ref.Param]
-		if bit == 0 {
-			continue
+		if bit := auditRoles[ref.Param]; bit != 0 {
+			row.Refs = resources.AddAuditRef(row.Refs, bit, ref)
 		}
-		for i, have := range row.Refs {
-			if have.TargetType == ref.TargetType && have.TargetID == ref.TargetID && have.URL == ref.URL {
-				row.Refs[i].Roles |= bit
-				continue refs
-			}
-		}
-		row.Refs = append(row.Refs, AuditRef{Roles: bit, TargetType: ref.TargetType, TargetID: ref.TargetID, URL: ref.URL})
 	}
-	slices.SortFunc(row.Refs, func(a, b AuditRef) int {
-		return cmp.Or(strings.Compare(a.TargetType, b.TargetType), strings.Compare(a.TargetID, b.TargetID), strings.Compare(a.URL, b.URL))
-	})
-	row.Packed = packRefs(row.Refs)
+	resources.SortAuditRefs(row.Refs)
+	row.Packed = resources.PackAuditRefs(row.Refs)
 	return row
 }
 
-// packRefs renders references one per line: roles, type, id and URL
-// separated by tabs.
-func packRefs(refs []AuditRef) string {
-	var b strings.Builder
-	for _, r := range refs {
-		b.WriteString(strconv.Itoa(r.Roles))
-		for _, f := range []string{r.TargetType, r.TargetID, r.URL} {
-			b.WriteByte('\t')
-			b.WriteString(strings.ReplaceAll(resources.OneLine(f), "\t", " "))
-		}
-		b.WriteByte('\n')
+// AuditRowFor is the row of the stamped AuditEvent r created by p: the row
+// p carries (resources.CreateParams.Audit), else the one its index entries
+// make.
+func AuditRowFor(r resources.Resource, p resources.CreateParams) AuditRow {
+	if p.Audit == nil || p.Stamped.IsZero() {
+		return AuditRowOf(r, p.Index)
 	}
-	return b.String()
+	row := *p.Audit
+	row.Seq, row.ID, row.LastUpdated, row.Data = 0, r.ID, r.LastUpdated.UnixMicro(), r.Data
+	return row
 }
 
-// unpackRefs reads packRefs' text.
+// unpackRefs reads resources.PackAuditRefs' text.
 func unpackRefs(s string) []AuditRef {
 	var out []AuditRef
 	for _, line := range strings.Split(s, "\n") {
@@ -555,20 +513,6 @@ func AuditImmutable(typ string) error {
 		return nil
 	}
 	return resources.Invalid("forbidden", "", "AuditEvents are immutable: they cannot be updated or deleted")
-}
-
-// SplitAudit separates the AuditEvents of a batch of new resources (and
-// their index entries) from the others.
-func SplitAudit(rs []resources.Resource, idx []*resources.Index) (audit []resources.Resource, auditIdx []*resources.Index,
-	rest []resources.Resource, restIdx []*resources.Index) {
-	for i, r := range rs {
-		if r.Type == AuditType {
-			audit, auditIdx = append(audit, r), append(auditIdx, idx[i])
-		} else {
-			rest, restIdx = append(rest, r), append(restIdx, idx[i])
-		}
-	}
-	return audit, auditIdx, rest, restIdx
 }
 
 // AuditIndexOf returns the entries the audit log keeps of an AuditEvent, as

@@ -98,6 +98,18 @@ func (o ops) Create(ctx context.Context, p resources.CreateParams) (resources.Re
 	if err != nil {
 		return resources.Resource{}, err
 	}
+	return o.create(ctx, r, p)
+}
+
+// create writes r, the new resource p makes.
+func (o ops) create(ctx context.Context, r resources.Resource, p resources.CreateParams) (resources.Resource, error) {
+	if p.Type == search.AuditType && p.Audit != nil {
+		// The caller built the event's row (resources.CreateParams.Audit).
+		if err := search.Admits(ctx, r.Type, r.ID, p.Index); err != nil {
+			return resources.Resource{}, err
+		}
+		return r, o.insertAudit(ctx, search.AuditRowFor(r, p))
+	}
 	return o.insert(ctx, r, p.Index)
 }
 

@@ -206,7 +206,7 @@ func (s *Store) Create(ctx context.Context, p resources.CreateParams) (r resourc
 		return resources.Resource{}, err
 	}
 	err = s.WithTx(ctx, func(ctx context.Context, tx resources.Ops) error {
-		r, err = tx.(ops).insert(ctx, r, p.Index)
+		r, err = tx.(ops).create(ctx, r, p)
 		return err
 	})
 	return r, err

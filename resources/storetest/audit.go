@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -321,5 +322,89 @@ func testAuditLog(t *testing.T, s resources.Store) {
 	if h, err := s.History(scoped, resources.HistoryParams{Type: search.AuditType, Count: 1000}); err != nil ||
 		!slices.Equal(idsOf(h.Entries...), idsOf(ofA...)) {
 		t.Errorf("AuditEvent history in A's scope: %v %v", idsOf(h.Entries...), err)
+	}
+}
+
+// testAuditRowCreate: stamped AuditEvents that come with their audit log
+// row (resources.CreateParams.Audit, no index entries: how the server
+// writes its audit trail), one at a time and in batches large enough to be
+// copied, are found by every parameter the row holds, as events created
+// with index entries are.
+func testAuditRowCreate(t *testing.T, s resources.Store) {
+	ctx := context.Background()
+	pa := mustCreate(t, s, "Patient", patient("A"))
+	pr := mustCreate(t, s, "Practitioner", []byte(`{"resourceType":"Practitioner","name":[{"family":"Li"}]}`))
+	A, PR := "Patient/"+pa.ID, "Practitioner/"+pr.ID
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	params := func(n int, prefix string, withRow bool) []resources.CreateParams {
+		var ps []resources.CreateParams
+		for i := range n {
+			data, x := auditEvent(fmt.Sprintf("2026-04-%02dT08:00:00Z", 1+i%28), "4", "read", "dr-"+prefix, "10.1.0.1", PR, A)
+			id := fmt.Sprintf("%s-%d", prefix, i)
+			stamped, err := resources.Stamp(data, id, 1, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := resources.CreateParams{Type: search.AuditType, ID: id, Data: stamped, Stamped: at, Index: x}
+			if withRow {
+				row := search.AuditRowOf(resources.Resource{Type: search.AuditType, ID: id, LastUpdated: at, Data: stamped}, x)
+				p.Audit, p.Index = &row, nil
+			}
+			ps = append(ps, p)
+		}
+		return ps
+	}
+	one := params(1, "row1", true)[0]
+	if _, err := s.Create(ctx, one); err != nil {
+		t.Fatalf("create with its row: %v", err)
+	}
+	if _, err := s.(resources.BatchCreator).CreateMany(ctx, params(20, "rowN", true)); err != nil {
+		t.Fatalf("CreateMany with rows: %v", err)
+	}
+	if _, err := s.(resources.BatchCreator).CreateMany(ctx, params(20, "idxN", false)); err != nil {
+		t.Fatalf("CreateMany with index entries: %v", err)
+	}
+	got, err := s.Read(ctx, search.AuditType, one.ID)
+	if err != nil || string(got.Data) != string(one.Data) || !got.LastUpdated.Equal(at) {
+		t.Fatalf("read back: %+v %v", got, err)
+	}
+	// A batch large enough to be copied, one of whose ids is taken, is
+	// refused whole.
+	for _, withRow := range []bool{true, false} {
+		dup := params(20, "dupN", withRow)
+		dup[13].ID = "rowN-3"
+		_, err := s.(resources.BatchCreator).CreateMany(ctx, dup)
+		wantErr(t, err, resources.ErrVersionConflict)
+	}
+	count := func(query string) map[string]int {
+		t.Helper()
+		vals, _ := url.ParseQuery(query + "&_count=100")
+		q, err := search.Parse(search.R4, search.AuditType, vals, search.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, err := s.(Searcher).Search(ctx, q)
+		if err != nil {
+			t.Fatalf("AuditEvent?%s: %v", query, err)
+		}
+		n := map[string]int{}
+		for _, m := range page.Matches {
+			prefix, _, _ := strings.Cut(m.ID, "-")
+			n[prefix]++
+		}
+		return n
+	}
+	want := map[string]int{"row1": 1, "rowN": 20, "idxN": 20}
+	for _, q := range []string{"patient=" + A, "agent=" + PR, "entity=" + A, "outcome=4", "action=R", "subtype=read",
+		"subtype=http://hl7.org/fhir/restful-interaction|read", "address=10.1", "address:exact=10.1.0.1",
+		"date=ge2026-04-01&date=lt2026-05", "_lastUpdated=" + resources.FormatInstant(at)} {
+		if got := count(q); !maps.Equal(got, want) {
+			t.Errorf("AuditEvent?%s: %v, want %v", q, got, want)
+		}
+	}
+	for prefix, n := range map[string]int{"row1": 1, "rowN": 20, "idxN": 20} {
+		if got := count("altid=dr-" + prefix); got[prefix] != n || len(got) != 1 {
+			t.Errorf("AuditEvent?altid=dr-%s: %v", prefix, got)
+		}
 	}
 }

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) resources.Store) {
 		{"Scope", testScope},
 		{"CreateMany", testCreateMany},
 		{"AuditLog", testAuditLog},
+		{"AuditRowCreate", testAuditRowCreate},
 		{"SecurityLabels", testSecurityLabels},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,74 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// copyBuf builds a COPY stream in PostgreSQL's binary format: a header,
+// then per row its field count and each field as a length and its bytes,
+// then a trailer. Used where the rows are many and their types few (the
+// audit log): pgx's CopyFrom encodes every value through its type map,
+// which cost more than building the audit event did.
+type copyBuf struct{ b []byte }
+
+func newCopyBuf(size int) *copyBuf {
+	b := make([]byte, 0, size)
+	b = append(b, "PGCOPY\n\xff\r\n\x00"...)
+	b = binary.BigEndian.AppendUint32(b, 0) // flags
+	b = binary.BigEndian.AppendUint32(b, 0) // header extension length
+	return &copyBuf{b: b}
+}
+
+// row starts a row of n fields.
+func (c *copyBuf) row(n int) { c.b = binary.BigEndian.AppendUint16(c.b, uint16(n)) }
+
+// int8 appends a bigint field.
+func (c *copyBuf) int8(v int64) {
+	c.b = binary.BigEndian.AppendUint32(c.b, 8)
+	c.b = binary.BigEndian.AppendUint64(c.b, uint64(v))
+}
+
+// int4 appends an integer field.
+func (c *copyBuf) int4(v int32) {
+	c.b = binary.BigEndian.AppendUint32(c.b, 4)
+	c.b = binary.BigEndian.AppendUint32(c.b, uint32(v))
+}
+
+// text appends a text field (PostgreSQL checks its encoding).
+func (c *copyBuf) text(s string) {
+	c.b = binary.BigEndian.AppendUint32(c.b, uint32(len(s)))
+	c.b = append(c.b, s...)
+}
+
+// bytea appends a bytea field.
+func (c *copyBuf) bytea(v []byte) {
+	c.b = binary.BigEndian.AppendUint32(c.b, uint32(len(v)))
+	c.b = append(c.b, v...)
+}
+
+// bytes ends the stream and returns it.
+func (c *copyBuf) bytes() []byte { return binary.BigEndian.AppendUint16(c.b, 0xffff) }
+
+// connOf is what pgx.Tx and *pgx.Conn offer to reach the connection.
+type connOf interface{ Conn() *pgx.Conn }
+
+var errNoConn = errors.New("binary copy needs a transaction's connection")
+
+// copyBinary copies the stream c into table's columns through the
+// connection of the transaction q. table and columns are the package's own
+// constants, never input.
+func copyBinary(ctx context.Context, q querier, table string, columns []string, c *copyBuf) error {
+	tx, ok := q.(connOf)
+	if !ok {
+		return errNoConn
+	}
+	_, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(c.bytes()),
+		"COPY "+table+" ("+strings.Join(columns, ", ")+") FROM STDIN (FORMAT binary)")
+	return err
+}
