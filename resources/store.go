@@ -89,6 +89,9 @@ type UpdateParams struct {
 	// Index are the new version's search index entries; they replace the
 	// previous version's. nil means none.
 	Index *Index
+	// Guard, when set, may refuse the write by what the current version is
+	// labelled (see LabelGuard).
+	Guard LabelGuard
 }
 
 // DeleteParams describes a delete.
@@ -97,7 +100,19 @@ type DeleteParams struct {
 	ID   string
 	// IfMatch, when > 0, is the version the caller expects to be current.
 	IfMatch int64
+	// Guard, when set, may refuse the delete by what the current version is
+	// labelled (see LabelGuard).
+	Guard LabelGuard
 }
+
+// LabelGuard decides whether a write may replace or delete the current
+// version of a resource, given that version's security labels as
+// Index.SecurityLabels renders them ("" for none). The store calls it in
+// the write's transaction after locking the current version, and only when
+// there is one that is not deleted, so that no concurrent write can change
+// the labels between the decision and the write; an error aborts the write
+// and is returned as it is.
+type LabelGuard func(labels string) error
 
 // HistoryParams selects versions for a history interaction. Type and ID narrow
 // the scope: both empty is system history, ID empty is type history.

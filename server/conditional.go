@@ -86,6 +86,9 @@ var errMultiple = errorf(http.StatusPreconditionFailed, "multiple-matches", "the
 func (s *Server) conditionalCreate(r *http.Request, typ string, p resources.Parsed, cond string) (*response, error) {
 	var res resources.Resource
 	var existed bool
+	if err := s.checkLabels(r, "create", &resources.Resource{Type: typ, Data: p.JSON}); err != nil {
+		return nil, err
+	}
 	err := s.inTx(r.Context(), func(ctx context.Context, tx resources.Ops) error {
 		found, err := s.match(ctx, tx, typ, cond, "If-None-Exist")
 		if err != nil {
@@ -96,8 +99,9 @@ func (s *Server) conditionalCreate(r *http.Request, typ string, p resources.Pars
 			res, err = tx.Create(ctx, resources.CreateParams{Type: typ, ID: preassigned(r), Data: p.JSON, Index: s.index(ctx, typ, p.JSON)})
 			return err
 		case 1:
+			// The match is returned: a labelled one only to whom may read it.
 			res, existed = found[0], true
-			return nil
+			return s.checkLabels(r, "read", &res)
 		}
 		return errMultiple
 	})
@@ -128,6 +132,9 @@ func (s *Server) conditionalUpdate(w http.ResponseWriter, r *http.Request) (*res
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkLabels(r, "update", &resources.Resource{Type: typ, Data: p.JSON}); err != nil {
+		return nil, err
+	}
 	var res resources.Resource
 	var created bool
 	err = s.inTx(r.Context(), func(ctx context.Context, tx resources.Ops) error {
@@ -154,7 +161,8 @@ func (s *Server) conditionalUpdate(w http.ResponseWriter, r *http.Request) (*res
 		default:
 			return errMultiple
 		}
-		res, created, err = tx.Update(ctx, resources.UpdateParams{Type: typ, ID: id, Data: p.JSON, IfMatch: match, Index: s.index(ctx, typ, p.JSON)})
+		res, created, err = tx.Update(ctx, resources.UpdateParams{Type: typ, ID: id, Data: p.JSON, IfMatch: match, Index: s.index(ctx, typ, p.JSON),
+			Guard: s.labelGuard(r, "update", typ)})
 		return err
 	})
 	if err != nil {
@@ -184,7 +192,7 @@ func (s *Server) conditionalDelete(w http.ResponseWriter, r *http.Request) (*res
 		case len(found) == 0:
 			return nil
 		}
-		d, err := tx.Delete(ctx, resources.DeleteParams{Type: typ, ID: found[0].ID})
+		d, err := tx.Delete(ctx, resources.DeleteParams{Type: typ, ID: found[0].ID, Guard: s.labelGuard(r, "delete", typ)})
 		res = &d
 		return err
 	})

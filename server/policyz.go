@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -117,30 +116,38 @@ func (s *Server) checkLabels(r *http.Request, interaction string, res *resources
 	return s.decide(r, p, interaction, res.Type, head.Meta.Security)
 }
 
-// checkWrite applies the policy to the security labels a write touches: those
-// of the current version (an update or delete of a labelled resource needs
-// the same permission as reading it) and those of the new version (labelling
-// a resource sensitive needs it too). Only principals with roles under an
-// Authorizer are checked, so the common path costs nothing.
-func (s *Server) checkWrite(r *http.Request, interaction, typ, id string, data []byte) error {
+// labelGuard is the LabelGuard of an update or delete by the request's
+// principal: replacing or deleting a labelled version needs the same
+// permission as reading it. The store applies it to the current version it
+// has locked for the write, so that a concurrent write cannot relabel the
+// resource between the decision and the write (labels of the new version
+// are checked before, by checkLabels on the body). nil when the request's
+// principal is not checked, so the common path costs nothing.
+func (s *Server) labelGuard(r *http.Request, interaction, typ string) resources.LabelGuard {
 	p, ok := auth.FromContext(r.Context())
 	if !ok || s.cfg.Authorizer == nil || len(p.Roles) == 0 {
 		return nil
 	}
-	if id != "" {
-		cur, err := s.ops(r.Context()).Read(r.Context(), typ, id)
-		if err == nil {
-			if err := s.checkLabels(r, interaction, &cur); err != nil {
-				return err
-			}
-		} else if !errors.Is(err, resources.ErrNotFound) && !errors.Is(err, resources.ErrGone) {
-			return err
+	return func(labels string) error {
+		if labels == "" {
+			return nil
 		}
+		return s.decide(r, p, interaction, typ, parseLabels(labels))
 	}
-	if data != nil {
-		return s.checkLabels(r, interaction, &resources.Resource{Type: typ, Data: data})
+}
+
+// parseLabels reads labels as Index.SecurityLabels renders them: one
+// system|code per line. A system is a URI, which has no "|"; a code may.
+func parseLabels(labels string) []policy.Coding {
+	var out []policy.Coding
+	for line := range strings.SplitSeq(labels, "\n") {
+		if line == "" {
+			continue
+		}
+		system, code, _ := strings.Cut(line, "|")
+		out = append(out, policy.Coding{System: system, Code: code})
 	}
-	return nil
+	return out
 }
 
 // excludeSensitive pushes the sensitivity rule into a search: unless the

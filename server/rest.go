@@ -141,7 +141,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) (*response, erro
 	if cond := r.Header.Get("If-None-Exist"); cond != "" {
 		return s.conditionalCreate(r, typ, p, cond)
 	}
-	if err := s.checkWrite(r, "create", typ, "", p.JSON); err != nil {
+	if err := s.checkLabels(r, "create", &resources.Resource{Type: typ, Data: p.JSON}); err != nil {
 		return nil, err
 	}
 	// The server assigns the id; an id in the body is ignored (FHIR R4 create).
@@ -269,11 +269,11 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) (*response, erro
 	if p.ID != id {
 		return nil, errorAt(http.StatusBadRequest, "invalid", typ+".id", "the body's id %q differs from the URL's id %q", p.ID, id)
 	}
-	if err := s.checkWrite(r, "update", typ, id, p.JSON); err != nil {
+	if err := s.checkLabels(r, "update", &resources.Resource{Type: typ, Data: p.JSON}); err != nil {
 		return nil, err
 	}
 	res, created, err := s.ops(r.Context()).Update(r.Context(), resources.UpdateParams{Type: typ, ID: id, Data: p.JSON, IfMatch: match,
-		Index: s.index(r.Context(), typ, p.JSON)})
+		Index: s.index(r.Context(), typ, p.JSON), Guard: s.labelGuard(r, "update", typ)})
 	if err != nil {
 		return nil, err
 	}
@@ -285,10 +285,8 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) (*response, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkWrite(r, "delete", typ, id, nil); err != nil {
-		return nil, err
-	}
-	res, err := s.ops(r.Context()).Delete(r.Context(), resources.DeleteParams{Type: typ, ID: id, IfMatch: match})
+	res, err := s.ops(r.Context()).Delete(r.Context(), resources.DeleteParams{Type: typ, ID: id, IfMatch: match,
+		Guard: s.labelGuard(r, "delete", typ)})
 	if errors.Is(err, resources.ErrNotFound) && match == 0 {
 		// Deleting what does not exist succeeds without a new version (R4 http.html#delete).
 		return deleted(r, nil, typ+"/"+id+" does not exist; nothing to delete"), nil

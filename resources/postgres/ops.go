@@ -74,7 +74,7 @@ SELECT count(*) FROM r`
 
 const (
 	sqlRead  = `SELECT version, last_updated, deleted, data FROM resources WHERE type = $1 AND id = $2`
-	sqlLock  = `SELECT version, last_updated, deleted FROM resources WHERE type = $1 AND id = $2 FOR UPDATE`
+	sqlLock  = `SELECT version, last_updated, deleted, labels FROM resources WHERE type = $1 AND id = $2 FOR UPDATE`
 	sqlVRead = `SELECT last_updated, deleted, method, data FROM resource_history
 WHERE type = $1 AND id = $2 AND version = $3`
 )
@@ -302,6 +302,9 @@ func update(ctx context.Context, q querier, p resources.UpdateParams) (resources
 		if p.IfMatch > 0 && p.IfMatch != cur.version {
 			return resources.Resource{}, false, resources.ErrPreconditionFailed
 		}
+		if err := cur.guard(p.Guard); err != nil {
+			return resources.Resource{}, false, err
+		}
 		if ok, err := engine.Permits(ctx, &ops{q: q}, p.Type, p.ID); err != nil {
 			return resources.Resource{}, false, err
 		} else if !ok {
@@ -345,6 +348,9 @@ func remove(ctx context.Context, q querier, p resources.DeleteParams) (resources
 	case p.IfMatch > 0 && p.IfMatch != cur.version:
 		return resources.Resource{}, resources.ErrPreconditionFailed
 	}
+	if err := cur.guard(p.Guard); err != nil {
+		return resources.Resource{}, err
+	}
 	if ok, err := engine.Permits(ctx, &ops{q: q}, p.Type, p.ID); err != nil {
 		return resources.Resource{}, err
 	} else if !ok {
@@ -363,11 +369,20 @@ func remove(ctx context.Context, q querier, p resources.DeleteParams) (resources
 type current struct {
 	version, micros int64
 	deleted         bool
+	labels          string
+}
+
+// guard applies a write's LabelGuard to the locked current version.
+func (cur current) guard(g resources.LabelGuard) error {
+	if g == nil || cur.deleted {
+		return nil
+	}
+	return g(cur.labels)
 }
 
 // lock selects the current row FOR UPDATE; found is false when there is none.
 func lock(ctx context.Context, q querier, typ, id, op string) (cur current, found bool, err error) {
-	err = q.QueryRow(ctx, sqlLock, typ, id).Scan(&cur.version, &cur.micros, &cur.deleted)
+	err = q.QueryRow(ctx, sqlLock, typ, id).Scan(&cur.version, &cur.micros, &cur.deleted, &cur.labels)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return current{}, false, nil
 	}

@@ -32,7 +32,7 @@ func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
 			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`},
 		{&st.read, `SELECT version, last_updated, deleted, data FROM resources WHERE type = ?1 AND id = ?2`},
 		{&st.vread, `SELECT last_updated, deleted, method, data FROM resource_history WHERE type = ?1 AND id = ?2 AND version = ?3`},
-		{&st.current, `SELECT version, last_updated, deleted FROM resources WHERE type = ?1 AND id = ?2`},
+		{&st.current, `SELECT version, last_updated, deleted, labels FROM resources WHERE type = ?1 AND id = ?2`},
 		{&st.upsert, `INSERT INTO resources (type, id, version, last_updated, deleted, data, labels) VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)
 			ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, last_updated = excluded.last_updated,
 				deleted = 0, data = excluded.data, labels = excluded.labels RETURNING rid`},
@@ -212,25 +212,39 @@ func finish(r resources.Resource, micros int64, err error, op string) (resources
 	return r, nil
 }
 
-// current returns the current version row of a resource, or found=false.
-func (o ops) current(ctx context.Context, typ, id string) (version, micros int64, deleted, found bool, err error) {
-	err = o.stmt(ctx, o.st.current).QueryRowContext(ctx, typ, id).Scan(&version, &micros, &deleted)
+// current returns the current version row of a resource (its version,
+// lastUpdated, whether it is deleted and its labels), or found=false.
+func (o ops) current(ctx context.Context, typ, id string) (version, micros int64, deleted, found bool, labels string, err error) {
+	err = o.stmt(ctx, o.st.current).QueryRowContext(ctx, typ, id).Scan(&version, &micros, &deleted, &labels)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, 0, false, false, nil
+		return 0, 0, false, false, "", nil
 	}
-	return version, micros, deleted, err == nil, wrap("lock", err)
+	return version, micros, deleted, err == nil, labels, wrap("lock", err)
+}
+
+// guard applies a write's LabelGuard to the current version, when there is
+// one that is not deleted. Writes are serialised: nothing changes the
+// labels between this and the write.
+func guard(g resources.LabelGuard, found, deleted bool, labels string) error {
+	if g == nil || !found || deleted {
+		return nil
+	}
+	return g(labels)
 }
 
 func (o ops) Update(ctx context.Context, p resources.UpdateParams) (resources.Resource, bool, error) {
 	if err := search.AuditImmutable(p.Type); err != nil {
 		return resources.Resource{}, false, err
 	}
-	version, prev, _, found, err := o.current(ctx, p.Type, p.ID)
+	version, prev, deleted, found, labels, err := o.current(ctx, p.Type, p.ID)
 	if err != nil {
 		return resources.Resource{}, false, err
 	}
 	if p.IfMatch > 0 && (!found || p.IfMatch != version) {
 		return resources.Resource{}, false, resources.ErrPreconditionFailed
+	}
+	if err := guard(p.Guard, found, deleted, labels); err != nil {
+		return resources.Resource{}, false, err
 	}
 	if err := o.admit(ctx, p.Type, p.ID, found, p.Index); err != nil {
 		return resources.Resource{}, false, err
@@ -263,7 +277,7 @@ func (o ops) Delete(ctx context.Context, p resources.DeleteParams) (resources.Re
 	if err := search.AuditImmutable(p.Type); err != nil {
 		return resources.Resource{}, err
 	}
-	version, prev, deleted, found, err := o.current(ctx, p.Type, p.ID)
+	version, prev, deleted, found, labels, err := o.current(ctx, p.Type, p.ID)
 	switch {
 	case err != nil:
 		return resources.Resource{}, err
@@ -271,6 +285,9 @@ func (o ops) Delete(ctx context.Context, p resources.DeleteParams) (resources.Re
 		return resources.Resource{}, resources.ErrNotFound
 	case p.IfMatch > 0 && p.IfMatch != version:
 		return resources.Resource{}, resources.ErrPreconditionFailed
+	}
+	if err := guard(p.Guard, found, deleted, labels); err != nil {
+		return resources.Resource{}, err
 	}
 	if ok, err := engine.Permits(ctx, o, p.Type, p.ID); err != nil {
 		return resources.Resource{}, err
@@ -340,7 +357,8 @@ func (s *Store) History(ctx context.Context, p resources.HistoryParams) (resourc
 			}
 		} else {
 			var one int
-			err = s.rs.current.QueryRowContext(ctx, p.Type, p.ID).Scan(&one, &one, &one)
+			var labels string
+			err = s.rs.current.QueryRowContext(ctx, p.Type, p.ID).Scan(&one, &one, &one, &labels)
 			found = err == nil
 			if errors.Is(err, sql.ErrNoRows) {
 				err = nil

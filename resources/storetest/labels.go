@@ -2,7 +2,10 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/meizhou-yiyang/yiyang/resources"
@@ -148,4 +151,147 @@ func CheckMigratedLabels(t *testing.T, s resources.Store, labelledID, plainID st
 	if got := plainIDs(page.Matches); !slices.Equal(got, []string{plainID}) {
 		t.Errorf("after migration 9, excluding PSY finds %v, want only %s (not %s)", got, plainID, labelledID)
 	}
+}
+
+// testLabelGuard: an update's or delete's LabelGuard sees the labels of
+// the current version (as Index.SecurityLabels renders them), in the
+// write's transaction; its error aborts the write, which leaves no
+// version, and comes back as it is. It is not asked when there is no
+// current version or it is deleted. Concurrent relabelling cannot slip
+// between the guard and the write: updates racing a guard that refuses
+// the label are all either refused or applied to an unlabelled version.
+func testLabelGuard(t *testing.T, s resources.Store) {
+	ctx := context.Background()
+	cond := []byte(`{"resourceType":"Condition","subject":{"reference":"Patient/p1"}}`)
+	r, err := s.Create(ctx, resources.CreateParams{Type: "Condition", Data: cond, Index: labelled(psy, hiv)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := errors.New("refused by the guard")
+	var seen []string
+	deny := func(labels string) error { seen = append(seen, labels); return refused }
+	allow := func(labels string) error { seen = append(seen, labels); return nil }
+	wantLabels := labelled(psy, hiv).SecurityLabels()
+
+	_, _, err = s.Update(ctx, resources.UpdateParams{Type: "Condition", ID: r.ID, Data: cond, Guard: deny})
+	if !errors.Is(err, refused) || len(seen) != 1 || seen[0] != wantLabels {
+		t.Fatalf("refusing guard on update: %v, saw %q, want %q", err, seen, wantLabels)
+	}
+	_, err = s.Delete(ctx, resources.DeleteParams{Type: "Condition", ID: r.ID, Guard: deny})
+	if !errors.Is(err, refused) || len(seen) != 2 || seen[1] != wantLabels {
+		t.Fatalf("refusing guard on delete: %v, saw %q", err, seen)
+	}
+	if cur, err := s.Read(ctx, "Condition", r.ID); err != nil || cur.VersionID != 1 {
+		t.Fatalf("after refused writes: version %d, %v; want 1", cur.VersionID, err)
+	}
+	// Inside a transaction too.
+	err = s.WithTx(ctx, func(ctx context.Context, tx resources.Ops) error {
+		_, _, err := tx.Update(ctx, resources.UpdateParams{Type: "Condition", ID: r.ID, Data: cond, Guard: deny})
+		return err
+	})
+	if !errors.Is(err, refused) {
+		t.Fatalf("refusing guard in a transaction: %v", err)
+	}
+	// Allowed: the update writes version 2 without labels; the guard of the
+	// next write sees none.
+	seen = nil
+	if _, _, err := s.Update(ctx, resources.UpdateParams{Type: "Condition", ID: r.ID, Data: cond, Index: labelled(), Guard: allow}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Delete(ctx, resources.DeleteParams{Type: "Condition", ID: r.ID, Guard: allow}); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 2 || seen[0] != wantLabels || seen[1] != "" {
+		t.Fatalf("allowing guards saw %q, want %q then none", seen, wantLabels)
+	}
+	// Deleted, or absent: nothing to guard.
+	seen = nil
+	if _, _, err := s.Update(ctx, resources.UpdateParams{Type: "Condition", ID: r.ID, Data: cond, Guard: deny}); err != nil {
+		t.Fatalf("update of a deleted resource: %v", err)
+	}
+	if _, created, err := s.Update(ctx, resources.UpdateParams{Type: "Condition", ID: "guard-new", Data: cond, Guard: deny}); err != nil || !created {
+		t.Fatalf("update-as-create: %v %v", created, err)
+	}
+	if len(seen) != 0 {
+		t.Fatalf("guard asked without a current version: %q", seen)
+	}
+
+	// Race: writers label the resource sensitive and back while others
+	// update it under a guard that refuses the label. A guarded update must
+	// never replace a labelled version: in the history, no version a
+	// guarded writer wrote follows a labelled one.
+	base, err := s.Create(ctx, resources.CreateParams{Type: "Condition", Data: text(cond, "plain"), Index: labelled()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var failures []string
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 15 {
+				var err error
+				if w%2 == 0 {
+					data, x := text(cond, "plain"), labelled()
+					if i%2 == 0 {
+						data, x = text(cond, "psy"), labelled(psy)
+					}
+					_, _, err = s.Update(ctx, resources.UpdateParams{Type: "Condition", ID: base.ID, Data: data, Index: x})
+				} else {
+					_, _, err = s.Update(ctx, resources.UpdateParams{Type: "Condition", ID: base.ID, Data: text(cond, "guarded"),
+						Index: labelled(), Guard: func(labels string) error {
+							if labels != "" {
+								return refused
+							}
+							return nil
+						}})
+				}
+				if err != nil && !errors.Is(err, refused) {
+					mu.Lock()
+					failures = append(failures, err.Error())
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(failures) > 0 {
+		t.Fatalf("concurrent updates failed: %v", failures)
+	}
+	page, err := s.History(ctx, resources.HistoryParams{Type: "Condition", ID: base.ID, Count: resources.MaxPageSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	guarded := 0
+	for i := len(page.Entries) - 2; i >= 0; i-- { // oldest first
+		prev, cur := textOf(t, page.Entries[i+1].Data), textOf(t, page.Entries[i].Data)
+		if cur == "guarded" {
+			guarded++
+			if prev == "psy" {
+				t.Fatalf("version %d, by a guarded writer, replaced labelled version %d", page.Entries[i].VersionID, page.Entries[i+1].VersionID)
+			}
+		}
+	}
+	if guarded == 0 || len(page.Entries) < 10 {
+		t.Fatalf("the race ran too little to test anything: %d versions, %d guarded", len(page.Entries), guarded)
+	}
+}
+
+// text is a Condition with code.text set.
+func text(cond []byte, s string) []byte {
+	return append(cond[:len(cond)-1:len(cond)-1], `,"code":{"text":"`+s+`"}}`...)
+}
+
+func textOf(t *testing.T, data []byte) string {
+	var c struct {
+		Code struct {
+			Text string `json:"text"`
+		} `json:"code"`
+	}
+	if err := json.Unmarshal(data, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c.Code.Text
 }

@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) resources.Store) {
 		{"AuditLog", testAuditLog},
 		{"AuditRowCreate", testAuditRowCreate},
 		{"SecurityLabels", testSecurityLabels},
+		{"LabelGuard", testLabelGuard},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
