@@ -122,10 +122,30 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) (*response, err
 	}
 	base := s.base(r)
 	for _, e := range page.Entries {
+		// Labelled versions are for whom may read them: the history of a
+		// labelled resource is refused as reading it is; a type or system
+		// history leaves such versions out (its page is then shorter).
+		if err := s.checkLabels(r, historyInteraction(p), &e); err != nil {
+			if p.ID != "" {
+				return nil, err
+			}
+			continue
+		}
 		b.Entry = append(b.Entry, historyEntry(base, e))
 	}
 	body, err := json.Marshal(b)
 	return &response{body: body}, err
+}
+
+// historyInteraction is the interaction a history request is.
+func historyInteraction(p resources.HistoryParams) string {
+	switch {
+	case p.ID != "":
+		return "history-instance"
+	case p.Type != "":
+		return "history-type"
+	}
+	return "history-system"
 }
 
 func historyEntry(base string, e resources.Resource) bundleEntry {

@@ -55,6 +55,41 @@ func TestRolePolicy(t *testing.T) {
 					}
 				})
 			}
+			// No other read path shows the doctor the sensitive condition:
+			// its history is refused as reading it is; type history,
+			// includes, _has and other searches leave it out.
+			for _, tc := range []struct {
+				path   string
+				status int
+			}{
+				{"/Condition/dep/_history", 403}, {"/Condition/dep/_history/1", 403}, {"/Condition/_history", 200},
+				{"/Patient?_id=p1&_revinclude=Condition:subject", 200}, {"/Patient/p1/Condition", 200},
+				{"/Condition?_id=flu&_include=Condition:subject&_revinclude:iterate=Condition:subject", 200},
+				{"/Patient?_has:Condition:subject:code:text=depression", 200}, {"/Condition?_id=dep", 200},
+				{"/Condition?code:text=depression", 200}, {"/Condition?_content=depression", 200},
+			} {
+				res := c.do(http.MethodGet, tc.path, nil, "Authorization", doctor)
+				leak := strings.Contains(string(res.body), `"id":"dep"`)
+				if strings.Contains(tc.path, "_has") {
+					// That p1 matches tells that it has such a condition.
+					leak = strings.Contains(string(res.body), `"id":"p1"`)
+				}
+				if leak || res.status != tc.status {
+					t.Errorf("GET %s shows the doctor the sensitive condition (%d, want %d): %s", tc.path, res.status, tc.status, res.body)
+				}
+			}
+			// The same paths show it to whom may see it.
+			for _, path := range []string{"/Condition/dep/_history", "/Condition/_history", "/Patient?_id=p1&_revinclude=Condition:subject",
+				"/Condition?_id=flu&_include=Condition:subject&_revinclude:iterate=Condition:subject",
+				"/Patient?_has:Condition:subject:code:text=depression", "/Condition?code:text=depression"} {
+				want := `"id":"dep"`
+				if strings.Contains(path, "_has") {
+					want = `"id":"p1"`
+				}
+				if res := c.do(http.MethodGet, path, nil, "Authorization", psych); !strings.Contains(string(res.body), want) {
+					t.Errorf("GET %s does not show the sensitive condition to sensitive-access: %d %s", path, res.status, res.body)
+				}
+			}
 			// Search leaves sensitive resources out unless allowed.
 			count := func(authz string, h ...string) int {
 				res := c.do(http.MethodGet, "/Condition?subject=Patient/p1", nil, append([]string{"Authorization", authz}, h...)...)

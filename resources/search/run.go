@@ -186,17 +186,26 @@ func (e Engine) filtersExcept(b *builder, q *Query, skip int) (string, error) {
 
 func (e Engine) builder() *builder { return &builder{d: e.Dialect, fold: e.Fold, conv: e.Convert} }
 
-// scoped is a builder carrying the scope of ctx.
+// scoped is a builder carrying the scope of ctx and the labels its search
+// excludes.
 func (e Engine) scoped(ctx context.Context) *builder {
 	b := e.builder()
 	b.scope = ScopeFrom(ctx)
+	b.exclude, _ = ctx.Value(excludedKey{}).([]string)
 	return b
 }
+
+// excludedKey carries Query.ExcludeLabels to the queries of a search
+// (count, _include, _revinclude).
+type excludedKey struct{}
 
 // Search runs q: one page of matches, then the total when asked for, then
 // the _include and _revinclude resources of the page.
 func (e Engine) Search(ctx context.Context, ex Executor, q *Query) (Page, error) {
 	page := Page{Total: -1}
+	if len(q.ExcludeLabels) > 0 {
+		ctx = context.WithValue(ctx, excludedKey{}, q.ExcludeLabels)
+	}
 	b := e.scoped(ctx)
 	drive := driver(q)
 	b.correlated = drive >= 0

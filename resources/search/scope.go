@@ -376,11 +376,19 @@ func matchesToken(f Filter, x *resources.Index) bool {
 	return false
 }
 
-// andConfined appends to cond the scope's condition on alias a of type typ.
+// andConfined appends to cond the scope's condition on alias a of type typ
+// and the exclusion of the search's excluded labels (which AuditEvents,
+// not in the resources table, do not carry).
 func (b *builder) andConfined(cond, a, typ string) (string, error) {
 	c, err := b.confine(a, typ, false)
-	if err != nil || c == "" {
+	if err != nil {
 		return cond, err
 	}
-	return cond + " AND " + c, nil
+	if c != "" {
+		cond += " AND " + c
+	}
+	if len(b.exclude) > 0 && typ != AuditType {
+		cond += " AND " + b.excludeLabels(a, b.exclude)
+	}
+	return cond, nil
 }

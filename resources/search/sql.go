@@ -58,6 +58,10 @@ type builder struct {
 	correlated bool
 	// scope confines every resource the query reads (see Scope).
 	scope *Scope
+	// exclude are the security labels no resource the query reads may
+	// carry: the matches, and those it reads through chains, _has,
+	// _include and _revinclude (Query.ExcludeLabels).
+	exclude []string
 	// alias counter for nested subqueries
 	n int
 }
