@@ -55,6 +55,7 @@ func TestRolePolicy(t *testing.T) {
 					}
 				})
 			}
+			c.do(http.MethodPut, "/Encounter/e1", []byte(`{"resourceType":"Encounter","id":"e1","status":"finished","class":{"code":"AMB"},"subject":{"reference":"Patient/p1"},"reasonReference":[{"reference":"Condition/dep"}]}`), "Authorization", admin)
 			// No other read path shows the doctor the sensitive condition:
 			// its history is refused as reading it is; type history,
 			// includes, _has and other searches leave it out.
@@ -67,9 +68,14 @@ func TestRolePolicy(t *testing.T) {
 				{"/Condition?_id=flu&_include=Condition:subject&_revinclude:iterate=Condition:subject", 200},
 				{"/Patient?_has:Condition:subject:code:text=depression", 200}, {"/Condition?_id=dep", 200},
 				{"/Condition?code:text=depression", 200}, {"/Condition?_content=depression", 200},
+				{"/Encounter?reason-reference:Condition.code:text=depression", 200},
 			} {
 				res := c.do(http.MethodGet, tc.path, nil, "Authorization", doctor)
 				leak := strings.Contains(string(res.body), `"id":"dep"`)
+				if strings.Contains(tc.path, "reason-reference:") {
+					// That e1 matches tells that its reason is such a condition.
+					leak = strings.Contains(string(res.body), `"id":"e1"`)
+				}
 				if strings.Contains(tc.path, "_has") {
 					// That p1 matches tells that it has such a condition.
 					leak = strings.Contains(string(res.body), `"id":"p1"`)
@@ -81,8 +87,12 @@ func TestRolePolicy(t *testing.T) {
 			// The same paths show it to whom may see it.
 			for _, path := range []string{"/Condition/dep/_history", "/Condition/_history", "/Patient?_id=p1&_revinclude=Condition:subject",
 				"/Condition?_id=flu&_include=Condition:subject&_revinclude:iterate=Condition:subject",
-				"/Patient?_has:Condition:subject:code:text=depression", "/Condition?code:text=depression"} {
+				"/Patient?_has:Condition:subject:code:text=depression", "/Condition?code:text=depression",
+				"/Encounter?reason-reference:Condition.code:text=depression"} {
 				want := `"id":"dep"`
+				if strings.Contains(path, "reason-reference:") {
+					want = `"id":"e1"`
+				}
 				if strings.Contains(path, "_has") {
 					want = `"id":"p1"`
 				}
