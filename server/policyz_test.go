@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -149,6 +150,85 @@ func TestRolePolicy(t *testing.T) {
 					}
 					if res := c.do(tc.method, tc.path, body, h...); res.status != tc.status {
 						t.Fatalf("%d, want %d: %s", res.status, tc.status, res.body)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestSearchReach: what a search reads beyond its own type (_include,
+// _revinclude, chains, _has) is held to the token's scopes and the role
+// policy, as reading those resources would be: an explicit type they may
+// not search is 403, an open _include is narrowed to the types they may.
+// Both backends.
+func TestSearchReach(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			iss, v := testIssuer(t)
+			pol, err := policy.New(context.Background(), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, c := serve(t, server.Config{Store: b.open(t), Auth: v, Authorizer: pol})
+			token := func(scope string, roles ...string) string {
+				claims := map[string]any{}
+				if len(roles) > 0 {
+					claims["roles"] = roles
+				}
+				return "Bearer " + iss.Token(t, "u", scope, claims)
+			}
+			admin := token("user/*.cruds", "admin")
+			for _, put := range []string{
+				`{"resourceType":"Patient","id":"p1","name":[{"family":"Zhang"}]}`,
+				`{"resourceType":"Encounter","id":"e1","status":"finished","class":{"code":"AMB"},"subject":{"reference":"Patient/p1"}}`,
+				`{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"bp"},"subject":{"reference":"Patient/p1"},"encounter":{"reference":"Encounter/e1"}}`,
+				`{"resourceType":"Provenance","id":"pv1","target":[{"reference":"Observation/o1"}],"recorded":"2024-01-01T00:00:00Z","agent":[{"who":{"display":"x"}}]}`,
+			} {
+				var head struct{ ResourceType, ID string }
+				_ = json.Unmarshal([]byte(put), &head)
+				if res := c.do(http.MethodPut, "/"+head.ResourceType+"/"+head.ID, []byte(put), "Authorization", admin); res.status >= 300 {
+					t.Fatalf("put %s: %d %s", head.ID, res.status, res.body)
+				}
+			}
+			obsOnly := token("user/Observation.rs")
+			obsAndPatient := token("user/Observation.rs user/Patient.rs")
+			pharmacist := token("user/*.rs", "pharmacist")
+			doctor := token("user/*.rs", "doctor")
+			for _, tc := range []struct {
+				name, authz, path string
+				status            int
+				has, hasNot       []string // ids in the body, or not
+			}{
+				{"scope without Patient: include of subject", obsOnly, "/Observation?_include=Observation:subject", 403, nil, nil},
+				{"scope without Patient: typed include", obsOnly, "/Observation?_include=Observation:subject:Patient", 403, nil, nil},
+				{"scope with Patient: include", obsAndPatient, "/Observation?_include=Observation:subject", 200, []string{"o1", "p1"}, nil},
+				{"scope without Encounter: open include narrowed", obsAndPatient, "/Observation?_include=Observation:*", 200, []string{"o1", "p1"}, []string{"e1"}},
+				{"scope without Provenance: revinclude", obsAndPatient, "/Observation?_revinclude=Provenance:target", 403, nil, nil},
+				{"scope without Encounter: chain", obsOnly, "/Observation?encounter:Encounter.status=finished", 403, nil, nil},
+				{"scope without Provenance: _has", obsOnly, "/Observation?_has:Provenance:target:recorded=2024", 403, nil, nil},
+				{"pharmacist: revinclude of Provenance", pharmacist, "/Observation?_revinclude=Provenance:target", 403, nil, nil},
+				{"pharmacist: include of Encounter", pharmacist, "/Observation?_include=Observation:encounter", 403, nil, nil},
+				{"pharmacist: open include narrowed", pharmacist, "/Observation?_include=Observation:*", 200, []string{"o1", "p1"}, []string{"e1"}},
+				{"pharmacist: chain through Encounter", pharmacist, "/Observation?encounter:Encounter.status=finished", 403, nil, nil},
+				{"pharmacist: _has over Provenance", pharmacist, "/Observation?_has:Provenance:target:recorded=2024", 403, nil, nil},
+				{"pharmacist: chain through Patient", pharmacist, "/Observation?subject:Patient.name=Zhang", 200, []string{"o1"}, nil},
+				{"doctor: all of it", doctor, "/Observation?_include=Observation:*&_revinclude=Provenance:target&encounter:Encounter.status=finished&_has:Provenance:target:recorded=2024", 200, []string{"o1", "p1", "e1", "pv1"}, nil},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					res := c.do(http.MethodGet, tc.path, nil, "Authorization", tc.authz)
+					if res.status != tc.status {
+						t.Fatalf("%d, want %d: %s", res.status, tc.status, res.body)
+					}
+					for _, id := range tc.has {
+						if !strings.Contains(string(res.body), `"id":"`+id+`"`) {
+							t.Errorf("%s missing: %s", id, res.body)
+						}
+					}
+					for _, id := range tc.hasNot {
+						if strings.Contains(string(res.body), `"id":"`+id+`"`) {
+							t.Errorf("%s returned: %s", id, res.body)
+						}
 					}
 				})
 			}

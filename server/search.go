@@ -97,6 +97,9 @@ func (s *Server) runSearch(r *http.Request, typ string, c *search.Compartment) (
 // searchBundle runs q and renders the searchset Bundle; params are the
 // request's parameters, repeated in the self and next links.
 func (s *Server) searchBundle(r *http.Request, q *search.Query, params url.Values) (*response, error) {
+	if err := s.authorizeReach(r, q); err != nil {
+		return nil, err
+	}
 	s.excludeSensitive(r, q)
 	st, ok := s.cfg.Store.(searcher)
 	if !ok {

@@ -177,4 +177,8 @@ type Include struct {
 	Iterate bool
 	// Wildcard is true for Source:*.
 	Wildcard bool
+	// Types, when not nil, are the only resource types an _include may
+	// return (the caller's readable types, set by the server); an
+	// _revinclude ignores it.
+	Types []string
 }

@@ -445,7 +445,12 @@ func (e Engine) auditInclude(ctx context.Context, ex Executor, inc Include, from
 	}
 	types := make([]string, 0, len(byType))
 	for t := range byType {
-		types = append(types, t)
+		if inc.Types == nil || slices.Contains(inc.Types, t) {
+			types = append(types, t)
+		}
+	}
+	if len(types) == 0 {
+		return nil
 	}
 	slices.Sort(types)
 	b = e.scoped(ctx)

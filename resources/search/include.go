@@ -92,6 +92,12 @@ func (e Engine) include(ctx context.Context, ex Executor, inc Include, from []re
 	if inc.Target != "" {
 		cond += " AND x.target_type = " + b.arg(inc.Target)
 	}
+	if inc.Types != nil {
+		if len(inc.Types) == 0 {
+			return nil
+		}
+		cond += fmt.Sprintf(" AND t.type IN (%s)", b.list(inc.Types))
+	}
 	cond, err := b.andConfined(cond, "t", inc.Target)
 	if err != nil {
 		return err
