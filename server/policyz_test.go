@@ -235,3 +235,34 @@ func TestSearchReach(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditIncludeSensitive: an AuditEvent search that includes the
+// resources its events name leaves out sensitive ones for whom may not see
+// them, as any search does. Both backends.
+func TestAuditIncludeSensitive(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			iss, v := testIssuer(t)
+			pol, err := policy.New(context.Background(), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, c := serve(t, server.Config{Store: b.open(t), Auth: v, Authorizer: pol, Audit: &server.AuditConfig{Sync: true}})
+			token := func(roles ...string) string {
+				return "Bearer " + iss.Token(t, "u", "user/*.cruds", map[string]any{"roles": roles})
+			}
+			admin, psych := token("admin"), token("admin", "sensitive-access")
+			c.do(http.MethodPut, "/Condition/dep", []byte(`{"resourceType":"Condition","id":"dep","meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"PSY"}]},"subject":{"reference":"Patient/p1"},"code":{"text":"depression"}}`), "Authorization", psych)
+			c.do(http.MethodPut, "/Condition/flu", []byte(`{"resourceType":"Condition","id":"flu","subject":{"reference":"Patient/p1"},"code":{"text":"influenza"}}`), "Authorization", admin)
+			for _, who := range []string{admin, psych} {
+				res := c.do(http.MethodGet, "/AuditEvent?entity=Condition/dep,Condition/flu&_include=AuditEvent:entity", nil, "Authorization", who)
+				if res.status != http.StatusOK || !strings.Contains(string(res.body), `"id":"flu"`) {
+					t.Fatalf("audit search with includes: %d %s", res.status, res.body)
+				}
+				if got, want := strings.Contains(string(res.body), `"id":"dep"`), who == psych; got != want {
+					t.Errorf("sensitive condition included: %v, want %v (sensitive-access %v): %s", got, want, who == psych, res.body)
+				}
+			}
+		})
+	}
+}
