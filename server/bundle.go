@@ -267,7 +267,7 @@ func (s *Server) transaction(r *http.Request, entries []json.RawMessage) (*respo
 	representation := preferReturn(r) == "representation"
 	err := s.store.WithTx(r.Context(), func(ctx context.Context, tx resources.Ops) error {
 		ctx = context.WithValue(ctx, txKey, tx)
-		if err := s.resolveEntries(ctx, tx, works); err != nil {
+		if err := s.resolveEntries(ctx, r, tx, works); err != nil {
 			return err
 		}
 		for _, w := range order {
@@ -290,7 +290,7 @@ func (s *Server) transaction(r *http.Request, entries []json.RawMessage) (*respo
 // entries will act on (ifNoneExist creates and conditional updates that
 // match an existing resource take its id), then rewrites every reference to
 // an entry's fullUrl and every conditional reference (Type?criteria).
-func (s *Server) resolveEntries(ctx context.Context, tx resources.Ops, works []*entryWork) error {
+func (s *Server) resolveEntries(ctx context.Context, r *http.Request, tx resources.Ops, works []*entryWork) error {
 	refs := map[string]string{}
 	for _, w := range works {
 		at := fmt.Sprintf("Bundle.entry[%d].request", w.index)
@@ -302,7 +302,7 @@ func (s *Server) resolveEntries(ctx context.Context, tx resources.Ops, works []*
 			cond = w.req.URL.RawQuery
 		}
 		if cond != "" {
-			found, err := s.match(ctx, tx, w.typ, cond, at)
+			found, err := s.match(ctx, r, tx, w.typ, cond, at)
 			if err != nil {
 				return err
 			}
@@ -322,7 +322,7 @@ func (s *Server) resolveEntries(ctx context.Context, tx resources.Ops, works []*
 		if w.method != http.MethodPost && w.method != http.MethodPut {
 			continue
 		}
-		body, err := s.resolveConditionalRefs(ctx, tx, rewriteRefs(w.body, refs), fmt.Sprintf("Bundle.entry[%d].resource", w.index))
+		body, err := s.resolveConditionalRefs(ctx, r, tx, rewriteRefs(w.body, refs), fmt.Sprintf("Bundle.entry[%d].resource", w.index))
 		if err != nil {
 			return err
 		}

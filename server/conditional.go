@@ -9,6 +9,7 @@ import (
 
 	"github.com/meizhou-yiyang/yiyang/resources"
 	"github.com/meizhou-yiyang/yiyang/resources/search"
+	"github.com/meizhou-yiyang/yiyang/server/auth"
 )
 
 // txSearcher is what conditional operations need from a transaction: a
@@ -33,8 +34,10 @@ func (s *Server) inTx(ctx context.Context, fn func(ctx context.Context, tx resou
 // match returns the current resources of typ matching a conditional query
 // (at most two: more than one is already an error for every caller). The
 // lock makes concurrent conditional operations with the same criteria run
-// one after the other, so two creates cannot both find nothing.
-func (s *Server) match(ctx context.Context, tx resources.Ops, typ, query, where string) ([]resources.Resource, error) {
+// one after the other, so two creates cannot both find nothing. What the
+// criteria reach beyond typ (chains, _has) is held to the caller's scopes
+// and roles, as in any search (authorizeReach); r is the request.
+func (s *Server) match(ctx context.Context, r *http.Request, tx resources.Ops, typ, query, where string) ([]resources.Resource, error) {
 	vals, err := url.ParseQuery(query)
 	if err != nil {
 		return nil, errorAt(http.StatusBadRequest, "value", where, "the condition %q is not a query string: %v", query, err)
@@ -45,6 +48,9 @@ func (s *Server) match(ctx context.Context, tx resources.Ops, typ, query, where 
 	}
 	if len(q.Filters) == 0 {
 		return nil, errorAt(http.StatusBadRequest, "required", where, "a conditional operation needs search criteria")
+	}
+	if err := s.authorizeReach(r.WithContext(ctx), q); err != nil {
+		return nil, err
 	}
 	if err := s.resolveTerms(ctx, q); err != nil {
 		return nil, err
@@ -90,7 +96,7 @@ func (s *Server) conditionalCreate(r *http.Request, typ string, p resources.Pars
 		return nil, err
 	}
 	err := s.inTx(r.Context(), func(ctx context.Context, tx resources.Ops) error {
-		found, err := s.match(ctx, tx, typ, cond, "If-None-Exist")
+		found, err := s.match(ctx, r, tx, typ, cond, "If-None-Exist")
 		if err != nil {
 			return err
 		}
@@ -138,7 +144,7 @@ func (s *Server) conditionalUpdate(w http.ResponseWriter, r *http.Request) (*res
 	var res resources.Resource
 	var created bool
 	err = s.inTx(r.Context(), func(ctx context.Context, tx resources.Ops) error {
-		found, err := s.match(ctx, tx, typ, r.URL.RawQuery, "url")
+		found, err := s.match(ctx, r, tx, typ, r.URL.RawQuery, "url")
 		if err != nil {
 			return err
 		}
@@ -183,7 +189,7 @@ func (s *Server) conditionalDelete(w http.ResponseWriter, r *http.Request) (*res
 	}
 	var res *resources.Resource
 	err = s.inTx(r.Context(), func(ctx context.Context, tx resources.Ops) error {
-		found, err := s.match(ctx, tx, typ, r.URL.RawQuery, "url")
+		found, err := s.match(ctx, r, tx, typ, r.URL.RawQuery, "url")
 		switch {
 		case err != nil:
 			return err
@@ -206,8 +212,10 @@ func (s *Server) conditionalDelete(w http.ResponseWriter, r *http.Request) (*res
 }
 
 // resolveConditionalRefs replaces references of the form Type?criteria in
-// a transaction entry's resource by the one resource they match.
-func (s *Server) resolveConditionalRefs(ctx context.Context, tx resources.Ops, body []byte, at string) ([]byte, error) {
+// a transaction entry's resource by the one resource they match: a search
+// of Type, which the caller must be allowed (else whether it matches would
+// tell what those resources hold).
+func (s *Server) resolveConditionalRefs(ctx context.Context, r *http.Request, tx resources.Ops, body []byte, at string) ([]byte, error) {
 	const marker = `"reference":"`
 	rest := body
 	var out []byte
@@ -229,7 +237,10 @@ func (s *Server) resolveConditionalRefs(ctx context.Context, tx resources.Ops, b
 			continue
 		}
 		query = strings.ReplaceAll(query, `\u0026`, "&")
-		found, err := s.match(ctx, tx, typ, query, at)
+		if p, ok := auth.FromContext(ctx); ok && s.cfg.Auth != nil && !s.maySearch(r.WithContext(ctx), p, typ) {
+			return nil, forbidden("the conditional reference %q at %s searches %s resources, which this token or role may not search", ref, at, typ)
+		}
+		found, err := s.match(ctx, r, tx, typ, query, at)
 		if err != nil {
 			return nil, err
 		}

@@ -232,6 +232,34 @@ func TestSearchReach(t *testing.T) {
 					}
 				})
 			}
+			// Conditional criteria and conditional references search too.
+			dispense := `{"resourceType":"MedicationDispense","status":"completed","medicationCodeableConcept":{"text":"x"}}`
+			obsOnlyWrite := token("user/Observation.cruds")
+			pharmacistW := token("user/*.cruds", "pharmacist")
+			for _, tc := range []struct {
+				name, authz, method, path, body string
+				headers                         []string
+				status                          int
+			}{
+				{"pharmacist: If-None-Exist over Provenance", pharmacistW, "POST", "/MedicationDispense", dispense,
+					[]string{"If-None-Exist", "_has:Provenance:target:recorded=2024"}, 403},
+				{"scope without Patient: If-None-Exist chained through Patient", obsOnlyWrite, "POST", "/Observation",
+					`{"resourceType":"Observation","status":"final","code":{"text":"bp"}}`, []string{"If-None-Exist", "subject:Patient.name=Zhang"}, 403},
+				{"scope without Patient: conditional update chained through Patient", obsOnlyWrite, "PUT", "/Observation?subject:Patient.name=Zhang",
+					`{"resourceType":"Observation","status":"final","code":{"text":"bp"}}`, nil, 403},
+				{"pharmacist: conditional reference to an Encounter", pharmacistW, "POST", "/",
+					`{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"MedicationDispense","status":"completed","medicationCodeableConcept":{"text":"x"},"context":{"reference":"Encounter?status=finished"}},"request":{"method":"POST","url":"MedicationDispense"}}]}`,
+					nil, 403},
+				{"pharmacist: conditional create it may search", pharmacistW, "POST", "/MedicationDispense", dispense,
+					[]string{"If-None-Exist", "subject:Patient.name=Zhang"}, 201},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					h := append([]string{"Authorization", tc.authz}, tc.headers...)
+					if res := c.do(tc.method, tc.path, []byte(tc.body), h...); res.status != tc.status {
+						t.Fatalf("%d, want %d: %s", res.status, tc.status, res.body)
+					}
+				})
+			}
 		})
 	}
 }

@@ -32,9 +32,7 @@ func (s *Server) authorizeReach(r *http.Request, q *search.Query) error {
 	if !ok {
 		return nil
 	}
-	may := func(typ string) bool {
-		return p.Authorize(auth.Search, typ) == nil && s.decide(r, p, "search", typ, nil) == nil
-	}
+	may := func(typ string) bool { return s.maySearch(r, p, typ) }
 	refuse := func(what, typ string) error {
 		return forbidden("%s reads %s resources, which this token or role may not search", what, typ)
 	}
@@ -98,6 +96,12 @@ func (s *Server) authorizeReach(r *http.Request, q *search.Query) error {
 		}
 	}
 	return nil
+}
+
+// maySearch reports whether the principal's scopes and roles let it search
+// resources of typ.
+func (s *Server) maySearch(r *http.Request, p *auth.Principal, typ string) bool {
+	return p.Authorize(auth.Search, typ) == nil && s.decide(r, p, "search", typ, nil) == nil
 }
 
 // revParam names an include's parameter as the request did.
