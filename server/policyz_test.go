@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/meizhou-yiyang/yiyang/server"
+	"github.com/meizhou-yiyang/yiyang/server/auth/authtest"
 	"github.com/meizhou-yiyang/yiyang/server/policy"
 )
 
@@ -17,12 +18,7 @@ import (
 func TestRolePolicy(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
-			iss, v := testIssuer(t)
-			pol, err := policy.New(context.Background(), "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, c := serve(t, server.Config{Store: b.open(t), Auth: v, Authorizer: pol})
+			iss, c := servePolicy(t, b, nil)
 			token := func(roles ...string) string {
 				return "Bearer " + iss.Token(t, "u", "user/*.cruds", map[string]any{"roles": roles})
 			}
@@ -119,11 +115,7 @@ func TestRolePolicy(t *testing.T) {
 			// Writes: changing or deleting a labelled resource needs what
 			// reading it needs, and so does labelling one sensitive.
 			psy := `"meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"PSY"}]},`
-			for _, tc := range []struct {
-				name, method, path, body, authz string
-				headers                         []string
-				status                          int
-			}{
+			for _, tc := range []policyCase{
 				{"doctor updates a sensitive condition", "PUT", "/Condition/dep", `{"resourceType":"Condition","id":"dep",` + psy + `"subject":{"reference":"Patient/p1"},"code":{"text":"x"}}`, doctor, nil, 403},
 				{"doctor strips the label off", "PUT", "/Condition/dep", `{"resourceType":"Condition","id":"dep","subject":{"reference":"Patient/p1"},"code":{"text":"x"}}`, doctor, nil, 403},
 				{"doctor labels a condition sensitive", "PUT", "/Condition/flu", `{"resourceType":"Condition","id":"flu",` + psy + `"subject":{"reference":"Patient/p1"},"code":{"text":"x"}}`, doctor, nil, 403},
@@ -142,16 +134,7 @@ func TestRolePolicy(t *testing.T) {
 				{"break the glass to update it", "PUT", "/Condition/dep", `{"resourceType":"Condition","id":"dep",` + psy + `"subject":{"reference":"Patient/p1"},"code":{"text":"z"}}`, doctor, []string{server.BreakGlassHeader, "ED: suicidal ideation"}, 200},
 				{"doctor updates an ordinary condition", "PUT", "/Condition/flu", `{"resourceType":"Condition","id":"flu","subject":{"reference":"Patient/p1"},"code":{"text":"flu"}}`, doctor, nil, 200},
 			} {
-				t.Run(tc.name, func(t *testing.T) {
-					h := append([]string{"Authorization", tc.authz}, tc.headers...)
-					var body []byte
-					if tc.body != "" {
-						body = []byte(tc.body)
-					}
-					if res := c.do(tc.method, tc.path, body, h...); res.status != tc.status {
-						t.Fatalf("%d, want %d: %s", res.status, tc.status, res.body)
-					}
-				})
+				tc.run(t, c)
 			}
 		})
 	}
@@ -165,12 +148,7 @@ func TestRolePolicy(t *testing.T) {
 func TestSearchReach(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
-			iss, v := testIssuer(t)
-			pol, err := policy.New(context.Background(), "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, c := serve(t, server.Config{Store: b.open(t), Auth: v, Authorizer: pol})
+			iss, c := servePolicy(t, b, nil)
 			token := func(scope string, roles ...string) string {
 				claims := map[string]any{}
 				if len(roles) > 0 {
@@ -236,29 +214,20 @@ func TestSearchReach(t *testing.T) {
 			dispense := `{"resourceType":"MedicationDispense","status":"completed","medicationCodeableConcept":{"text":"x"}}`
 			obsOnlyWrite := token("user/Observation.cruds")
 			pharmacistW := token("user/*.cruds", "pharmacist")
-			for _, tc := range []struct {
-				name, authz, method, path, body string
-				headers                         []string
-				status                          int
-			}{
-				{"pharmacist: If-None-Exist over Provenance", pharmacistW, "POST", "/MedicationDispense", dispense,
+			for _, tc := range []policyCase{
+				{"pharmacist: If-None-Exist over Provenance", "POST", "/MedicationDispense", dispense, pharmacistW,
 					[]string{"If-None-Exist", "_has:Provenance:target:recorded=2024"}, 403},
-				{"scope without Patient: If-None-Exist chained through Patient", obsOnlyWrite, "POST", "/Observation",
-					`{"resourceType":"Observation","status":"final","code":{"text":"bp"}}`, []string{"If-None-Exist", "subject:Patient.name=Zhang"}, 403},
-				{"scope without Patient: conditional update chained through Patient", obsOnlyWrite, "PUT", "/Observation?subject:Patient.name=Zhang",
-					`{"resourceType":"Observation","status":"final","code":{"text":"bp"}}`, nil, 403},
-				{"pharmacist: conditional reference to an Encounter", pharmacistW, "POST", "/",
+				{"scope without Patient: If-None-Exist chained through Patient", "POST", "/Observation",
+					`{"resourceType":"Observation","status":"final","code":{"text":"bp"}}`, obsOnlyWrite, []string{"If-None-Exist", "subject:Patient.name=Zhang"}, 403},
+				{"scope without Patient: conditional update chained through Patient", "PUT", "/Observation?subject:Patient.name=Zhang",
+					`{"resourceType":"Observation","status":"final","code":{"text":"bp"}}`, obsOnlyWrite, nil, 403},
+				{"pharmacist: conditional reference to an Encounter", "POST", "/",
 					`{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"MedicationDispense","status":"completed","medicationCodeableConcept":{"text":"x"},"context":{"reference":"Encounter?status=finished"}},"request":{"method":"POST","url":"MedicationDispense"}}]}`,
-					nil, 403},
-				{"pharmacist: conditional create it may search", pharmacistW, "POST", "/MedicationDispense", dispense,
+					pharmacistW, nil, 403},
+				{"pharmacist: conditional create it may search", "POST", "/MedicationDispense", dispense, pharmacistW,
 					[]string{"If-None-Exist", "subject:Patient.name=Zhang"}, 201},
 			} {
-				t.Run(tc.name, func(t *testing.T) {
-					h := append([]string{"Authorization", tc.authz}, tc.headers...)
-					if res := c.do(tc.method, tc.path, []byte(tc.body), h...); res.status != tc.status {
-						t.Fatalf("%d, want %d: %s", res.status, tc.status, res.body)
-					}
-				})
+				tc.run(t, c)
 			}
 		})
 	}
@@ -270,12 +239,7 @@ func TestSearchReach(t *testing.T) {
 func TestAuditIncludeSensitive(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
-			iss, v := testIssuer(t)
-			pol, err := policy.New(context.Background(), "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, c := serve(t, server.Config{Store: b.open(t), Auth: v, Authorizer: pol, Audit: &server.AuditConfig{Sync: true}})
+			iss, c := servePolicy(t, b, &server.AuditConfig{Sync: true})
 			token := func(roles ...string) string {
 				return "Bearer " + iss.Token(t, "u", "user/*.cruds", map[string]any{"roles": roles})
 			}
@@ -293,4 +257,35 @@ func TestAuditIncludeSensitive(t *testing.T) {
 			}
 		})
 	}
+}
+
+// servePolicy serves backend b with bearer tokens from a test issuer and
+// the built-in role policy (and an audit trail when audit is set).
+func servePolicy(t *testing.T, b backend, audit *server.AuditConfig) (*authtest.Issuer, *client) {
+	iss, v := testIssuer(t)
+	pol, err := policy.New(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, c := serve(t, server.Config{Store: b.open(t), Auth: v, Authorizer: pol, Audit: audit})
+	return iss, c
+}
+
+// policyCase is a request and the status it must get.
+type policyCase struct {
+	name, method, path, body, authz string
+	headers                         []string
+	status                          int
+}
+
+func (tc policyCase) run(t *testing.T, c *client) {
+	t.Run(tc.name, func(t *testing.T) {
+		var body []byte
+		if tc.body != "" {
+			body = []byte(tc.body)
+		}
+		if res := c.do(tc.method, tc.path, body, append([]string{"Authorization", tc.authz}, tc.headers...)...); res.status != tc.status {
+			t.Fatalf("%d, want %d: %s", res.status, tc.status, res.body)
+		}
+	})
 }
