@@ -15,11 +15,13 @@ import (
 	"github.com/meizhou-yiyang/yiyang/server/auth"
 )
 
-// TestAuditIndex: the audit log row of the index entries auditIndex builds
-// for an event equals the row of those the extractor finds in its JSON, for every shape of event: each
-// interaction and outcome, with and without a principal, fhirUser (relative,
-// absolute under the base or elsewhere, a Patient), client, patient
-// context, network address, break-the-glass reason, resource and query.
+// TestAuditIndex: the audit log row auditRow builds for an event equals
+// the row of the index entries the extractor finds in its JSON, and its
+// JSON (appendJSON) is what encoding/json writes, for every shape of event:
+// each interaction and outcome, with and without a principal, fhirUser
+// (relative, absolute under the base or elsewhere, a Patient), client,
+// patient context, network address, break-the-glass reason, resource and
+// query.
 func TestAuditIndex(t *testing.T) {
 	const base = "https://fhir.example.cn/fhir"
 	principals := []*auth.Principal{
