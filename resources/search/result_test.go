@@ -64,6 +64,18 @@ func TestCountModes(t *testing.T) {
 			t.Errorf("estimate %v: %d %v %q; want %d from %q", tc.est, n, err, rec.sqls, tc.want, tc.sql)
 		}
 	}
+	// The planner's statistics cover every row: with labels excluded, or
+	// under a limiting scope, an estimate is a capped count instead.
+	for name, ctx := range map[string]context.Context{
+		"excluded labels": context.WithValue(context.Background(), excludedKey{}, []string{"http://terminology.hl7.org/CodeSystem/v3-ActCode|PSY"}),
+		"patient scope":   WithScope(context.Background(), &Scope{Compartment: &Compartment{Type: "Patient", ID: "p1", Params: map[string][]string{"Patient": {"{def}"}}}}),
+	} {
+		rec := &recorder{answer: int64(3)}
+		n, err := Engine{Dialect: Postgres, Fold: strings.ToLower}.count(ctx, rec, q, true)
+		if err != nil || n != 3 || len(rec.sqls) != 1 || !strings.Contains(rec.sqls[0], "LIMIT 10000) c") {
+			t.Errorf("estimate with %s: %d %v %q; want a capped count", name, n, err, rec.sqls)
+		}
+	}
 }
 
 func TestParseList(t *testing.T) {

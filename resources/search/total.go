@@ -33,14 +33,15 @@ func (e Engine) count(ctx context.Context, ex Executor, q *Query, estimate bool)
 	scanCount := func(scan func(...any) error) error { return scan(&n) }
 	// The planner's estimate comes from statistics over every resource, not
 	// only those the caller may see: under a limiting scope it would tell a
-	// patient how common a code is in everyone's records. Count instead.
-	if sc := b.scope; estimate && e.Dialect.PlanEstimate && sc != nil && (sc.Compartment != nil || len(sc.Restrict) > 0) {
-		estimate = false
-	}
+	// patient how common a code is in everyone's records, and with labels
+	// excluded how common it is among sensitive ones. Those estimates are
+	// counted instead, up to EstimateCap.
+	sc := b.scope
+	planned := e.Dialect.PlanEstimate && len(b.exclude) == 0 && (sc == nil || sc.Compartment == nil && len(sc.Restrict) == 0)
 	switch {
 	case !estimate:
 		err = ex.Each(ctx, "SELECT count(*) FROM "+table+" WHERE "+where, b.args, scanCount)
-	case e.Dialect.PlanEstimate:
+	case planned:
 		var plan string
 		err = ex.Each(ctx, "EXPLAIN (FORMAT JSON) SELECT 1 FROM "+table+" WHERE "+where, b.args, func(scan func(...any) error) error {
 			return scan(&plan)
