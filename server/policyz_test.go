@@ -289,3 +289,48 @@ func (tc policyCase) run(t *testing.T, c *client) {
 		}
 	})
 }
+
+// TestScopeBeforeLabels: under a patient-context token, writes to another
+// patient's resources get the same answer whether the resource is labelled
+// sensitive, unlabelled or absent, whatever If-Match says: the scope is
+// judged before the labels and the version, which would otherwise tell
+// what the caller may not know. Both backends.
+func TestScopeBeforeLabels(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			iss, c := servePolicy(t, b, nil)
+			admin := "Bearer " + iss.Token(t, "u", "user/*.cruds", map[string]any{"roles": []string{"admin", "sensitive-access"}})
+			app := "Bearer " + iss.Token(t, "u", "patient/*.cruds", map[string]any{"roles": []string{"doctor"}, "patient": "p1"})
+			psy := `"meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"PSY"}]},`
+			for _, put := range []string{`{"resourceType":"Patient","id":"p1"}`, `{"resourceType":"Patient","id":"p2"}`} {
+				var head struct{ ID string }
+				_ = json.Unmarshal([]byte(put), &head)
+				c.do(http.MethodPut, "/Patient/"+head.ID, []byte(put), "Authorization", admin)
+			}
+			for id, meta := range map[string]string{"c-psy": psy, "c-plain": ""} {
+				body := `{"resourceType":"Condition","id":"` + id + `",` + meta + `"subject":{"reference":"Patient/p2"},"code":{"text":"x"}}`
+				if res := c.do(http.MethodPut, "/Condition/"+id, []byte(body), "Authorization", admin); res.status >= 300 {
+					t.Fatalf("put %s: %d %s", id, res.status, res.body)
+				}
+			}
+			answer := func(method, id string, headers ...string) (int, string) {
+				body := []byte(nil)
+				if method == http.MethodPut {
+					body = []byte(`{"resourceType":"Condition","id":"` + id + `","subject":{"reference":"Patient/p1"},"code":{"text":"y"}}`)
+				}
+				res := c.do(method, "/Condition/"+id, body, append([]string{"Authorization", app}, headers...)...)
+				return res.status, strings.ReplaceAll(string(res.body), id, "ID")
+			}
+			for _, method := range []string{http.MethodPut, http.MethodDelete} {
+				for _, h := range [][]string{nil, {"If-Match", `W/"1"`}, {"If-Match", `W/"7"`}} {
+					s1, b1 := answer(method, "c-psy", h...)
+					s2, b2 := answer(method, "c-plain", h...)
+					s3, b3 := answer(method, "c-none", h...) // no such resource
+					if s1 != s2 || b1 != b2 || s1 != s3 || b1 != b3 {
+						t.Errorf("%s %v: labelled %d %s; unlabelled %d %s; absent %d %s", method, h, s1, b1, s2, b2, s3, b3)
+					}
+				}
+			}
+		})
+	}
+}

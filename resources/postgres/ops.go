@@ -284,12 +284,15 @@ func update(ctx context.Context, q querier, p resources.UpdateParams) (resources
 		if err != nil {
 			return resources.Resource{}, false, err
 		}
+		// The caller's scope is judged first, then the labels, then the
+		// version: outside the scope, whether a resource exists, what it
+		// is labelled and its version are none of the caller's business.
 		if !found {
-			if p.IfMatch > 0 {
-				return resources.Resource{}, false, resources.ErrPreconditionFailed
-			}
 			if search.ScopeFrom(ctx).Limits(p.Type, true) {
 				return resources.Resource{}, false, search.RefuseUpdate(p.Type, p.ID)
+			}
+			if p.IfMatch > 0 {
+				return resources.Resource{}, false, resources.ErrPreconditionFailed
 			}
 			r, ok, err := insert(ctx, q, p.Type, p.ID, p.Data, p.Index, method)
 			if err != nil || ok {
@@ -299,12 +302,6 @@ func update(ctx context.Context, q querier, p resources.UpdateParams) (resources
 			// the next statement, so lock it and update it.
 			continue
 		}
-		if p.IfMatch > 0 && p.IfMatch != cur.version {
-			return resources.Resource{}, false, resources.ErrPreconditionFailed
-		}
-		if err := cur.guard(p.Guard); err != nil {
-			return resources.Resource{}, false, err
-		}
 		if ok, err := engine.Permits(ctx, &ops{q: q}, p.Type, p.ID); err != nil {
 			return resources.Resource{}, false, err
 		} else if !ok {
@@ -312,6 +309,12 @@ func update(ctx context.Context, q querier, p resources.UpdateParams) (resources
 		}
 		if err := search.Admits(ctx, p.Type, p.ID, p.Index); err != nil {
 			return resources.Resource{}, false, err
+		}
+		if err := cur.guard(p.Guard); err != nil {
+			return resources.Resource{}, false, err
+		}
+		if p.IfMatch > 0 && p.IfMatch != cur.version {
+			return resources.Resource{}, false, resources.ErrPreconditionFailed
 		}
 		r, err := write(ctx, q, p.Type, p.ID, cur, p.Data, p.Index, method)
 		return r, false, err
@@ -345,17 +348,19 @@ func remove(ctx context.Context, q querier, p resources.DeleteParams) (resources
 		return resources.Resource{}, err
 	case !found:
 		return resources.Resource{}, resources.ErrNotFound
-	case p.IfMatch > 0 && p.IfMatch != cur.version:
-		return resources.Resource{}, resources.ErrPreconditionFailed
 	}
-	if err := cur.guard(p.Guard); err != nil {
-		return resources.Resource{}, err
-	}
+	// Scope, then labels, then version (see update).
 	if ok, err := engine.Permits(ctx, &ops{q: q}, p.Type, p.ID); err != nil {
 		return resources.Resource{}, err
 	} else if !ok {
 		// Outside the caller's scope the resource is as good as absent.
 		return resources.Resource{}, resources.ErrNotFound
+	}
+	if err := cur.guard(p.Guard); err != nil {
+		return resources.Resource{}, err
+	}
+	if p.IfMatch > 0 && p.IfMatch != cur.version {
+		return resources.Resource{}, resources.ErrPreconditionFailed
 	}
 	switch {
 	case cur.deleted:

@@ -240,14 +240,17 @@ func (o ops) Update(ctx context.Context, p resources.UpdateParams) (resources.Re
 	if err != nil {
 		return resources.Resource{}, false, err
 	}
-	if p.IfMatch > 0 && (!found || p.IfMatch != version) {
-		return resources.Resource{}, false, resources.ErrPreconditionFailed
+	// The caller's scope is judged first, then the labels, then the
+	// version: outside the scope, whether a resource exists, what it is
+	// labelled and its version are none of the caller's business.
+	if err := o.admit(ctx, p.Type, p.ID, found, p.Index); err != nil {
+		return resources.Resource{}, false, err
 	}
 	if err := guard(p.Guard, found, deleted, labels); err != nil {
 		return resources.Resource{}, false, err
 	}
-	if err := o.admit(ctx, p.Type, p.ID, found, p.Index); err != nil {
-		return resources.Resource{}, false, err
+	if p.IfMatch > 0 && (!found || p.IfMatch != version) {
+		return resources.Resource{}, false, resources.ErrPreconditionFailed
 	}
 	method := p.Method
 	if method == "" {
@@ -283,17 +286,19 @@ func (o ops) Delete(ctx context.Context, p resources.DeleteParams) (resources.Re
 		return resources.Resource{}, err
 	case !found:
 		return resources.Resource{}, resources.ErrNotFound
-	case p.IfMatch > 0 && p.IfMatch != version:
-		return resources.Resource{}, resources.ErrPreconditionFailed
 	}
-	if err := guard(p.Guard, found, deleted, labels); err != nil {
-		return resources.Resource{}, err
-	}
+	// Scope, then labels, then version (see Update).
 	if ok, err := engine.Permits(ctx, o, p.Type, p.ID); err != nil {
 		return resources.Resource{}, err
 	} else if !ok {
 		// Outside the caller's scope the resource is as good as absent.
 		return resources.Resource{}, resources.ErrNotFound
+	}
+	if err := guard(p.Guard, found, deleted, labels); err != nil {
+		return resources.Resource{}, err
+	}
+	if p.IfMatch > 0 && p.IfMatch != version {
+		return resources.Resource{}, resources.ErrPreconditionFailed
 	}
 	if deleted {
 		return resources.Resource{Type: p.Type, ID: p.ID, VersionID: version, LastUpdated: time.UnixMicro(prev).UTC(),
