@@ -34,6 +34,12 @@ func TestCRUDAndHTTPSemantics(t *testing.T) {
 		if read.status != http.StatusOK || read.header.Get("Content-Type") != "application/fhir+json; charset=utf-8" {
 			t.Fatalf("read: %d %v", read.status, read.header)
 		}
+		// HEAD answers as GET does, without the body: read, search, history.
+		for _, p := range []string{path, "/Patient?active=true", path + "/_history", path + "/_history/1"} {
+			if r := c.do(http.MethodHead, p, nil); r.status != http.StatusOK || len(r.body) != 0 || r.header.Get("Content-Type") == "" {
+				t.Fatalf("HEAD %s: %d %v %q", p, r.status, r.header, r.body)
+			}
+		}
 		if r := c.do(http.MethodGet, path, nil, "If-None-Match", `W/"1"`); r.status != http.StatusNotModified || len(r.body) != 0 {
 			t.Fatalf("If-None-Match current: %d", r.status)
 		}

@@ -170,6 +170,9 @@ func (s *Server) fhirRoutes() chi.Router {
 	r.Get("/_history", s.handle("history-system", s.history))
 	r.Get("/_jobs/{id}", s.handle("job-status", s.jobStatus))
 	r.Route("/{type}", func(r chi.Router) {
+		// Again: the parent's GetHead finds the mounted router, which
+		// matches any method, and leaves HEAD to it.
+		r.Use(middleware.GetHead)
 		r.Post("/", s.handle("create", s.create))
 		r.Get("/", s.handle("search-type", s.searchType))
 		r.Post("/_search", s.handle("search-type", s.searchType))
