@@ -302,7 +302,7 @@ func (s *Server) resolveEntries(ctx context.Context, r *http.Request, tx resourc
 			cond = w.req.URL.RawQuery
 		}
 		if cond != "" {
-			found, err := s.match(ctx, r, tx, w.typ, cond, at)
+			found, err := s.match(ctx, r, tx, w.typ, cond, at, false)
 			if err != nil {
 				return err
 			}

@@ -36,8 +36,12 @@ func (s *Server) inTx(ctx context.Context, fn func(ctx context.Context, tx resou
 // lock makes concurrent conditional operations with the same criteria run
 // one after the other, so two creates cannot both find nothing. What the
 // criteria reach beyond typ (chains, _has) is held to the caller's scopes
-// and roles, as in any search (authorizeReach); r is the request.
-func (s *Server) match(ctx context.Context, r *http.Request, tx resources.Ops, typ, query, where string) ([]resources.Resource, error) {
+// and roles, as in any search (authorizeReach), and nothing is learnt
+// through sensitive resources the caller may not see; the matches
+// themselves may be sensitive (the write's label check then refuses it)
+// unless lookup is set, for conditional references, which see only what the
+// caller may. r is the request.
+func (s *Server) match(ctx context.Context, r *http.Request, tx resources.Ops, typ, query, where string, lookup bool) ([]resources.Resource, error) {
 	vals, err := url.ParseQuery(query)
 	if err != nil {
 		return nil, errorAt(http.StatusBadRequest, "value", where, "the condition %q is not a query string: %v", query, err)
@@ -51,6 +55,11 @@ func (s *Server) match(ctx context.Context, r *http.Request, tx resources.Ops, t
 	}
 	if err := s.authorizeReach(r.WithContext(ctx), q); err != nil {
 		return nil, err
+	}
+	if lookup {
+		q.ExcludeLabels = s.hiddenLabels(r)
+	} else {
+		q.ExcludeReached = s.hiddenLabels(r)
 	}
 	if err := s.resolveTerms(ctx, q); err != nil {
 		return nil, err
@@ -96,7 +105,7 @@ func (s *Server) conditionalCreate(r *http.Request, typ string, p resources.Pars
 		return nil, err
 	}
 	err := s.inTx(r.Context(), func(ctx context.Context, tx resources.Ops) error {
-		found, err := s.match(ctx, r, tx, typ, cond, "If-None-Exist")
+		found, err := s.match(ctx, r, tx, typ, cond, "If-None-Exist", false)
 		if err != nil {
 			return err
 		}
@@ -144,7 +153,7 @@ func (s *Server) conditionalUpdate(w http.ResponseWriter, r *http.Request) (*res
 	var res resources.Resource
 	var created bool
 	err = s.inTx(r.Context(), func(ctx context.Context, tx resources.Ops) error {
-		found, err := s.match(ctx, r, tx, typ, r.URL.RawQuery, "url")
+		found, err := s.match(ctx, r, tx, typ, r.URL.RawQuery, "url", false)
 		if err != nil {
 			return err
 		}
@@ -189,7 +198,7 @@ func (s *Server) conditionalDelete(w http.ResponseWriter, r *http.Request) (*res
 	}
 	var res *resources.Resource
 	err = s.inTx(r.Context(), func(ctx context.Context, tx resources.Ops) error {
-		found, err := s.match(ctx, r, tx, typ, r.URL.RawQuery, "url")
+		found, err := s.match(ctx, r, tx, typ, r.URL.RawQuery, "url", false)
 		switch {
 		case err != nil:
 			return err
@@ -240,7 +249,7 @@ func (s *Server) resolveConditionalRefs(ctx context.Context, r *http.Request, tx
 		if p, ok := auth.FromContext(ctx); ok && s.cfg.Auth != nil && !s.maySearch(r.WithContext(ctx), p, typ) {
 			return nil, forbidden("the conditional reference %q at %s searches %s resources, which this token or role may not search", ref, at, typ)
 		}
-		found, err := s.match(ctx, r, tx, typ, query, at)
+		found, err := s.match(ctx, r, tx, typ, query, at, true)
 		if err != nil {
 			return nil, err
 		}

@@ -154,12 +154,19 @@ func parseLabels(labels string) []policy.Coding {
 // principal may see sensitive resources (role or break-the-glass), resources
 // carrying a sensitive label are filtered out by the query itself.
 func (s *Server) excludeSensitive(r *http.Request, q *search.Query) {
+	// AuditEvents carry no labels (the audit log ignores the exclusion);
+	// what an AuditEvent search includes does.
+	q.ExcludeLabels = s.hiddenLabels(r)
+}
+
+// hiddenLabels are the security labels of the resources the request's
+// principal may not see: sensitiveLabels unless it has the role for them
+// or breaks the glass; nil when nothing is hidden.
+func (s *Server) hiddenLabels(r *http.Request) []string {
 	p, ok := auth.FromContext(r.Context())
 	if !ok || s.cfg.Authorizer == nil || len(p.Roles) == 0 || slices.Contains(p.Roles, "sensitive-access") ||
 		strings.TrimSpace(r.Header.Get(BreakGlassHeader)) != "" {
-		return
+		return nil
 	}
-	// AuditEvents carry no labels (the audit log ignores the exclusion);
-	// what an AuditEvent search includes does.
-	q.ExcludeLabels = sensitiveLabels
+	return sensitiveLabels
 }

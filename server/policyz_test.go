@@ -129,6 +129,14 @@ func TestRolePolicy(t *testing.T) {
 				{"doctor's conditional create matches it", "POST", "/Condition", `{"resourceType":"Condition","subject":{"reference":"Patient/p1"},"code":{"text":"x"}}`, doctor, []string{"If-None-Exist", "_id=dep", "Prefer", "return=representation"}, 403},
 				{"doctor updates it in a transaction", "POST", "/", `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Condition","id":"dep","subject":{"reference":"Patient/p1"},"code":{"text":"x"}},"request":{"method":"PUT","url":"Condition/dep"}}]}`, doctor, nil, 403},
 				{"admin deletes it in a transaction", "POST", "/", `{"resourceType":"Bundle","type":"transaction","entry":[{"request":{"method":"DELETE","url":"Condition?_id=dep"}}]}`, admin, nil, 403},
+				// Nothing is learnt through it by conditional criteria or
+				// references: for the doctor it is not there.
+				{"doctor's If-None-Exist through it", "POST", "/Patient", `{"resourceType":"Patient"}`, doctor,
+					[]string{"If-None-Exist", "_id=p1&_has:Condition:subject:code:text=depression"}, 201},
+				{"sensitive-access If-None-Exist through it", "POST", "/Patient", `{"resourceType":"Patient"}`, psych,
+					[]string{"If-None-Exist", "_id=p1&_has:Condition:subject:code:text=depression"}, 200},
+				{"doctor's conditional reference to it", "POST", "/", `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Observation","status":"final","code":{"text":"x"},"focus":[{"reference":"Condition?_id=dep"}]},"request":{"method":"POST","url":"Observation"}}]}`, doctor, nil, 400},
+				{"sensitive-access conditional reference to it", "POST", "/", `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Observation","status":"final","code":{"text":"x"},"focus":[{"reference":"Condition?_id=dep"}]},"request":{"method":"POST","url":"Observation"}}]}`, psych, nil, 200},
 				{"sensitive-access conditionally updates it", "PUT", "/Condition?_id=dep", `{"resourceType":"Condition","id":"dep",` + psy + `"subject":{"reference":"Patient/p1"},"code":{"text":"w"}}`, psych, nil, 200},
 				{"sensitive-access updates it", "PUT", "/Condition/dep", `{"resourceType":"Condition","id":"dep",` + psy + `"subject":{"reference":"Patient/p1"},"code":{"text":"y"}}`, psych, nil, 200},
 				{"break the glass to update it", "PUT", "/Condition/dep", `{"resourceType":"Condition","id":"dep",` + psy + `"subject":{"reference":"Patient/p1"},"code":{"text":"z"}}`, doctor, []string{server.BreakGlassHeader, "ED: suicidal ideation"}, 200},

@@ -69,8 +69,14 @@ type Query struct {
 	// labels (system|code, see resources.Label): the server's exclusion of sensitive resources
 	// for principals who may not see them. It tests the row's labels column
 	// (resources.Index.SecurityLabels), as _security:not would but without
-	// a subquery.
+	// a subquery. It also holds for every resource the search reads on the
+	// way (chains, _has, _include, _revinclude).
 	ExcludeLabels []string
+	// ExcludeReached holds those labels for the resources the search reads
+	// on the way only, not for its matches: conditional operations find
+	// their labelled targets (to refuse them explicitly) but may not learn
+	// anything through labelled resources they may not see.
+	ExcludeReached []string
 }
 
 // Compartment is a compartment search's owner and, per resource type in the

@@ -205,6 +205,8 @@ func (e Engine) Search(ctx context.Context, ex Executor, q *Query) (Page, error)
 	page := Page{Total: -1}
 	if len(q.ExcludeLabels) > 0 {
 		ctx = context.WithValue(ctx, excludedKey{}, q.ExcludeLabels)
+	} else if len(q.ExcludeReached) > 0 {
+		ctx = context.WithValue(ctx, excludedKey{}, q.ExcludeReached)
 	}
 	b := e.scoped(ctx)
 	drive := driver(q)
