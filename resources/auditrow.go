@@ -1,7 +1,6 @@
 package resources
 
 import (
-	"bytes"
 	"cmp"
 	"slices"
 	"strconv"
@@ -19,7 +18,8 @@ type AuditRow struct {
 	// in microseconds since the Unix epoch.
 	Recorded, LastUpdated int64
 	Outcome, Action       string
-	// Terms packs the subtype, altid and address values (AuditTerms).
+	// Terms packs the subtype, altid and address values (Lines, by
+	// AddAuditToken and AddAuditString).
 	Terms string
 	// Refs are the event's distinct references, each once with the
 	// parameters (AuditRole bits) through which it is one, in
@@ -85,43 +85,35 @@ func PackAuditRefs(refs []AuditRef) string {
 	return b.String()
 }
 
-// AuditTerms collects the entries of AuditRow.Terms: the parameter, a mark
-// (# code, | system|code, ~ folded string, = exact string) and the value.
-// They are written into one buffer and sorted as spans of it, so that
-// packing them costs a few allocations however many there are: the server
-// writes an event per request.
-type AuditTerms struct {
-	buf   []byte
-	spans [][2]int
+// AddAuditToken adds to an AuditRow's Terms the entries of a token value
+// of param: param#code (when there is a code) and param|system|code.
+func AddAuditToken(terms *Lines, param, system, code string) {
+	if code != "" {
+		terms.Add(param, "#", code)
+	}
+	terms.Add(param, "|", system, "|", code)
 }
 
-// Add appends the entry param mark a, or param mark a sep b when sep is
-// not empty; values are kept on one line.
-func (t *AuditTerms) Add(param, mark, a, sep, b string) {
-	start := len(t.buf)
-	t.buf = append(append(t.buf, param...), mark...)
-	t.buf = append(t.buf, OneLine(a)...)
-	if sep != "" {
-		t.buf = append(append(t.buf, sep...), OneLine(b)...)
-	}
-	t.spans = append(t.spans, [2]int{start, len(t.buf)})
+// AddAuditString adds to an AuditRow's Terms the entries of a string value
+// of param: param~folded and param=exact.
+func AddAuditString(terms *Lines, param, norm, exact string) {
+	terms.Add(param, "~", norm)
+	terms.Add(param, "=", exact)
 }
 
-// Packed is the entries sorted, without repeats: "\n" + each entry and
-// "\n", or "" when there are none.
-func (t *AuditTerms) Packed() string {
-	if len(t.spans) == 0 {
-		return ""
+// UnpackAuditRefs reads PackAuditRefs' text.
+func UnpackAuditRefs(s string) []AuditRef {
+	var out []AuditRef
+	for _, line := range strings.Split(s, "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) != 4 {
+			continue
+		}
+		roles, err := strconv.Atoi(f[0])
+		if err != nil {
+			continue
+		}
+		out = append(out, AuditRef{Roles: roles, TargetType: f[1], TargetID: f[2], URL: f[3]})
 	}
-	entry := func(s [2]int) []byte { return t.buf[s[0]:s[1]] }
-	slices.SortFunc(t.spans, func(a, b [2]int) int { return bytes.Compare(entry(a), entry(b)) })
-	t.spans = slices.CompactFunc(t.spans, func(a, b [2]int) bool { return bytes.Equal(entry(a), entry(b)) })
-	var out strings.Builder
-	out.Grow(len(t.buf) + len(t.spans) + 1)
-	out.WriteByte('\n')
-	for _, s := range t.spans {
-		out.Write(entry(s))
-		out.WriteByte('\n')
-	}
-	return out.String()
+	return out
 }

@@ -1,6 +1,7 @@
 package resources
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
@@ -39,22 +40,56 @@ func (x *Index) SecurityLabels() string {
 	if x == nil {
 		return ""
 	}
-	var labels []string
+	var labels Lines
 	for _, t := range x.Tokens {
 		if t.Param == "_security" {
-			labels = append(labels, Label(t.System, t.Code))
+			labels.Add(t.System, "|", t.Code)
 		}
 	}
-	if len(labels) == 0 {
-		return ""
-	}
-	slices.Sort(labels)
-	return "\n" + strings.Join(slices.Compact(labels), "\n") + "\n"
+	return labels.Packed()
 }
 
 // Label is a security label as resources.labels keeps it and as
 // search.Query.ExcludeLabels names it: system|code, on one line.
 func Label(system, code string) string { return OneLine(system + "|" + code) }
+
+// Lines builds the text columns that keep values one per line, sorted,
+// without repeats, so that a LIKE '%\nvalue\n%' finds one (the labels
+// column, the audit log's terms). Lines are written into one buffer and
+// sorted as spans of it: packing costs a few allocations however many
+// there are, and the server packs an audit event's terms per request.
+type Lines struct {
+	buf   []byte
+	spans [][2]int
+}
+
+// Add appends a line made of parts, each kept on one line (OneLine).
+func (l *Lines) Add(parts ...string) {
+	start := len(l.buf)
+	for _, p := range parts {
+		l.buf = append(l.buf, OneLine(p)...)
+	}
+	l.spans = append(l.spans, [2]int{start, len(l.buf)})
+}
+
+// Packed is the lines sorted, without repeats: "\n" + each line and "\n",
+// or "" when there are none.
+func (l *Lines) Packed() string {
+	if len(l.spans) == 0 {
+		return ""
+	}
+	line := func(s [2]int) []byte { return l.buf[s[0]:s[1]] }
+	slices.SortFunc(l.spans, func(a, b [2]int) int { return bytes.Compare(line(a), line(b)) })
+	l.spans = slices.CompactFunc(l.spans, func(a, b [2]int) bool { return bytes.Equal(line(a), line(b)) })
+	var out strings.Builder
+	out.Grow(len(l.buf) + len(l.spans) + 1)
+	out.WriteByte('\n')
+	for _, s := range l.spans {
+		out.Write(line(s))
+		out.WriteByte('\n')
+	}
+	return out.String()
+}
 
 var lineBreaks = strings.NewReplacer("\r", " ", "\n", " ")
 

@@ -19,15 +19,8 @@ import (
 // extractor's (Extractor.SetBase). ID, LastUpdated and Data are the store's
 // to set.
 func auditRow(ev *auditEvent, recorded time.Time, base string) *resources.AuditRow {
-	row := &resources.AuditRow{Recorded: recorded.UnixMicro(), Outcome: ev.Outcome, Action: ev.Action,
-		Refs: make([]resources.AuditRef, 0, len(ev.Agent)+len(ev.Entity))}
-	var terms resources.AuditTerms
-	token := func(param string, c coding) {
-		if c.Code != "" {
-			terms.Add(param, "#", c.Code, "", "")
-		}
-		terms.Add(param, "|", c.System, "|", c.Code)
-	}
+	row := &resources.AuditRow{Recorded: recorded.UnixMicro(), Outcome: ev.Outcome, Action: ev.Action}
+	var terms resources.Lines
 	ref := func(roles int, reference string) {
 		e, ok := index.ReferenceEntry("", "Reference", reference)
 		if !ok {
@@ -42,16 +35,15 @@ func auditRow(ev *auditEvent, recorded time.Time, base string) *resources.AuditR
 		row.Refs = resources.AddAuditRef(row.Refs, roles, e)
 	}
 	for _, c := range ev.Subtype {
-		token("subtype", c)
+		resources.AddAuditToken(&terms, "subtype", c.System, c.Code)
 	}
 	for _, a := range ev.Agent {
 		ref(resources.AuditRoleAgent, a.Who.Reference)
 		if a.AltID != "" {
-			token("altid", coding{Code: a.AltID})
+			resources.AddAuditToken(&terms, "altid", "", a.AltID)
 		}
 		if addr := a.Network.Address; addr != "" {
-			terms.Add("address", "~", index.Fold(addr), "", "")
-			terms.Add("address", "=", addr, "", "")
+			resources.AddAuditString(&terms, "address", index.Fold(addr), addr)
 		}
 		// agent.purposeOfUse (break-the-glass) has no R4 search parameter.
 	}
@@ -61,9 +53,6 @@ func auditRow(ev *auditEvent, recorded time.Time, base string) *resources.AuditR
 		}
 	}
 	row.Terms = terms.Packed()
-	if len(row.Refs) == 0 {
-		row.Refs = nil // as search.AuditRowOf leaves it
-	}
 	resources.SortAuditRefs(row.Refs)
 	row.Packed = resources.PackAuditRefs(row.Refs)
 	return row

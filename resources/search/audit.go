@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -61,7 +60,7 @@ func AuditRowOf(r resources.Resource, x *resources.Index) AuditRow {
 			row.Recorded, dated = d.Low, true
 		}
 	}
-	var tb resources.AuditTerms
+	var terms resources.Lines
 	for _, t := range x.Tokens {
 		switch t.Param {
 		case "outcome":
@@ -73,19 +72,15 @@ func AuditRowOf(r resources.Resource, x *resources.Index) AuditRow {
 				row.Action = t.Code
 			}
 		case "subtype", "altid":
-			if t.Code != "" {
-				tb.Add(t.Param, "#", t.Code, "", "")
-			}
-			tb.Add(t.Param, "|", t.System, "|", t.Code)
+			resources.AddAuditToken(&terms, t.Param, t.System, t.Code)
 		}
 	}
 	for _, s := range x.Strings {
 		if s.Param == "address" {
-			tb.Add(s.Param, "~", s.Norm, "", "")
-			tb.Add(s.Param, "=", s.Exact, "", "")
+			resources.AddAuditString(&terms, s.Param, s.Norm, s.Exact)
 		}
 	}
-	row.Terms = tb.Packed()
+	row.Terms = terms.Packed()
 	for _, ref := range x.References {
 		if bit := auditRoles[ref.Param]; bit != 0 {
 			row.Refs = resources.AddAuditRef(row.Refs, bit, ref)
@@ -106,23 +101,6 @@ func AuditRowFor(r resources.Resource, p resources.CreateParams) AuditRow {
 	row := *p.Audit
 	row.Seq, row.ID, row.LastUpdated, row.Data = 0, r.ID, r.LastUpdated.UnixMicro(), r.Data
 	return row
-}
-
-// unpackRefs reads resources.PackAuditRefs' text.
-func unpackRefs(s string) []AuditRef {
-	var out []AuditRef
-	for _, line := range strings.Split(s, "\n") {
-		f := strings.Split(line, "\t")
-		if len(f) != 4 {
-			continue
-		}
-		roles, err := strconv.Atoi(f[0])
-		if err != nil {
-			continue
-		}
-		out = append(out, AuditRef{Roles: roles, TargetType: f[1], TargetID: f[2], URL: f[3]})
-	}
-	return out
 }
 
 // roleParams are the parameter names of a roles set, in auditRefParams order.
@@ -429,7 +407,7 @@ func (e Engine) auditInclude(ctx context.Context, ex Executor, inc Include, from
 		if err := scan(&packed); err != nil {
 			return err
 		}
-		for _, r := range unpackRefs(packed) {
+		for _, r := range resources.UnpackAuditRefs(packed) {
 			switch {
 			case r.TargetID == "", !inc.Wildcard && r.Roles&auditRoles[inc.Param.Code] == 0,
 				inc.Target != "" && r.TargetType != inc.Target, r.TargetType == AuditType, seen[r.TargetType+"/"+r.TargetID]:
@@ -565,7 +543,7 @@ func (e Engine) AuditIndexOf(ctx context.Context, ex Executor, id string) (*reso
 			}
 		}
 	}
-	for _, r := range unpackRefs(packed) {
+	for _, r := range resources.UnpackAuditRefs(packed) {
 		for _, p := range roleParams(r.Roles) {
 			x.References = append(x.References, resources.ReferenceEntry{Param: p, TargetType: r.TargetType, TargetID: r.TargetID, URL: r.URL})
 		}
