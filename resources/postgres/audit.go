@@ -46,10 +46,12 @@ func auditInsertArgs(row search.AuditRow) []any {
 
 // createAudit writes the rows of stamped AuditEvents into the audit log in
 // the transaction (or pool) q: one statement each, pipelined, for a few;
-// COPY into both tables for a batch, where a taken id fails the whole copy
-// with ErrVersionConflict (the caller's transaction must then roll back).
+// COPY into both tables for a batch in a transaction, where a taken id
+// fails the whole copy with ErrVersionConflict (the caller's transaction
+// must then roll back).
 func createAudit(ctx context.Context, q querier, rows []search.AuditRow) error {
-	if _, tx := q.(connOf); len(rows) < minCopyBatch || !tx {
+	tx, inTx := q.(pgx.Tx)
+	if len(rows) < minCopyBatch || !inTx {
 		batch := &pgx.Batch{}
 		for _, row := range rows {
 			batch.Queue(sqlAuditInsert, auditInsertArgs(row)...)
@@ -107,7 +109,7 @@ func createAudit(ctx context.Context, q querier, rows []search.AuditRow) error {
 		events.text(r.Packed)
 		events.bytea(r.Data)
 	}
-	if err := copyBinary(ctx, q, "audit_event", auditEventColumns, events); err != nil {
+	if err := copyBinary(ctx, tx, "audit_event", auditEventColumns, events); err != nil {
 		return copyError(ctx, err)
 	}
 	if nrefs == 0 {
@@ -124,7 +126,7 @@ func createAudit(ctx context.Context, q querier, rows []search.AuditRow) error {
 			refs.text(x.URL)
 		}
 	}
-	if err := copyBinary(ctx, q, "audit_ref", auditRefColumns, refs); err != nil {
+	if err := copyBinary(ctx, tx, "audit_ref", auditRefColumns, refs); err != nil {
 		return copyError(ctx, err)
 	}
 	return nil

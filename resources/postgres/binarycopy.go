@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -55,19 +54,10 @@ func (c *copyBuf) bytea(v []byte) {
 // bytes ends the stream and returns it.
 func (c *copyBuf) bytes() []byte { return binary.BigEndian.AppendUint16(c.b, 0xffff) }
 
-// connOf is what pgx.Tx and *pgx.Conn offer to reach the connection.
-type connOf interface{ Conn() *pgx.Conn }
-
-var errNoConn = errors.New("binary copy needs a transaction's connection")
-
 // copyBinary copies the stream c into table's columns through the
-// connection of the transaction q. table and columns are the package's own
+// connection of the transaction tx. table and columns are the package's own
 // constants, never input.
-func copyBinary(ctx context.Context, q querier, table string, columns []string, c *copyBuf) error {
-	tx, ok := q.(connOf)
-	if !ok {
-		return errNoConn
-	}
+func copyBinary(ctx context.Context, tx pgx.Tx, table string, columns []string, c *copyBuf) error {
 	_, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(c.bytes()),
 		"COPY "+table+" ("+strings.Join(columns, ", ")+") FROM STDIN (FORMAT binary)")
 	return err
