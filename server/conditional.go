@@ -39,8 +39,10 @@ func (s *Server) inTx(ctx context.Context, fn func(ctx context.Context, tx resou
 // and roles, as in any search (authorizeReach), and nothing is learnt
 // through sensitive resources the caller may not see; the matches
 // themselves may be sensitive (the write's label check then refuses it)
-// unless lookup is set, for conditional references, which see only what the
-// caller may. r is the request.
+// unless lookup is set, for conditional references: those are searches of
+// typ, which the caller must be allowed (else whether one matches would tell
+// what those resources hold), and see only what the caller may. r is the
+// request.
 func (s *Server) match(ctx context.Context, r *http.Request, tx resources.Ops, typ, query, where string, lookup bool) ([]resources.Resource, error) {
 	vals, err := url.ParseQuery(query)
 	if err != nil {
@@ -52,6 +54,11 @@ func (s *Server) match(ctx context.Context, r *http.Request, tx resources.Ops, t
 	}
 	if len(q.Filters) == 0 {
 		return nil, errorAt(http.StatusBadRequest, "required", where, "a conditional operation needs search criteria")
+	}
+	if lookup {
+		if p, ok := auth.FromContext(ctx); ok && s.cfg.Auth != nil && !s.maySearch(r.WithContext(ctx), p, typ) {
+			return nil, forbidden("the conditional reference %s?%s at %s searches %s resources, which this token or role may not search", typ, query, where, typ)
+		}
 	}
 	if err := s.authorizeReach(r.WithContext(ctx), q); err != nil {
 		return nil, err
@@ -221,9 +228,8 @@ func (s *Server) conditionalDelete(w http.ResponseWriter, r *http.Request) (*res
 }
 
 // resolveConditionalRefs replaces references of the form Type?criteria in
-// a transaction entry's resource by the one resource they match: a search
-// of Type, which the caller must be allowed (else whether it matches would
-// tell what those resources hold).
+// a transaction entry's resource by the one resource they match (a lookup:
+// see match).
 func (s *Server) resolveConditionalRefs(ctx context.Context, r *http.Request, tx resources.Ops, body []byte, at string) ([]byte, error) {
 	const marker = `"reference":"`
 	rest := body
@@ -246,9 +252,6 @@ func (s *Server) resolveConditionalRefs(ctx context.Context, r *http.Request, tx
 			continue
 		}
 		query = strings.ReplaceAll(query, `\u0026`, "&")
-		if p, ok := auth.FromContext(ctx); ok && s.cfg.Auth != nil && !s.maySearch(r.WithContext(ctx), p, typ) {
-			return nil, forbidden("the conditional reference %q at %s searches %s resources, which this token or role may not search", ref, at, typ)
-		}
 		found, err := s.match(ctx, r, tx, typ, query, at, true)
 		if err != nil {
 			return nil, err

@@ -67,7 +67,7 @@ func (s *Server) authorizeReach(r *http.Request, q *search.Query) error {
 	}
 	for _, inc := range q.RevIncludes {
 		if !may(inc.Source) {
-			return refuse("_revinclude="+inc.Source+":"+revParam(inc), inc.Source)
+			return refuse("_revinclude="+inc.Source+":"+includeParam(inc), inc.Source)
 		}
 	}
 	for i := range q.Includes {
@@ -90,7 +90,7 @@ func (s *Server) authorizeReach(r *http.Request, q *search.Query) error {
 		}
 		switch {
 		case len(allowed) == 0:
-			return refuse("_include="+inc.Source+":"+revParam(*inc), strings.Join(candidates, ", "))
+			return refuse("_include="+inc.Source+":"+includeParam(*inc), strings.Join(candidates, ", "))
 		case len(allowed) < len(candidates):
 			inc.Types = slices.Clip(allowed)
 		}
@@ -104,8 +104,8 @@ func (s *Server) maySearch(r *http.Request, p *auth.Principal, typ string) bool 
 	return p.Authorize(auth.Search, typ) == nil && s.decide(r, p, "search", typ, nil) == nil
 }
 
-// revParam names an include's parameter as the request did.
-func revParam(inc search.Include) string {
+// includeParam names an include's parameter as the request did.
+func includeParam(inc search.Include) string {
 	if inc.Wildcard {
 		return "*"
 	}
