@@ -128,6 +128,12 @@ type HistoryParams struct {
 	Count int
 	// Cursor continues from a previous page (HistoryPage.Next); opaque.
 	Cursor string
+	// ExcludeLabels leaves out the versions carrying any of these security
+	// labels (system|code, resources.Label), as search.Query.ExcludeLabels
+	// leaves out resources: in the query, so that a page is as long as
+	// Count allows. Each version is judged by its own labels; a deletion
+	// carries none.
+	ExcludeLabels []string
 }
 
 // MaxPageSize bounds every page a store returns.

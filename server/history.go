@@ -110,6 +110,12 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) (*response, err
 		p.AtStart, p.AtEnd = start, end
 	}
 	p.Cursor = q.Get("_cursor")
+	if p.ID == "" {
+		// A type or system history leaves out, in its query, the versions
+		// whose labels the caller may not see (an instance history of
+		// such a resource is refused below, as reading it is).
+		p.ExcludeLabels = s.hiddenLabels(r)
+	}
 	page, err := s.store.History(r.Context(), p)
 	if err != nil {
 		return nil, err
@@ -123,8 +129,10 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) (*response, err
 	base := s.base(r)
 	for _, e := range page.Entries {
 		// Labelled versions are for whom may read them: the history of a
-		// labelled resource is refused as reading it is; a type or system
-		// history leaves such versions out (its page is then shorter).
+		// labelled resource is refused as reading it is. A type or system
+		// history has left out the labels hiddenLabels names; a policy
+		// directory may deny others, whose versions are dropped here (the
+		// page is then shorter).
 		if err := s.checkLabels(r, historyInteraction(p), &e); err != nil {
 			if p.ID != "" {
 				return nil, err

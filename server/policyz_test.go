@@ -81,6 +81,12 @@ func TestRolePolicy(t *testing.T) {
 					t.Errorf("GET %s shows the doctor the sensitive condition (%d, want %d): %s", tc.path, res.status, tc.status, res.body)
 				}
 			}
+			// Type history leaves the sensitive version out in its query:
+			// a page of one holds the newest version the doctor may see.
+			res := c.do(http.MethodGet, "/Condition/_history?_count=1", nil, "Authorization", doctor)
+			if n := strings.Count(string(res.body), `"fullUrl"`); n != 1 || !strings.Contains(string(res.body), `"id":"flu"`) {
+				t.Errorf("doctor's type history page of one: %d entries, want flu's version: %s", n, res.body)
+			}
 			// The same paths show it to whom may see it.
 			for _, path := range []string{"/Condition/dep/_history", "/Condition/_history", "/Patient?_id=p1&_revinclude=Condition:subject",
 				"/Condition?_id=flu&_include=Condition:subject&_revinclude:iterate=Condition:subject",

@@ -25,9 +25,13 @@ const minCopyBatch = 16
 // returns the number of index rows written.
 func copyCreate(ctx context.Context, q querier, rs []resources.Resource, idx []*resources.Index) (int64, error) {
 	micros := func(r resources.Resource) int64 { return r.LastUpdated.UnixMicro() }
+	labels := make([]string, len(rs))
+	for j := range rs {
+		labels[j] = idx[j].SecurityLabels()
+	}
 	_, err := q.CopyFrom(ctx, pgx.Identifier{"resources"}, []string{"type", "id", "version", "last_updated", "deleted", "data", "labels"},
 		pgx.CopyFromSlice(len(rs), func(j int) ([]any, error) {
-			return []any{rs[j].Type, rs[j].ID, int64(1), micros(rs[j]), false, rs[j].Data, idx[j].SecurityLabels()}, nil
+			return []any{rs[j].Type, rs[j].ID, int64(1), micros(rs[j]), false, rs[j].Data, labels[j]}, nil
 		}))
 	if err != nil {
 		return 0, copyError(ctx, err)
@@ -58,9 +62,9 @@ func copyCreate(ctx context.Context, q querier, rs []resources.Resource, idx []*
 	if len(rids) != len(rs) {
 		return 0, fmt.Errorf("postgres: create: %d rows for %d new resources", len(rids), len(rs))
 	}
-	_, err = q.CopyFrom(ctx, pgx.Identifier{"resource_history"}, []string{"type", "id", "version", "last_updated", "method", "deleted", "data"},
+	_, err = q.CopyFrom(ctx, pgx.Identifier{"resource_history"}, []string{"type", "id", "version", "last_updated", "method", "deleted", "data", "labels"},
 		pgx.CopyFromSlice(len(rs), func(j int) ([]any, error) {
-			return []any{rs[j].Type, rs[j].ID, int64(1), micros(rs[j]), methodPOST, false, rs[j].Data}, nil
+			return []any{rs[j].Type, rs[j].ID, int64(1), micros(rs[j]), methodPOST, false, rs[j].Data, labels[j]}, nil
 		}))
 	if err != nil {
 		return 0, copyError(ctx, err)

@@ -73,6 +73,10 @@ FROM resource_history h`)
 			and("EXISTS (SELECT 1 FROM resources r WHERE r.type = h.type AND r.id = h.id AND " + cond + ")")
 		}
 	}
+	if cond, all := engine.Unlabelled(args, "h", p.ExcludeLabels); cond != "" {
+		args = all
+		and(cond)
+	}
 	sb.WriteString("\nORDER BY h.last_updated DESC, h.seq DESC LIMIT ")
 	sb.WriteString(arg(count + 1))
 

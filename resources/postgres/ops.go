@@ -56,8 +56,8 @@ var (
 	VALUES ($1, $2, 1, $3, false, $4, $6)
 	ON CONFLICT DO NOTHING
 	RETURNING rid),
-h AS (INSERT INTO resource_history (type, id, version, last_updated, method, deleted, data)
-	SELECT $1, $2, 1, $3, $5::text, false, $4 FROM r)` + indexCTEsFor(7, false, m) + `
+h AS (INSERT INTO resource_history (type, id, version, last_updated, method, deleted, data, labels)
+	SELECT $1, $2, 1, $3, $5::text, false, $4, $6 FROM r)` + indexCTEsFor(7, false, m) + `
 SELECT count(*) FROM r`
 	}}
 
@@ -66,8 +66,8 @@ SELECT count(*) FROM r`
 	UPDATE resources SET version = $3, last_updated = $4, deleted = $5, data = $6, labels = $8
 	WHERE type = $1 AND id = $2
 	RETURNING rid),
-h AS (INSERT INTO resource_history (type, id, version, last_updated, method, deleted, data)
-	SELECT $1, $2, $3, $4, $7::text, $5, $6 FROM r)` + indexCTEsFor(9, true, m) + `
+h AS (INSERT INTO resource_history (type, id, version, last_updated, method, deleted, data, labels)
+	SELECT $1, $2, $3, $4, $7::text, $5, $6, $8 FROM r)` + indexCTEsFor(9, true, m) + `
 SELECT count(*) FROM r`
 	}}
 )

@@ -403,4 +403,25 @@ func TestSecurityLabelsMigration(t *testing.T) {
 	storetest.CheckMigratedLabels(t, open(t, dsn), labelled, plain)
 }
 
+// TestHistoryLabelsMigration: migration 10 fills resource_history.labels
+// from each version's meta.security.
+func TestHistoryLabelsMigration(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	s := open(t, dsn)
+	labelled, plain := storetest.HistoryLabelledForMigration(t, s)
+	s.Close()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, stmt := range storetest.LegacyHistoryLabelsSQL {
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	storetest.CheckMigratedHistoryLabels(t, open(t, dsn), labelled, plain)
+}
+
 func FuzzAuditSearch(f *testing.F) { storetest.FuzzAuditSearch(f, open(f, pgtest.DSN(f))) }

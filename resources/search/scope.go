@@ -218,6 +218,19 @@ func (e Engine) Condition(ctx context.Context, args []any, a, typ string, write 
 	return c, b.args, err
 }
 
+// Unlabelled is the condition that the row of alias a (of resources or
+// resource_history, whose labels column keeps Index.SecurityLabels)
+// carries none of labels (system|code), as Query.ExcludeLabels asks of a
+// search, with its arguments appended to args; "" when labels is empty.
+func (e Engine) Unlabelled(args []any, a string, labels []string) (string, []any) {
+	if len(labels) == 0 {
+		return "", args
+	}
+	b := e.builder()
+	b.args = args
+	return b.excludeLabels(a, labels), b.args
+}
+
 // Read is a store's read by id under the scope of ctx: the condition is part
 // of the one query, so a resource outside the scope is simply not found.
 func (e Engine) Read(ctx context.Context, ex Executor, typ, id string) (resources.Resource, error) {

@@ -28,8 +28,8 @@ func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
 	}{
 		{&st.insert, `INSERT INTO resources (type, id, version, last_updated, deleted, data, labels)
 			VALUES (?1, ?2, 1, ?3, 0, ?4, ?5) ON CONFLICT DO NOTHING RETURNING rid`},
-		{&st.history, `INSERT INTO resource_history (type, id, version, last_updated, method, deleted, data)
-			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`},
+		{&st.history, `INSERT INTO resource_history (type, id, version, last_updated, method, deleted, data, labels)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)`},
 		{&st.read, `SELECT version, last_updated, deleted, data FROM resources WHERE type = ?1 AND id = ?2`},
 		{&st.vread, `SELECT last_updated, deleted, method, data FROM resource_history WHERE type = ?1 AND id = ?2 AND version = ?3`},
 		{&st.current, `SELECT version, last_updated, deleted, labels FROM resources WHERE type = ?1 AND id = ?2`},
@@ -137,14 +137,15 @@ func (o ops) insert(ctx context.Context, r resources.Resource, idx *resources.In
 	}
 	data := r.Data
 	var rid int64
-	err := o.stmt(ctx, o.st.insert).QueryRowContext(ctx, r.Type, r.ID, r.LastUpdated.UnixMicro(), data, idx.SecurityLabels()).Scan(&rid)
+	labels := idx.SecurityLabels()
+	err := o.stmt(ctx, o.st.insert).QueryRowContext(ctx, r.Type, r.ID, r.LastUpdated.UnixMicro(), data, labels).Scan(&rid)
 	if errors.Is(err, sql.ErrNoRows) {
 		return resources.Resource{}, resources.ErrVersionConflict
 	}
 	if err != nil {
 		return resources.Resource{}, wrap("create", err)
 	}
-	if err := o.history(ctx, r, data); err != nil {
+	if err := o.history(ctx, r, data, labels); err != nil {
 		return resources.Resource{}, err
 	}
 	return r, o.writeIndex(ctx, rid, r.Type, idx, false)
@@ -171,8 +172,10 @@ func (o ops) insertAudit(ctx context.Context, row search.AuditRow) error {
 	return nil
 }
 
-func (o ops) history(ctx context.Context, r resources.Resource, data []byte) error {
-	_, err := o.stmt(ctx, o.st.history).ExecContext(ctx, r.Type, r.ID, r.VersionID, r.LastUpdated.UnixMicro(), r.Method, r.Deleted, data)
+// history records a version with its security labels
+// (resources.Index.SecurityLabels).
+func (o ops) history(ctx context.Context, r resources.Resource, data []byte, labels string) error {
+	_, err := o.stmt(ctx, o.st.history).ExecContext(ctx, r.Type, r.ID, r.VersionID, r.LastUpdated.UnixMicro(), r.Method, r.Deleted, data, labels)
 	return wrap("write history", err)
 }
 
@@ -263,10 +266,11 @@ func (o ops) Update(ctx context.Context, p resources.UpdateParams) (resources.Re
 		return resources.Resource{}, false, err
 	}
 	var rid int64
-	if err := o.stmt(ctx, o.st.upsert).QueryRowContext(ctx, p.Type, p.ID, r.VersionID, micros, data, p.Index.SecurityLabels()).Scan(&rid); err != nil {
+	newLabels := p.Index.SecurityLabels()
+	if err := o.stmt(ctx, o.st.upsert).QueryRowContext(ctx, p.Type, p.ID, r.VersionID, micros, data, newLabels).Scan(&rid); err != nil {
 		return resources.Resource{}, false, wrap("update", err)
 	}
-	if err := o.history(ctx, r, data); err != nil {
+	if err := o.history(ctx, r, data, newLabels); err != nil {
 		return resources.Resource{}, false, err
 	}
 	if err := o.writeIndex(ctx, rid, p.Type, p.Index, found); err != nil {
@@ -314,7 +318,7 @@ func (o ops) Delete(ctx context.Context, p resources.DeleteParams) (resources.Re
 	if err := o.writeIndex(ctx, rid, p.Type, nil, true); err != nil {
 		return resources.Resource{}, err
 	}
-	return r, o.history(ctx, r, nil)
+	return r, o.history(ctx, r, nil, "")
 }
 
 // admit checks an update against the caller's scope, in the write
@@ -382,6 +386,10 @@ func (s *Store) History(ctx context.Context, p resources.HistoryParams) (resourc
 	}
 	if cond != "" {
 		where = append(where, "EXISTS (SELECT 1 FROM resources r WHERE r.type = h.type AND r.id = h.id AND "+cond+")")
+	}
+	if cond, all := engine.Unlabelled(args, "h", p.ExcludeLabels); cond != "" {
+		args = all
+		where = append(where, cond)
 	}
 	if !p.Since.IsZero() {
 		where = append(where, "h.last_updated >= "+arg(p.Since.UnixMicro()))

@@ -88,3 +88,13 @@ func TestSecurityLabelsMigration(t *testing.T) {
 	}, storetest.LegacyLabelsSQL)
 	storetest.CheckMigratedLabels(t, s, labelled, plain)
 }
+
+// TestHistoryLabelsMigration: migration 10 fills resource_history.labels
+// from each version's meta.security.
+func TestHistoryLabelsMigration(t *testing.T) {
+	var labelled, plain string
+	s, _ := rewound(t, filepath.Join(t.TempDir(), "y.db"), func(s *sqlite.Store) {
+		labelled, plain = storetest.HistoryLabelledForMigration(t, s)
+	}, storetest.LegacyHistoryLabelsSQL)
+	storetest.CheckMigratedHistoryLabels(t, s, labelled, plain)
+}

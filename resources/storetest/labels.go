@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -294,4 +295,178 @@ func textOf(t *testing.T, data []byte) string {
 		t.Fatal(err)
 	}
 	return c.Code.Text
+}
+
+// testHistoryLabels checks HistoryParams.ExcludeLabels: type and system
+// history leave out the versions carrying an excluded label in their query
+// (pages are full), judging each version by its own labels as create (one
+// and batched), update and delete wrote them; a deletion carries none.
+func testHistoryLabels(t *testing.T, s resources.Store) {
+	ctx := context.Background()
+	cond := []byte(`{"resourceType":"Condition","subject":{"reference":"Patient/p1"}}`)
+	// Versions in the order written, each kept or left out when PSY and
+	// HIV are excluded.
+	type version struct {
+		id      string
+		version int64
+		kept    bool
+	}
+	var written []version
+	note := func(r resources.Resource, kept bool) {
+		written = append(written, version{r.ID, r.VersionID, kept})
+	}
+	a, err := s.Create(ctx, resources.CreateParams{Type: "Condition", Data: cond, Index: labelled(psy)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	note(a, false)
+	b, err := s.Create(ctx, resources.CreateParams{Type: "Condition", Data: cond, Index: labelled()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	note(b, true)
+	var ps []resources.CreateParams
+	for i := range 20 { // enough for a backend's bulk path
+		x := labelled()
+		if i%3 == 0 {
+			x = labelled(hiv)
+		}
+		ps = append(ps, resources.CreateParams{Type: "Condition", Data: cond, Index: x})
+	}
+	batch, err := s.(resources.BatchCreator).CreateMany(ctx, ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range batch {
+		note(r, i%3 != 0)
+	}
+	// The label is lifted from a (its first version stays hidden) and
+	// put on b (its first version stays visible).
+	a2, _, err := s.Update(ctx, resources.UpdateParams{Type: "Condition", ID: a.ID, Data: cond, Index: labelled()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	note(a2, true)
+	b2, _, err := s.Update(ctx, resources.UpdateParams{Type: "Condition", ID: b.ID, Data: cond, Index: labelled(hiv)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	note(b2, false)
+	p, err := s.Create(ctx, resources.CreateParams{Type: "Patient", Data: []byte(`{"resourceType":"Patient"}`), Index: labelled(psy)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	note(p, false)
+	d, err := s.Delete(ctx, resources.DeleteParams{Type: "Condition", ID: batch[0].ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	note(d, true)
+
+	exclude := []string{psy, hiv}
+	for _, typ := range []string{"Condition", ""} {
+		var want []version
+		for i := len(written) - 1; i >= 0; i-- {
+			if v := written[i]; v.kept && (typ == "" || v.id != p.ID) {
+				want = append(want, v)
+			}
+		}
+		// Pages of 3 hold 3 versions each until the last.
+		var got []version
+		cursor := ""
+		for pages := 0; ; pages++ {
+			if pages > len(written) {
+				t.Fatalf("history %q does not end", typ)
+			}
+			page, err := s.History(ctx, resources.HistoryParams{Type: typ, Count: 3, Cursor: cursor, ExcludeLabels: exclude})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if page.Next != "" && len(page.Entries) != 3 {
+				t.Fatalf("history %q: a page of %d versions before the last, want 3", typ, len(page.Entries))
+			}
+			for _, e := range page.Entries {
+				got = append(got, version{e.ID, e.VersionID, true})
+			}
+			if cursor = page.Next; cursor == "" {
+				break
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("history %q excluding PSY and HIV:\n got %v\nwant %v", typ, got, want)
+		}
+		all, err := s.History(ctx, resources.HistoryParams{Type: typ, Count: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(written); typ != "" {
+			n--
+			if len(all.Entries) != n {
+				t.Errorf("history %q without exclusion: %d versions, want %d", typ, len(all.Entries), n)
+			}
+		} else if len(all.Entries) != n {
+			t.Errorf("system history without exclusion: %d versions, want %d", len(all.Entries), n)
+		}
+	}
+	// Labels are matched whole.
+	page, err := s.History(ctx, resources.HistoryParams{Type: "Condition", Count: 100,
+		ExcludeLabels: []string{"%|PSY", "http://terminology.hl7.org/CodeSystem/v3-ActCode|PS"}})
+	if err != nil || len(page.Entries) != len(written)-1 {
+		t.Errorf("excluding a pattern or a prefix: %d versions of %d (%v)", len(page.Entries), len(written)-1, err)
+	}
+}
+
+// HistoryLabelledForMigration writes, in a fresh store, a Condition whose
+// first version carries PSY and another label (with a line break in its
+// code) in its meta.security and whose second carries none, and a plain
+// Condition; a backend's test then runs LegacyHistoryLabelsSQL (the
+// database as before migration 10), migrates again and calls
+// CheckMigratedHistoryLabels with the ids.
+func HistoryLabelledForMigration(t *testing.T, s resources.Store) (labelledID, plainID string) {
+	t.Helper()
+	ctx := context.Background()
+	data := []byte(`{"resourceType":"Condition","meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"PSY"},` +
+		`{"system":"http://example.org/labels","code":"two\nlines"}]},"subject":{"reference":"Patient/p1"}}`)
+	a, err := s.Create(ctx, resources.CreateParams{Type: "Condition", Data: data, Index: labelled(psy, migratedLabel)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := []byte(`{"resourceType":"Condition","subject":{"reference":"Patient/p1"}}`)
+	if _, _, err := s.Update(ctx, resources.UpdateParams{Type: "Condition", ID: a.ID, Data: plain, Index: labelled()}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Create(ctx, resources.CreateParams{Type: "Condition", Data: plain, Index: labelled()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.ID, b.ID
+}
+
+// migratedLabel is a label whose code has a line break (kept as a space).
+var migratedLabel = resources.Label("http://example.org/labels", "two\nlines")
+
+// LegacyHistoryLabelsSQL puts a database back to before migration 10.
+var LegacyHistoryLabelsSQL = []string{
+	"ALTER TABLE resource_history DROP COLUMN labels",
+	"DELETE FROM schema_migrations WHERE version = 10",
+}
+
+// CheckMigratedHistoryLabels checks that migration 10 filled the labels of
+// the versions from their meta.security: excluding either label leaves out
+// the first version of the labelled Condition, and only that.
+func CheckMigratedHistoryLabels(t *testing.T, s resources.Store, labelledID, plainID string) {
+	t.Helper()
+	for _, l := range []string{psy, migratedLabel} {
+		page, err := s.History(context.Background(), resources.HistoryParams{Type: "Condition", ExcludeLabels: []string{l}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range page.Entries {
+			got = append(got, e.ID+"/"+strconv.FormatInt(e.VersionID, 10))
+		}
+		if want := []string{plainID + "/1", labelledID + "/2"}; !slices.Equal(got, want) {
+			t.Errorf("after migration 10, history excluding %q has %v, want %v", l, got, want)
+		}
+	}
 }

@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) resources.Store) {
 		{"AuditRowCreate", testAuditRowCreate},
 		{"SecurityLabels", testSecurityLabels},
 		{"LabelGuard", testLabelGuard},
+		{"HistoryLabels", testHistoryLabels},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
