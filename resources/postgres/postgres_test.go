@@ -362,66 +362,48 @@ func TestCanceledContext(t *testing.T) {
 // TestAuditLogMigration: migration 8 moves the AuditEvents stored before it
 // into the audit log.
 func TestAuditLogMigration(t *testing.T) {
-	ctx := context.Background()
-	dsn := pgtest.DSN(t)
-	open(t, dsn).Close()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	for _, stmt := range storetest.LegacyAuditSQL(func(lit string) string { return "convert_to('" + lit + "', 'UTF8')" }) {
-		if _, err := conn.Exec(ctx, stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
-	storetest.CheckMigratedAudit(t, open(t, dsn))
+	s, conn := rewound(t, func(*postgres.Store) {},
+		storetest.LegacyAuditSQL(func(lit string) string { return "convert_to('" + lit + "', 'UTF8')" }))
+	storetest.CheckMigratedAudit(t, s)
 	var left int
-	if err := conn.QueryRow(ctx, storetest.LegacyAuditLeft).Scan(&left); err != nil || left != 0 {
+	if err := conn.QueryRow(context.Background(), storetest.LegacyAuditLeft).Scan(&left); err != nil || left != 0 {
 		t.Fatalf("%d rows of AuditEvents left in the generic tables (%v)", left, err)
 	}
 }
 
-// TestSecurityLabelsMigration: migration 9 fills resources.labels from the
-// _security index entries.
-func TestSecurityLabelsMigration(t *testing.T) {
-	ctx := context.Background()
-	dsn := pgtest.DSN(t)
-	s := open(t, dsn)
-	labelled, plain := storetest.LabelledForMigration(t, s)
-	s.Close()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
+// TestLabelMigrations: migrations 9 and 10 fill the labels of the
+// resources and versions written before them (storetest.LabelMigrations).
+func TestLabelMigrations(t *testing.T) {
+	for _, m := range storetest.LabelMigrations {
+		t.Run(m.Name, func(t *testing.T) {
+			var labelled, plain string
+			s, _ := rewound(t, func(s *postgres.Store) { labelled, plain = m.Prepare(t, s) }, m.Legacy)
+			m.Check(t, s, labelled, plain)
+		})
 	}
-	defer conn.Close(ctx)
-	for _, stmt := range storetest.LegacyLabelsSQL {
-		if _, err := conn.Exec(ctx, stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
-	storetest.CheckMigratedLabels(t, open(t, dsn), labelled, plain)
 }
 
-// TestHistoryLabelsMigration: migration 10 fills resource_history.labels
-// from each version's meta.security.
-func TestHistoryLabelsMigration(t *testing.T) {
+// rewound opens a fresh store, lets prepare write into it, closes it, runs
+// stmts on the database (to put it back before a migration) and opens the
+// store again, which migrates. The connection stays open for the test.
+func rewound(t *testing.T, prepare func(s *postgres.Store), stmts []string) (*postgres.Store, *pgx.Conn) {
+	t.Helper()
 	ctx := context.Background()
 	dsn := pgtest.DSN(t)
 	s := open(t, dsn)
-	labelled, plain := storetest.HistoryLabelledForMigration(t, s)
+	prepare(s)
 	s.Close()
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
-	for _, stmt := range storetest.LegacyHistoryLabelsSQL {
+	t.Cleanup(func() { conn.Close(ctx) })
+	for _, stmt := range stmts {
 		if _, err := conn.Exec(ctx, stmt); err != nil {
 			t.Fatalf("%s: %v", stmt, err)
 		}
 	}
-	storetest.CheckMigratedHistoryLabels(t, open(t, dsn), labelled, plain)
+	return open(t, dsn), conn
 }
 
 func FuzzAuditSearch(f *testing.F) { storetest.FuzzAuditSearch(f, open(f, pgtest.DSN(f))) }

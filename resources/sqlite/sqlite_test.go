@@ -79,22 +79,16 @@ func TestAuditLogMigration(t *testing.T) {
 	}
 }
 
-// TestSecurityLabelsMigration: migration 9 fills resources.labels from the
-// _security index entries.
-func TestSecurityLabelsMigration(t *testing.T) {
-	var labelled, plain string
-	s, _ := rewound(t, filepath.Join(t.TempDir(), "y.db"), func(s *sqlite.Store) {
-		labelled, plain = storetest.LabelledForMigration(t, s)
-	}, storetest.LegacyLabelsSQL)
-	storetest.CheckMigratedLabels(t, s, labelled, plain)
-}
-
-// TestHistoryLabelsMigration: migration 10 fills resource_history.labels
-// from each version's meta.security.
-func TestHistoryLabelsMigration(t *testing.T) {
-	var labelled, plain string
-	s, _ := rewound(t, filepath.Join(t.TempDir(), "y.db"), func(s *sqlite.Store) {
-		labelled, plain = storetest.HistoryLabelledForMigration(t, s)
-	}, storetest.LegacyHistoryLabelsSQL)
-	storetest.CheckMigratedHistoryLabels(t, s, labelled, plain)
+// TestLabelMigrations: migrations 9 and 10 fill the labels of the
+// resources and versions written before them (storetest.LabelMigrations).
+func TestLabelMigrations(t *testing.T) {
+	for _, m := range storetest.LabelMigrations {
+		t.Run(m.Name, func(t *testing.T) {
+			var labelled, plain string
+			s, _ := rewound(t, filepath.Join(t.TempDir(), "y.db"), func(s *sqlite.Store) {
+				labelled, plain = m.Prepare(t, s)
+			}, m.Legacy)
+			m.Check(t, s, labelled, plain)
+		})
+	}
 }

@@ -116,6 +116,25 @@ func testSecurityLabels(t *testing.T, s resources.Store) {
 	}
 }
 
+// LabelMigration is a schema step that fills labels from data written
+// before it: a backend's test calls Prepare on a fresh store, runs Legacy
+// (the database as before the step), opens the store again (which
+// migrates) and calls Check with Prepare's ids.
+type LabelMigration struct {
+	Name    string
+	Prepare func(t *testing.T, s resources.Store) (labelledID, plainID string)
+	Legacy  []string
+	Check   func(t *testing.T, s resources.Store, labelledID, plainID string)
+}
+
+// LabelMigrations are migration 9 (resources.labels from the _security
+// index entries) and 10 (resource_history.labels from each version's
+// meta.security).
+var LabelMigrations = []LabelMigration{
+	{"ResourceLabels", LabelledForMigration, LegacyLabelsSQL, CheckMigratedLabels},
+	{"HistoryLabels", HistoryLabelledForMigration, LegacyHistoryLabelsSQL, CheckMigratedHistoryLabels},
+}
+
 // LabelledForMigration creates, in a fresh store, a Condition labelled PSY
 // and one without labels; a backend's test then runs LegacyLabelsSQL (the
 // database as before migration 9), migrates again and calls
