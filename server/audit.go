@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"encoding/base64"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -45,9 +47,12 @@ type auditor struct {
 	mu    sync.Mutex
 	queue []auditRecord
 	wake  chan struct{}
-	done  chan struct{}
-	once  sync.Once
-	flush sync.WaitGroup
+	// flushes asks the writer to write what is queued now; it answers with
+	// the number of events it still keeps to retry.
+	flushes chan chan int
+	done    chan struct{}
+	once    sync.Once
+	flush   sync.WaitGroup
 }
 
 func newAuditor(s *Server, cfg AuditConfig) *auditor {
@@ -57,7 +62,7 @@ func newAuditor(s *Server, cfg AuditConfig) *auditor {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 500
 	}
-	a := &auditor{cfg: cfg, s: s, wake: make(chan struct{}, 1), done: make(chan struct{}), log: s.log}
+	a := &auditor{cfg: cfg, s: s, wake: make(chan struct{}, 1), flushes: make(chan chan int), done: make(chan struct{}), log: s.log}
 	if !cfg.Sync {
 		a.flush.Add(1)
 		go a.loop()
@@ -129,9 +134,11 @@ func (a *auditor) loop() {
 	var retryAt time.Time
 	var backoff time.Duration
 	for {
+		var flushed chan int
 		select {
 		case <-a.wake:
 		case <-t.C:
+		case flushed = <-a.flushes:
 		case <-a.done:
 			// Last chance: retry for a few seconds, then say what is lost.
 			batch = a.take(batch)
@@ -147,10 +154,17 @@ func (a *auditor) loop() {
 			return
 		}
 		batch = a.take(batch)
-		if len(batch) == 0 || time.Now().Before(retryAt) {
+		if len(batch) == 0 || (flushed == nil && time.Now().Before(retryAt)) {
+			if flushed != nil {
+				flushed <- len(batch)
+			}
 			continue
 		}
-		if batch = a.writeOrKeep(batch); len(batch) == 0 {
+		batch = a.writeOrKeep(batch)
+		if flushed != nil {
+			flushed <- len(batch)
+		}
+		if len(batch) == 0 {
 			backoff, retryAt = 0, time.Time{}
 			continue
 		}
@@ -191,6 +205,34 @@ func (a *auditor) writeOrKeep(batch []auditRecord) []auditRecord {
 	}
 	return kept
 }
+
+// Flush writes the events recorded so far, in asynchronous mode, and
+// returns once they are stored; an error when the database refused some
+// (they are kept to retry) or ctx ended first.
+func (a *auditor) Flush(ctx context.Context) error {
+	if a == nil || a.cfg.Sync {
+		return nil
+	}
+	reply := make(chan int, 1)
+	select {
+	case a.flushes <- reply:
+	case <-a.done:
+		return errAuditClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case left := <-reply:
+		if left > 0 {
+			return fmt.Errorf("audit: %d events kept to retry: the database refused them", left)
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+var errAuditClosed = errors.New("audit: the trail is closed")
 
 // Close writes the events still queued.
 func (a *auditor) Close() {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -195,6 +197,127 @@ func TestAuditSurvivesOutage(t *testing.T) {
 			srv.Close()
 			if n := count(); n != requests {
 				t.Fatalf("%d of %d events written after the outage", n, requests)
+			}
+		})
+	}
+}
+
+// TestAuditFlush: FlushAudit returns once the events of the requests
+// handled so far are stored, long before the flush interval; while the
+// database is down it says how many it keeps, and they are written by the
+// flush after it is back.
+func TestAuditFlush(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			st := b.open(t)
+			flaky := &flakyStore{Store: st}
+			_, v := testIssuer(t)
+			parser, _ := resources.NewParser()
+			srv, c := serve(t, server.Config{Store: flaky, Parser: parser, Auth: v,
+				Audit: &server.AuditConfig{FlushInterval: time.Hour, BatchSize: 1000}})
+			count := func() int {
+				page, err := st.(storetest.Searcher).Search(context.Background(),
+					&search.Query{Type: search.AuditType, Count: 0, Total: "accurate"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return int(page.Total)
+			}
+			ctx := context.Background()
+			for range 3 {
+				c.do(http.MethodGet, "/Patient/p1", nil)
+			}
+			if n := count(); n != 0 {
+				t.Fatalf("%d events stored before the flush (interval of an hour)", n)
+			}
+			if err := srv.FlushAudit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if n := count(); n != 3 {
+				t.Fatalf("after FlushAudit, %d events stored, want 3", n)
+			}
+			flaky.down.Store(true)
+			c.do(http.MethodGet, "/Patient/p1", nil)
+			if err := srv.FlushAudit(ctx); err == nil || !strings.Contains(err.Error(), "1 events kept") {
+				t.Fatalf("flush while the database is down: %v, want 1 event kept", err)
+			}
+			flaky.down.Store(false)
+			if err := srv.FlushAudit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if n := count(); n != 4 {
+				t.Fatalf("after the outage, %d events stored, want 4", n)
+			}
+			srv.Close()
+			if err := srv.FlushAudit(ctx); err == nil {
+				t.Fatal("FlushAudit after Close: no error")
+			}
+		})
+	}
+}
+
+// gatedStore holds every transaction until open is closed.
+type gatedStore struct {
+	resources.Store
+	open chan struct{}
+}
+
+func (g *gatedStore) WithTx(ctx context.Context, fn func(ctx context.Context, tx resources.Ops) error) error {
+	<-g.open
+	return g.Store.WithTx(ctx, fn)
+}
+
+// TestAuditSyncBeforeResponse: in synchronous mode the client has nothing
+// of the response, however large, before the request's AuditEvent is
+// stored (the audit write runs in a transaction, held here).
+func TestAuditSyncBeforeResponse(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			st := b.open(t)
+			big := strings.Repeat("长期护理", 4000) // well over the server's 4 KiB write buffer
+			if _, _, err := st.Update(context.Background(), resources.UpdateParams{Type: "Patient", ID: "p1",
+				Data: []byte(`{"resourceType":"Patient","id":"p1","name":[{"text":"` + big + `"}]}`)}); err != nil {
+				t.Fatal(err)
+			}
+			gate := &gatedStore{Store: st, open: make(chan struct{})}
+			iss, v := testIssuer(t)
+			_, c := serve(t, server.Config{Store: gate, Auth: v, Audit: &server.AuditConfig{Sync: true}})
+			release := sync.OnceFunc(func() { close(gate.open) })
+			t.Cleanup(release) // before the server stops, which waits for the handler
+			req, _ := http.NewRequest(http.MethodGet, c.base+"/Patient/p1", nil)
+			req.Header.Set("Authorization", "Bearer "+iss.Token(t, "dr-li", "user/Patient.rs", nil))
+			got := make(chan *http.Response, 1)
+			go func() {
+				resp, err := c.hc.Do(req)
+				if err != nil {
+					t.Error(err)
+					close(got)
+					return
+				}
+				got <- resp
+			}()
+			select {
+			case resp := <-got:
+				if resp != nil {
+					resp.Body.Close()
+				}
+				t.Fatal("the response reached the client before its AuditEvent was stored")
+			case <-time.After(200 * time.Millisecond):
+			}
+			release()
+			resp := <-got
+			if resp == nil {
+				return
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), big) {
+				t.Fatalf("%d, %d bytes", resp.StatusCode, len(body))
+			}
+			page, err := st.(storetest.Searcher).Search(context.Background(),
+				&search.Query{Type: search.AuditType, Count: 0, Total: "accurate"})
+			if err != nil || page.Total != 1 {
+				t.Fatalf("%d events stored (%v), want 1", page.Total, err)
 			}
 		})
 	}

@@ -9,15 +9,19 @@ import (
 	"github.com/meizhou-yiyang/yiyang/server/auth"
 )
 
+// auditLogin audits a failed authentication with the status it is answered.
+func (s *Server) auditLogin(r *http.Request) func(status int) {
+	return func(status int) { s.audit.record(r, "login", "", "", status) }
+}
+
 // authenticate verifies the bearer token of every FHIR request except the
 // CapabilityStatement, which clients read before they have a token.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	next = s.withScope(next)
 	verified := auth.Middleware(s.cfg.Auth, func(w http.ResponseWriter, r *http.Request, err error) {
 		start := time.Now()
-		status := s.write(w, r, fhirJSON, nil, err)
+		status := s.write(w, r, fhirJSON, nil, err, s.auditLogin(r))
 		s.metrics.observe("authenticate", "", status, time.Since(start))
-		s.audit.record(r, "login", "", "", status)
 	})(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/metadata" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
@@ -29,7 +33,8 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		if r.Header.Get("Authorization") == "" && r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
 			p, err := auth.DevicePrincipal(r.TLS.VerifiedChains[0][0])
 			if err != nil {
-				s.write(w, r, fhirJSON, nil, err)
+				status := s.write(w, r, fhirJSON, nil, err, s.auditLogin(r))
+				s.metrics.observe("authenticate", "", status, 0)
 				return
 			}
 			next.ServeHTTP(w, r.WithContext(auth.NewContext(r.Context(), p)))
@@ -101,7 +106,7 @@ func (s *Server) authorize(r *http.Request, interaction string) error {
 // smartConfiguration serves /.well-known/smart-configuration.
 func (s *Server) smartConfiguration(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Auth == nil {
-		s.write(w, r, fhirJSON, nil, errorf(http.StatusNotFound, "not-found", "authentication is disabled on this server"))
+		s.write(w, r, fhirJSON, nil, errorf(http.StatusNotFound, "not-found", "authentication is disabled on this server"), nil)
 		return
 	}
 	body := s.cfg.Auth.SMARTConfiguration()

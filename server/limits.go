@@ -289,7 +289,7 @@ func (s *Server) throttle(w http.ResponseWriter, r *http.Request, wait time.Dura
 	secs := max(1, int64(math.Ceil(wait.Seconds())))
 	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 	status := s.write(w, r, fhirJSON, nil, errorf(http.StatusTooManyRequests, "throttled",
-		"too many requests from this client; retry after %d s", secs))
+		"too many requests from this client; retry after %d s", secs), nil)
 	s.metrics.observe("throttled", "", status, 0)
 }
 

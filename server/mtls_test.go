@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/resources/search"
+	"github.com/meizhou-yiyang/yiyang/resources/storetest"
 	"github.com/meizhou-yiyang/yiyang/server"
 )
 
@@ -62,7 +65,8 @@ func (ca *testCA) issue(t *testing.T, cn string, client bool) tls.Certificate {
 func TestDeviceMutualTLS(t *testing.T) {
 	_, v := testIssuer(t)
 	parser, _ := resources.NewParser()
-	srv, err := server.New(server.Config{Store: backends()[0].open(t), Parser: parser, Logger: testLogger(t), Auth: v})
+	st := backends()[0].open(t)
+	srv, err := server.New(server.Config{Store: st, Parser: parser, Logger: testLogger(t), Auth: v, Audit: &server.AuditConfig{Sync: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +115,19 @@ func TestDeviceMutualTLS(t *testing.T) {
 	if status, _, err := post(pushy, "/Observation", obs); err == nil {
 		t.Fatalf("a certificate from another CA, sent anyway, must fail the handshake; got %d", status)
 	}
+	events := func() int64 {
+		page, err := st.(storetest.Searcher).Search(context.Background(), &search.Query{Type: search.AuditType, Count: 0, Total: "accurate"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return page.Total
+	}
+	before := events()
 	if status, _, err := post(client(ca.issue(t, "not a valid id!", true)), "/Observation", obs); err != nil || status != http.StatusUnauthorized {
 		t.Fatalf("a certificate whose CN is not a Device id: %d %v", status, err)
+	}
+	// A refused certificate is a failed authentication: it is audited.
+	if n := events(); n != before+1 {
+		t.Fatalf("%d events after the refused certificate, want %d", n, before+1)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/meizhou-yiyang/yiyang/server"
@@ -344,6 +345,46 @@ func TestScopeBeforeLabels(t *testing.T) {
 						t.Errorf("%s %v: labelled %d %s; unlabelled %d %s; absent %d %s", method, h, s1, b1, s2, b2, s3, b3)
 					}
 				}
+			}
+		})
+	}
+}
+
+// TestBundleKindPerRequest: whether a bundle is a batch or a transaction is
+// judged per request. (The route's interaction was once overwritten by the
+// first transaction's, after which every batch was authorized, and
+// refused, as a transaction.) Requests run concurrently too, for the race
+// detector. Both backends.
+func TestBundleKindPerRequest(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			iss, c := servePolicy(t, b, nil)
+			// A token that may read but not write: batches of reads pass,
+			// transactions need write scopes.
+			reader := "Bearer " + iss.Token(t, "u", "user/Patient.rs", map[string]any{"roles": []string{"doctor"}})
+			admin := "Bearer " + iss.Token(t, "a", "user/*.cruds", map[string]any{"roles": []string{"admin"}})
+			batch := bundleOf("batch", entry("GET", "Patient/p1", "", ""))
+			tx := bundleOf("transaction", entry("PUT", "Patient/p1", "", `{"resourceType":"Patient","id":"p1"}`))
+			if res := c.do(http.MethodPost, "/", tx, "Authorization", admin); res.status != http.StatusOK {
+				t.Fatalf("admin's transaction: %d %s", res.status, res.body)
+			}
+			var wg sync.WaitGroup
+			for i := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					body, authz, want := batch, reader, http.StatusOK
+					if i%2 == 1 {
+						body, authz = tx, admin
+					}
+					if res := c.do(http.MethodPost, "/", body, "Authorization", authz); res.status != want {
+						t.Errorf("bundle %d after a transaction: %d %s", i, res.status, res.body)
+					}
+				}()
+			}
+			wg.Wait()
+			if res := c.do(http.MethodPost, "/", tx, "Authorization", reader); res.status != http.StatusForbidden {
+				t.Errorf("reader's transaction: %d, want 403", res.status)
 			}
 		})
 	}

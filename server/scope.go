@@ -168,8 +168,7 @@ func (s *Server) withScope(next http.Handler) http.Handler {
 		}
 		sco, err := s.memoScope(p)
 		if err != nil {
-			s.write(w, r, fhirJSON, nil, err)
-			s.audit.record(r, "authorize", "", "", http.StatusForbidden)
+			s.write(w, r, fhirJSON, nil, err, func(status int) { s.audit.record(r, "authorize", "", "", status) })
 			return
 		}
 		if sco != nil {

@@ -243,20 +243,23 @@ func (s *Server) handle(interaction string, fn apiFunc) http.HandlerFunc {
 		if codec == nil {
 			codec = fhirJSON
 		}
-		status := s.write(w, r, codec, resp, err)
 		typ := chi.URLParam(r, "type")
 		if !resources.IsResourceType(typ) {
 			typ = ""
 		}
+		// The route's interaction is shared by all its requests: a
+		// response that names another (a transaction, say) names it for
+		// this request only.
+		name := interaction
 		if resp != nil && resp.interaction != "" {
-			interaction = resp.interaction
+			name = resp.interaction
 		}
-		s.metrics.observe(interaction, typ, status, time.Since(start))
 		id := chi.URLParam(r, "id")
 		if resp != nil && resp.resource != nil && resp.resource.ID != "" {
 			id = resp.resource.ID
 		}
-		s.audit.record(r, interaction, typ, id, status)
+		status := s.write(w, r, codec, resp, err, func(status int) { s.audit.record(r, name, typ, id, status) })
+		s.metrics.observe(name, typ, status, time.Since(start))
 	}
 }
 
@@ -264,7 +267,44 @@ func (s *Server) handle(interaction string, fn apiFunc) http.HandlerFunc {
 // server has stopped.
 func (s *Server) Close() { s.audit.Close() }
 
-func (s *Server) write(w http.ResponseWriter, r *http.Request, codec Codec, resp *response, err error) int {
+// FlushAudit returns once the AuditEvents of the requests handled so far
+// (whose handlers have returned) are stored (batched mode writes them within AuditConfig.FlushInterval
+// anyway); an error when the database refused some, which stay queued to
+// retry, or when ctx ends first.
+func (s *Server) FlushAudit(ctx context.Context) error { return s.audit.Flush(ctx) }
+
+// write answers the request with resp or err and returns the status. audit,
+// when not nil, is called with the status before anything is sent: in
+// synchronous audit mode the request's AuditEvent is stored before the
+// client can have the response.
+func (s *Server) write(w http.ResponseWriter, r *http.Request, codec Codec, resp *response, err error, audit func(status int)) int {
+	a := s.prepare(w, r, codec, resp, err)
+	if audit != nil {
+		audit(a.code)
+	}
+	return a.send(w)
+}
+
+// answer is a response ready to send.
+type answer struct {
+	code int
+	body []byte // nil: none
+	gone bool   // the client has gone: send nothing
+}
+
+func (a answer) send(w http.ResponseWriter) int {
+	if a.gone {
+		return a.code
+	}
+	w.WriteHeader(a.code)
+	if a.body != nil {
+		w.Write(a.body)
+	}
+	return a.code
+}
+
+// prepare sets the headers of the answer to resp or err and renders its body.
+func (s *Server) prepare(w http.ResponseWriter, r *http.Request, codec Codec, resp *response, err error) answer {
 	h := w.Header()
 	pretty := r.URL.Query().Get("_pretty") == "true"
 	var body []byte
@@ -312,11 +352,10 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, codec Codec, resp
 		}
 	}
 	if status == 499 {
-		return status // client gone
+		return answer{code: status, gone: true}
 	}
 	if body == nil || status == http.StatusNoContent || status == http.StatusNotModified {
-		w.WriteHeader(status)
-		return status
+		return answer{code: status}
 	}
 	var buf bytes.Buffer
 	if codec.Encode(&buf, body, pretty) != nil {
@@ -325,9 +364,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, codec Codec, resp
 	}
 	h.Set("Content-Type", codec.ContentType())
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(status)
-	w.Write(buf.Bytes())
-	return status
+	return answer{code: status, body: buf.Bytes()}
 }
 
 // preferReturn returns the return= preference: minimal, representation or
