@@ -27,6 +27,12 @@ type Operation struct {
 	Types []string
 	// Invoke runs the operation.
 	Invoke func(ctx context.Context, in Invocation) (Result, error)
+	// Admin marks an operation that changes the server rather than reads
+	// (say $reindex): at any level, the caller needs what a system-level
+	// write needs (a create scope on every type; the admin role under the
+	// built-in policy). The others need read access to the type they run
+	// on; what they return is subject to the caller's scopes and roles.
+	Admin bool
 }
 
 // Invocation is one call of an operation.

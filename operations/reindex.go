@@ -26,6 +26,7 @@ func Reindex(r Reindexer) Operation {
 		Definition: "http://yiyang.meizhou/fhir/OperationDefinition/reindex",
 		System:     true,
 		Type:       true,
+		Admin:      true,
 		Invoke: func(ctx context.Context, in Invocation) (Result, error) {
 			if in.Method != http.MethodPost {
 				return Result{}, resources.Invalid("not-supported", "", "$reindex needs POST")

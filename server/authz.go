@@ -2,9 +2,11 @@ package server
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/meizhou-yiyang/yiyang/operations"
 	"github.com/meizhou-yiyang/yiyang/resources"
 	"github.com/meizhou-yiyang/yiyang/server/auth"
 )
@@ -55,13 +57,15 @@ func (s *Server) authorize(r *http.Request, interaction string) error {
 	case "capabilities", "batch", "unknown":
 		return nil
 	case "job-status":
-		// Jobs are started by $reindex, which needs system-wide access.
-		in, typ := auth.Read, ""
+		// Jobs are started by $reindex: whom may start one may follow it.
 		p, ok := auth.FromContext(r.Context())
 		if !ok {
 			return errorf(http.StatusUnauthorized, "login", "this request needs a bearer token")
 		}
-		return p.Authorize(in, typ)
+		if err := p.Authorize(auth.Create, ""); err != nil {
+			return err
+		}
+		return s.decide(r, p, "operation", "", nil)
 	}
 	p, ok := auth.FromContext(r.Context())
 	if !ok {
@@ -72,16 +76,19 @@ func (s *Server) authorize(r *http.Request, interaction string) error {
 		typ = ""
 	}
 	in, ok := auth.InteractionFor(interaction)
+	name := interaction
 	switch interaction {
-	case "operation":
-		in, ok = auth.Read, true
-	case "compartment-or-operation":
-		in, ok = auth.Read, true
-		if x := chi.URLParam(r, "op"); x == "$everything" {
-			typ = "" // every type of the compartment
-		} else if x == "*" || resources.IsResourceType(x) {
+	case "operation", "compartment-or-operation":
+		// An operation needs read access to the type it runs on, by GET or
+		// POST alike; what it returns is narrowed to what the caller may
+		// search ($everything's compartment, in authorizeReach). One that
+		// changes the server needs what a system-level write needs.
+		in, ok, name = auth.Read, true, "operation"
+		if op, found := s.invoked(r); found && op.Admin {
+			in, typ = auth.Create, ""
+		} else if x := chi.URLParam(r, "op"); interaction == "compartment-or-operation" && (x == "*" || resources.IsResourceType(x)) {
 			// A compartment search reads resources of the searched type.
-			in, typ = auth.Search, x
+			in, typ, name = auth.Search, x, "search"
 			if x == "*" {
 				typ = ""
 			}
@@ -93,14 +100,20 @@ func (s *Server) authorize(r *http.Request, interaction string) error {
 	if err := p.Authorize(in, typ); err != nil {
 		return err
 	}
-	name := interaction
-	switch {
-	case interaction == "compartment-or-operation" && in == auth.Search:
-		name = "search"
-	case interaction == "compartment-or-operation":
-		name = "operation"
-	}
 	return s.decide(r, p, name, typ, nil)
+}
+
+// invoked is the operation a request's URL names ($name as its last
+// segment), if the server has it.
+func (s *Server) invoked(r *http.Request) (operations.Operation, bool) {
+	name := chi.URLParam(r, "op")
+	if name == "" {
+		name = chi.URLParam(r, "id")
+	}
+	if !strings.HasPrefix(name, "$") || s.cfg.Operations == nil {
+		return operations.Operation{}, false
+	}
+	return s.cfg.Operations.Lookup(name[1:])
 }
 
 // smartConfiguration serves /.well-known/smart-configuration.

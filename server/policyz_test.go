@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -385,6 +386,88 @@ func TestBundleKindPerRequest(t *testing.T) {
 			wg.Wait()
 			if res := c.do(http.MethodPost, "/", tx, "Authorization", reader); res.status != http.StatusForbidden {
 				t.Errorf("reader's transaction: %d, want 403", res.status)
+			}
+		})
+	}
+}
+
+// TestOperationAccess: an operation needs read access to its type by GET
+// and POST alike, and what $everything returns is narrowed to the types the
+// token and role may search; $reindex and its job status need what a
+// system-level write needs, at type level too. Both backends.
+func TestOperationAccess(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			iss, v := testIssuer(t)
+			pol, err := policy.New(context.Background(), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, c := serve(t, server.Config{Store: b.open(t), Auth: v, Authorizer: pol, Operations: newOperations(t)})
+			token := func(scope string, roles ...string) string {
+				extra := map[string]any{}
+				if len(roles) > 0 {
+					extra["roles"] = roles
+				}
+				return "Bearer " + iss.Token(t, "u", scope, extra)
+			}
+			admin := token("user/*.cruds", "admin")
+			for _, f := range []struct{ path, body string }{
+				{"/Patient/p1", `{"resourceType":"Patient","id":"p1"}`},
+				{"/Condition/c1", `{"resourceType":"Condition","id":"c1","subject":{"reference":"Patient/p1"},"code":{"text":"c"}}`},
+				{"/Observation/o1", `{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"o"},"subject":{"reference":"Patient/p1"}}`},
+				{"/Encounter/e1", `{"resourceType":"Encounter","id":"e1","status":"finished","class":{"code":"AMB"},"subject":{"reference":"Patient/p1"}}`},
+			} {
+				if res := c.do(http.MethodPut, f.path, []byte(f.body), "Authorization", admin); res.status >= 300 {
+					t.Fatalf("PUT %s: %d %s", f.path, res.status, res.body)
+				}
+			}
+			for _, tc := range []struct {
+				name, authz string
+				want        []string // ids returned; the others of p1 must not be
+			}{
+				{"patient scope only", token("user/Patient.rs"), []string{"p1"}},
+				{"patient and observation scopes", token("user/Patient.rs user/Observation.rs"), []string{"p1", "o1"}},
+				{"pharmacist", token("user/*.rs", "pharmacist"), []string{"p1", "o1", "c1"}},
+				{"auditor", token("user/*.rs", "auditor"), []string{"p1"}},
+				{"doctor", token("user/*.rs", "doctor"), []string{"p1", "o1", "c1", "e1"}},
+			} {
+				for _, method := range []string{http.MethodGet, http.MethodPost} {
+					var body []byte
+					if method == http.MethodPost {
+						body = []byte(`{"resourceType":"Parameters"}`)
+					}
+					res := c.do(method, "/Patient/p1/$everything", body, "Authorization", tc.authz)
+					if res.status != http.StatusOK {
+						t.Errorf("%s: %s $everything: %d %s", tc.name, method, res.status, res.body)
+						continue
+					}
+					for _, id := range []string{"p1", "o1", "c1", "e1"} {
+						if got, want := strings.Contains(string(res.body), `"id":"`+id+`"`), slices.Contains(tc.want, id); got != want {
+							t.Errorf("%s: %s $everything returns %s: %v, want %v", tc.name, method, id, got, want)
+						}
+					}
+				}
+			}
+			if res := c.do(http.MethodGet, "/Patient/p1/$everything", nil, "Authorization", token("user/Observation.rs")); res.status != http.StatusForbidden {
+				t.Errorf("$everything without read access to the Patient: %d, want 403", res.status)
+			}
+			for _, authz := range []string{token("user/Patient.rs"), token("user/*.rs", "auditor"), token("user/*.cruds", "doctor")} {
+				if res := c.do(http.MethodPost, "/Patient/$reindex", []byte(`{"resourceType":"Parameters"}`), "Authorization", authz); res.status != http.StatusForbidden {
+					t.Errorf("$reindex by a token without system-wide write: %d, want 403", res.status)
+				}
+			}
+			res := c.do(http.MethodPost, "/Patient/$reindex", []byte(`{"resourceType":"Parameters"}`), "Authorization", admin)
+			if res.status != http.StatusAccepted {
+				t.Fatalf("admin's $reindex: %d %s", res.status, res.body)
+			}
+			job := res.header.Get("Content-Location")
+			job = job[strings.Index(job, "/_jobs/"):]
+			if res := c.do(http.MethodGet, job, nil, "Authorization", token("user/*.rs", "auditor")); res.status != http.StatusForbidden {
+				t.Errorf("job status for a reader: %d, want 403", res.status)
+			}
+			if res := c.do(http.MethodGet, job, nil, "Authorization", admin); res.status != http.StatusOK && res.status != http.StatusAccepted {
+				t.Errorf("job status for the admin: %d %s", res.status, res.body)
 			}
 		})
 	}

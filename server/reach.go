@@ -21,7 +21,9 @@ import (
 //   - _include returns the resources referred to: an explicit target type
 //     the principal may not search is 403; an open one (Observation:subject,
 //     Observation:*) is narrowed to the types the principal may search, in
-//     the query (search.Include.Types), and 403 when none is left.
+//     the query (search.Include.Types), and 403 when none is left;
+//   - a compartment across types ($everything) is narrowed to the types
+//     the principal may search.
 //
 // The search's own type was authorized with the route.
 func (s *Server) authorizeReach(r *http.Request, q *search.Query) error {
@@ -64,6 +66,19 @@ func (s *Server) authorizeReach(r *http.Request, q *search.Query) error {
 	}
 	if err := through(q.Filters); err != nil {
 		return err
+	}
+	if c := q.Compartment; c != nil && q.Type == "" {
+		kept := make(map[string][]string, len(c.Params))
+		for t, ps := range c.Params {
+			if may(t) {
+				kept[t] = ps
+			}
+		}
+		if len(kept) < len(c.Params) {
+			narrowed := *c
+			narrowed.Params = kept
+			q.Compartment = &narrowed
+		}
 	}
 	for _, inc := range q.RevIncludes {
 		if !may(inc.Source) {
