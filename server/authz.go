@@ -8,6 +8,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/meizhou-yiyang/yiyang/operations"
 	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/resources/search"
 	"github.com/meizhou-yiyang/yiyang/server/auth"
 )
 
@@ -96,6 +97,11 @@ func (s *Server) authorize(r *http.Request, interaction string) error {
 	}
 	if !ok {
 		return errorf(http.StatusForbidden, "forbidden", "no scope grants the %s interaction", interaction)
+	}
+	if typ == search.AuditType && in == auth.Create && (s.cfg.Authorizer == nil || len(p.Roles) == 0) {
+		// The server writes the audit trail; a client adds to it only
+		// where the access policy says so, which scopes alone cannot.
+		return forbidden("AuditEvents are written by the server; creating one needs a role the access policy allows to")
 	}
 	if err := p.Authorize(in, typ); err != nil {
 		return err

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,15 +48,25 @@ var sensitiveLabels = func() []string {
 }()
 
 // decisions caches label-free decisions: they depend only on roles,
-// interaction and type, and the policy is fixed while the server runs.
+// interaction and type (and the subject, for a policy that reads it), and
+// the policy is fixed while the server runs.
 type decisions struct {
 	m sync.Map
 	n atomic.Int64
+	// bySubject keys decisions on the subject too: the Authorizer says
+	// it may decide by subject (policy.Engine.DecidesBySubject), or does
+	// not say.
+	bySubject bool
 }
+
+// subjectDecider is an Authorizer that tells whether its decisions may
+// depend on input.subject.
+type subjectDecider interface{ DecidesBySubject() bool }
 
 const maxCachedDecisions = 10000
 
-// rolesKey memoises a principal's roles, joined, in its memo.
+// rolesKey memoises a principal's roles, quoted (a role may contain any
+// character), in its memo.
 type rolesKey struct{}
 
 // decide asks the Authorizer, when there is one and the principal has
@@ -68,7 +80,10 @@ func (s *Server) decide(r *http.Request, p *auth.Principal, interaction, typ str
 		in.BreakGlass = &policy.BreakGlass{Reason: reason}
 	}
 	cacheable := len(labels) == 0 && in.BreakGlass == nil
-	key := p.Memo(rolesKey{}, func() any { return strings.Join(p.Roles, ",") }).(string) + "|" + interaction + "|" + typ
+	key := p.Memo(rolesKey{}, func() any { return fmt.Sprintf("%q", p.Roles) }).(string) + "|" + interaction + "|" + typ
+	if s.decisions.bySubject {
+		key += "|" + strconv.Quote(p.Subject)
+	}
 	if cacheable {
 		if d, ok := s.decisions.m.Load(key); ok {
 			return denial(d.(policy.Decision))
@@ -102,7 +117,7 @@ func (s *Server) checkLabels(r *http.Request, interaction string, res *resources
 	if !ok || s.cfg.Authorizer == nil || len(p.Roles) == 0 || res == nil || len(res.Data) == 0 {
 		return nil
 	}
-	if !bytes.Contains(res.Data, []byte(`"security"`)) {
+	if !bytes.Contains(res.Data, []byte(`"security"`)) && !bytes.Contains(res.Data, []byte(`\u`)) {
 		return nil // no labels: decoding the resource would find none
 	}
 	var head struct {

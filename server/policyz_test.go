@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -470,5 +472,104 @@ func TestOperationAccess(t *testing.T) {
 				t.Errorf("job status for the admin: %d %s", res.status, res.body)
 			}
 		})
+	}
+}
+
+// TestDecisionCache: cached decisions are keyed on the roles exactly (a
+// role may contain a comma) and, for a policy that reads the subject, on
+// the subject too.
+func TestDecisionCache(t *testing.T) {
+	b := backends()[0]
+	iss, v := testIssuer(t)
+	builtIn, err := policy.New(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, c := serve(t, server.Config{Store: b.open(t), Auth: v, Authorizer: builtIn})
+	token := func(sub string, roles ...string) string {
+		return "Bearer " + iss.Token(t, sub, "user/*.cruds", map[string]any{"roles": roles})
+	}
+	for _, id := range []string{"x", "y"} {
+		c.do(http.MethodPut, "/Patient/"+id, []byte(`{"resourceType":"Patient","id":"`+id+`"}`), "Authorization", token("a", "admin"))
+	}
+	if res := c.do(http.MethodDelete, "/Patient/x", nil, "Authorization", token("u", "doctor", "admin")); res.status != http.StatusNoContent {
+		t.Fatalf("admin and doctor delete: %d %s", res.status, res.body)
+	}
+	if res := c.do(http.MethodDelete, "/Patient/y", nil, "Authorization", token("v", "doctor,admin")); res.status != http.StatusForbidden {
+		t.Fatalf("the role \"doctor,admin\" deletes: %d, want 403", res.status)
+	}
+
+	dir := t.TempDir()
+	src := "package yiyang.authz\n\nimport rego.v1\n\n" +
+		`decision := {"allow": input.subject == "chief", "reason": "only the chief", "audit": false}` + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "chief.rego"), []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	chief, err := policy.New(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, c2 := serve(t, server.Config{Store: b.open(t), Auth: v, Authorizer: chief})
+	for _, tc := range []struct {
+		sub  string
+		want int
+	}{{"chief", http.StatusNotFound}, {"intern", http.StatusForbidden}, {"chief", http.StatusNotFound}} {
+		if res := c2.do(http.MethodGet, "/Patient/none", nil, "Authorization", token(tc.sub, "doctor")); res.status != tc.want {
+			t.Errorf("%s reads: %d, want %d", tc.sub, res.status, tc.want)
+		}
+	}
+}
+
+// TestEscapedLabels: a security label whose key is written with a JSON
+// escape ("\u0073ecurity") is a label all the same, for reads and writes.
+func TestEscapedLabels(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			iss, c := servePolicy(t, b, nil)
+			token := func(roles ...string) string {
+				return "Bearer " + iss.Token(t, "u", "user/*.cruds", map[string]any{"roles": roles})
+			}
+			cond := `{"resourceType":"Condition","id":"esc","meta":{"\u0073ecurity":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"PSY"}]},"subject":{"reference":"Patient/p1"},"code":{"text":"x"}}`
+			for _, tc := range []policyCase{
+				{"psychiatrist stores it", "PUT", "/Condition/esc", cond, token("doctor", "sensitive-access"), nil, 201},
+				{"doctor reads it", "GET", "/Condition/esc", "", token("doctor"), nil, 403},
+				{"doctor creates one", "POST", "/Condition", strings.Replace(cond, `"id":"esc",`, "", 1), token("doctor"), nil, 403},
+			} {
+				tc.run(t, c)
+			}
+		})
+	}
+}
+
+// TestAuditEventCreate: clients create AuditEvents only where the access
+// policy allows it; scopes alone, without roles or without a policy, do
+// not, by any path.
+func TestAuditEventCreate(t *testing.T) {
+	ev := `{"resourceType":"AuditEvent","type":{"system":"http://terminology.hl7.org/CodeSystem/audit-event-type","code":"rest"},"action":"R","recorded":"2020-01-01T00:00:00Z","outcome":"0","agent":[{"who":{"reference":"Practitioner/framed"},"requestor":true}],"source":{"observer":{"display":"forged"}}}`
+	pol, err := policy.New(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range backends() {
+		iss, v := testIssuer(t)
+		_, noPolicy := serve(t, server.Config{Store: b.open(t), Auth: v})
+		_, withPolicy := serve(t, server.Config{Store: b.open(t), Auth: v, Authorizer: pol})
+		system := "Bearer " + iss.Token(t, "svc", "system/*.cruds", nil)
+		for name, c := range map[string]*client{b.name + "/no policy": noPolicy, b.name + "/no roles": withPolicy} {
+			t.Run(name, func(t *testing.T) {
+				for _, tc := range []policyCase{
+					{"create", "POST", "/AuditEvent", ev, system, nil, 403},
+					{"conditional create", "POST", "/AuditEvent", ev, system, []string{"If-None-Exist", "_id=none"}, 403},
+					{"batch entry", "POST", "/", string(bundleOf("batch", entry("POST", "AuditEvent", "", ev))), system, nil, 200},
+					{"transaction entry", "POST", "/", string(bundleOf("transaction", entry("POST", "AuditEvent", "", ev))), system, nil, 403},
+				} {
+					tc.run(t, c)
+				}
+				res := c.do(http.MethodGet, "/AuditEvent?agent=Practitioner/framed", nil, "Authorization", system)
+				if res.status != http.StatusOK || strings.Contains(string(res.body), "forged") {
+					t.Errorf("a forged AuditEvent was stored (%d): %s", res.status, res.body)
+				}
+			})
+		}
 	}
 }

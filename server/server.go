@@ -120,6 +120,10 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
+	if cfg.Authorizer != nil {
+		sd, ok := cfg.Authorizer.(subjectDecider)
+		s.decisions.bySubject = !ok || sd.DecidesBySubject()
+	}
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
 		return nil, err

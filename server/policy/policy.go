@@ -58,14 +58,54 @@ type Decision struct {
 // Engine evaluates a prepared policy. It is safe for concurrent use.
 type Engine struct {
 	query rego.PreparedEvalQuery
+	// bySubject: some rule reads input.subject (or input as a whole), so a
+	// decision may differ between two callers with the same roles.
+	bySubject bool
+}
+
+// DecidesBySubject reports whether the policy may decide differently for
+// two callers with the same roles, interaction, type and labels: whether
+// it reads input.subject, or input other than by its fixed keys. Callers
+// that cache decisions key them on the subject too when it does.
+func (e *Engine) DecidesBySubject() bool { return e.bySubject }
+
+// readsSubject reports whether a module reads input.subject or input
+// under a key it computes or as a whole.
+func readsSubject(m *ast.Module) bool {
+	found := false
+	ast.WalkRefs(m, func(ref ast.Ref) bool {
+		if found || !ref[0].Equal(ast.InputRootDocument) {
+			return found
+		}
+		if len(ref) == 1 {
+			found = true // input as a whole
+			return true
+		}
+		key, ok := ref[1].Value.(ast.String)
+		found = !ok || string(key) == "subject"
+		return found
+	})
+	return found
 }
 
 // New compiles the policy: the embedded one when dir is "", else every
 // .rego file in dir (tests, *_test.rego, excluded), which replaces it.
 func New(ctx context.Context, dir string) (*Engine, error) {
 	opts := []func(*rego.Rego){rego.Query(Query)}
+	bySubject := false
+	module := func(name, src string) error {
+		m, err := ast.ParseModuleWithOpts(name, src, ast.ParserOptions{RegoVersion: ast.RegoV1})
+		if err != nil {
+			return fmt.Errorf("policy: %w", err)
+		}
+		bySubject = bySubject || readsSubject(m)
+		opts = append(opts, rego.ParsedModule(m))
+		return nil
+	}
 	if dir == "" {
-		opts = append(opts, rego.Module("yiyang.rego", defaultPolicy))
+		if err := module("yiyang.rego", defaultPolicy); err != nil {
+			return nil, err
+		}
 	} else {
 		mods, err := readDir(dir)
 		if err != nil {
@@ -76,14 +116,16 @@ func New(ctx context.Context, dir string) (*Engine, error) {
 			if err != nil {
 				return nil, fmt.Errorf("policy: %w", err)
 			}
-			opts = append(opts, rego.Module(filepath.Join(dir, name), string(src)))
+			if err := module(filepath.Join(dir, name), string(src)); err != nil {
+				return nil, err
+			}
 		}
 	}
 	q, err := rego.New(opts...).PrepareForEval(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	e := &Engine{query: q}
+	e := &Engine{query: q, bySubject: bySubject}
 	// Fail at start, not on the first request, when the policy defines no
 	// decision.
 	if _, err := e.Decide(ctx, Input{Interaction: "read", Type: "Patient"}); err != nil {

@@ -253,3 +253,42 @@ func BenchmarkDecide(b *testing.B) {
 		}
 	})
 }
+
+// TestDecidesBySubject: a policy that reads input.subject, or input under
+// a computed key or as a whole, may decide per caller; the built-in one
+// and one that reads only the fixed keys do not.
+func TestDecidesBySubject(t *testing.T) {
+	builtIn, err := New(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if builtIn.DecidesBySubject() {
+		t.Error("the built-in policy decides by subject")
+	}
+	head := "package yiyang.authz\n\nimport rego.v1\n\n"
+	for _, tc := range []struct {
+		name, body string
+		want       bool
+	}{
+		{"roles only", `decision := {"allow": "admin" in input.roles, "reason": "r", "audit": false}`, false},
+		{"subject", `decision := {"allow": input.subject == "Practitioner/1", "reason": "r", "audit": false}`, true},
+		{"subject by index", `decision := {"allow": input["subject"] == "x", "reason": "r", "audit": false}`, true},
+		{"computed key", `k := concat("", ["subj", "ect"])
+decision := {"allow": input[k] == "x", "reason": "r", "audit": false}`, true},
+		{"input as a whole", `decision := {"allow": object.get(input, "subject", "") == "x", "reason": "r", "audit": false}`, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "p.rego"), []byte(head+tc.body+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			e, err := New(context.Background(), dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := e.DecidesBySubject(); got != tc.want {
+				t.Errorf("DecidesBySubject() = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
