@@ -74,11 +74,68 @@ func newAuditor(s *Server, cfg AuditConfig) *auditor {
 // beyond it requests write their own events.
 const maxQueuedAudit = 10
 
-// record audits one finished request.
+// record audits one finished request; within a transaction (deferAudit),
+// when the transaction ends.
 func (a *auditor) record(r *http.Request, interaction, typ, id string, status int) {
 	if a == nil {
 		return
 	}
+	if d, ok := r.Context().Value(deferredKey{}).(*deferredAudit); ok {
+		d.mu.Lock()
+		d.list = append(d.list, deferredRecord{r, interaction, typ, id, status})
+		d.mu.Unlock()
+		return
+	}
+	a.recordNow(r, interaction, typ, id, status)
+}
+
+// deferredKey carries the deferredAudit of a transaction's entries.
+type deferredKey struct{}
+
+// deferredAudit holds the AuditEvents of a transaction's entries until the
+// transaction ends: written from inside it, a synchronous (or overflowing)
+// audit write would wait for the transaction's own connection where the
+// database has one writer (SQLite), and would record as done what a
+// rollback undoes.
+type deferredAudit struct {
+	mu   sync.Mutex
+	list []deferredRecord
+}
+
+type deferredRecord struct {
+	r                     *http.Request
+	interaction, typ, id string
+	status                int
+}
+
+// deferAudit returns a context whose requests' AuditEvents wait for
+// recordDeferred.
+func deferAudit(ctx context.Context) (context.Context, *deferredAudit) {
+	d := &deferredAudit{}
+	return context.WithValue(ctx, deferredKey{}, d), d
+}
+
+// recordDeferred audits the requests d holds, each with its own status when
+// the transaction committed (failed == 0), else with the transaction's
+// status: what it did was undone.
+func (a *auditor) recordDeferred(d *deferredAudit, failed int) {
+	if a == nil {
+		return
+	}
+	d.mu.Lock()
+	list := d.list
+	d.list = nil
+	d.mu.Unlock()
+	for _, e := range list {
+		status := e.status
+		if failed != 0 {
+			status = failed
+		}
+		a.recordNow(e.r, e.interaction, e.typ, e.id, status)
+	}
+}
+
+func (a *auditor) recordNow(r *http.Request, interaction, typ, id string, status int) {
 	ev := a.event(r, interaction, typ, id, status)
 	if !a.cfg.Sync && a.enqueue(ev) {
 		return

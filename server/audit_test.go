@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -320,5 +321,58 @@ func TestAuditSyncBeforeResponse(t *testing.T) {
 				t.Fatalf("%d events stored (%v), want 1", page.Total, err)
 			}
 		})
+	}
+}
+
+// TestAuditTransaction: the entries of a transaction are audited when it
+// ends, with its outcome: in synchronous mode on SQLite, whose one writer
+// the transaction holds, an audit write from inside it would wait for ever;
+// and the entries of a transaction rolled back did not happen. Both
+// backends, both modes.
+func TestAuditTransaction(t *testing.T) {
+	for _, b := range backends() {
+		for _, mode := range []server.AuditConfig{{Sync: true}, {FlushInterval: time.Hour}} {
+			name := b.name + "/async"
+			if mode.Sync {
+				name = b.name + "/sync"
+			}
+			t.Run(name, func(t *testing.T) {
+				srv, c := serve(t, server.Config{Store: b.open(t), AuthDisabled: true, Audit: &mode})
+				c.hc.Timeout = 10 * time.Second
+				ok := bundleOf("transaction", entry("POST", "Patient", "", `{"resourceType":"Patient","name":[{"family":"Committed"}]}`))
+				if res := c.do(http.MethodPost, "/", ok); res.status != http.StatusOK {
+					t.Fatalf("transaction: %d %s", res.status, res.body)
+				}
+				bad := bundleOf("transaction",
+					entry("POST", "Patient", "", `{"resourceType":"Patient","name":[{"family":"RolledBack"}]}`),
+					entry("DELETE", "Patient?name=nobody&_id=a,b", "", ""),
+					entry("PUT", "Patient/p9", "", `{"resourceType":"Patient","id":"p9","active":"yes"}`))
+				if res := c.do(http.MethodPost, "/", bad); res.status < 400 {
+					t.Fatalf("a transaction with an invalid entry: %d %s", res.status, res.body)
+				}
+				if err := srv.FlushAudit(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				res := c.do(http.MethodGet, "/AuditEvent?subtype=http://hl7.org/fhir/restful-interaction|create&_count=100", nil)
+				var events struct {
+					Entry []struct {
+						Resource struct {
+							Outcome string
+						}
+					}
+				}
+				if err := json.Unmarshal(res.body, &events); err != nil || res.status != http.StatusOK {
+					t.Fatalf("%d %v %s", res.status, err, res.body)
+				}
+				var outcomes []string
+				for _, e := range events.Entry {
+					outcomes = append(outcomes, e.Resource.Outcome)
+				}
+				slices.Sort(outcomes)
+				if want := []string{"0", "4"}; !slices.Equal(outcomes, want) {
+					t.Fatalf("create events' outcomes %v, want %v (the committed entry's success, the rolled-back one's failure)", outcomes, want)
+				}
+			})
+		}
 	}
 }

@@ -265,7 +265,8 @@ func (s *Server) transaction(r *http.Request, entries []json.RawMessage) (*respo
 	out := newBundle("transaction-response")
 	out.Entry = make([]bundleEntry, len(works))
 	representation := preferReturn(r) == "representation"
-	err := s.store.WithTx(r.Context(), func(ctx context.Context, tx resources.Ops) error {
+	ctx, deferred := deferAudit(r.Context())
+	err := s.store.WithTx(ctx, func(ctx context.Context, tx resources.Ops) error {
 		ctx = context.WithValue(ctx, txKey, tx)
 		if err := s.resolveEntries(ctx, r, tx, works); err != nil {
 			return err
@@ -279,6 +280,11 @@ func (s *Server) transaction(r *http.Request, entries []json.RawMessage) (*respo
 		}
 		return nil
 	})
+	failed := 0
+	if err != nil {
+		failed, _, _ = statusOf(err)
+	}
+	s.audit.recordDeferred(deferred, failed)
 	if err != nil {
 		return nil, err
 	}
