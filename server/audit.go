@@ -103,9 +103,9 @@ type deferredAudit struct {
 }
 
 type deferredRecord struct {
-	r                     *http.Request
+	r                    *http.Request
 	interaction, typ, id string
-	status                int
+	status               int
 }
 
 // deferAudit returns a context whose requests' AuditEvents wait for

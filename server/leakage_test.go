@@ -53,6 +53,7 @@ type leakCase struct {
 }
 
 var bravoObsForA = `{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/alpha-p"}}`
+var bravoObsForBByA = `{"resourceType":"Observation","status":"final","code":{"text":"bravo planted"},"subject":{"reference":"Patient/bravo-p"},"performer":[{"reference":"Patient/alpha-p"}]}`
 var bravoObsForB = `{"resourceType":"Observation","status":"final","code":{"text":"bravo new"},"subject":{"reference":"Patient/bravo-p"}}`
 
 func leakCases() []leakCase {
@@ -80,6 +81,10 @@ func leakCases() []leakCase {
 		{route: "GET /_jobs/{id}", name: "job status", method: "GET", path: "/_jobs/bravo-job", status: http.StatusNotFound},
 
 		{route: "POST /{type}", name: "create for B", method: "POST", path: "/Observation", body: bravoObsForB, status: http.StatusForbidden},
+		// In A's compartment through performer or asserter, and in B's through subject.
+		{route: "POST /{type}", name: "create for B with A as performer", method: "POST", path: "/Observation", body: bravoObsForBByA, status: http.StatusForbidden},
+		{route: "POST /{type}", name: "create for B with A as asserter", method: "POST", path: "/Condition",
+			body: `{"resourceType":"Condition","code":{"text":"bravo planted"},"subject":{"reference":"Patient/bravo-p"},"asserter":{"reference":"Patient/alpha-p"}}`, status: http.StatusForbidden},
 		{route: "POST /{type}", name: "conditional create matching B's", method: "POST", path: "/Observation", body: bravoObsForA,
 			headers: []string{"If-None-Exist", "identifier=urn:t|bravo-obs-id"}, status: http.StatusCreated},
 
@@ -129,6 +134,10 @@ func leakCases() []leakCase {
 		{route: "GET /{type}/{id}", name: "read shared", method: "GET", path: "/Practitioner/pr-1", status: http.StatusOK, want: []string{"pr-1"}},
 		{route: "PUT /{type}/{id}", name: "update B's", method: "PUT", path: "/Observation/bravo-obs", body: strings.Replace(bravoObsForA, `"status"`, `"id":"bravo-obs","status"`, 1), status: http.StatusForbidden},
 		{route: "PUT /{type}/{id}", name: "move A's to B", method: "PUT", path: "/Observation/alpha-obs", body: strings.Replace(bravoObsForB, `"status"`, `"id":"alpha-obs","status"`, 1), status: http.StatusForbidden},
+		{route: "PUT /{type}/{id}", name: "move A's to B with A as performer", method: "PUT", path: "/Observation/alpha-obs", body: strings.Replace(bravoObsForBByA, `"status"`, `"id":"alpha-obs","status"`, 1), status: http.StatusForbidden},
+		{route: "PATCH /{type}/{id}", name: "patch A's into B's record", method: "PATCH", path: "/Observation/alpha-obs",
+			body:    `[{"op":"replace","path":"/subject","value":{"reference":"Patient/bravo-p"}},{"op":"add","path":"/performer/-","value":{"reference":"Patient/alpha-p"}}]`,
+			headers: []string{"Content-Type", "application/json-patch+json"}, status: http.StatusForbidden},
 		{route: "PUT /{type}/{id}", name: "update B's Patient", method: "PUT", path: "/Patient/bravo-p", body: `{"resourceType":"Patient","id":"bravo-p","active":false}`, status: http.StatusForbidden},
 		{route: "PATCH /{type}/{id}", name: "patch B's", method: "PATCH", path: "/Observation/bravo-obs", body: `[{"op":"replace","path":"/status","value":"amended"}]`,
 			headers: []string{"Content-Type", "application/json-patch+json"}, status: http.StatusNotFound},

@@ -321,16 +321,25 @@ func (e Engine) Permits(ctx context.Context, ex Executor, typ, id string) (bool,
 }
 
 // Admits checks a version about to be written (its type, id and index
-// entries) against the scope of ctx: in a patient's compartment when the
-// compartment limits its type, and matching a granular alternative. It
-// returns ErrOutOfScope, wrapped with the reason, when it does not.
+// entries) against the scope of ctx: in the patient's compartment, and in
+// no other patient's, when the compartment limits its type, and matching a
+// granular alternative. It returns ErrOutOfScope, wrapped with the reason,
+// when it does not.
 func Admits(ctx context.Context, typ, id string, x *resources.Index) error {
 	s := ScopeFrom(ctx)
 	if s == nil {
 		return nil
 	}
-	if s.confined(typ, true) && !inCompartment(s.Compartment, typ, id, x) {
-		return fmt.Errorf("%w: %s/%s would not be in the compartment of %s/%s", ErrOutOfScope, typ, id, s.Compartment.Type, s.Compartment.ID)
+	if s.confined(typ, true) {
+		if !inCompartment(s.Compartment, typ, id, x) {
+			return fmt.Errorf("%w: %s/%s would not be in the compartment of %s/%s", ErrOutOfScope, typ, id, s.Compartment.Type, s.Compartment.ID)
+		}
+		// Being in the caller's compartment through one reference (say
+		// performer) does not license putting the resource in another's
+		// through another (subject).
+		if other, ok := otherCompartment(s.Compartment, typ, x); ok {
+			return fmt.Errorf("%w: %s/%s would also be in the compartment of %s", ErrOutOfScope, typ, id, other)
+		}
 	}
 	alts := s.restrictions(typ)
 	if len(alts) == 0 {
@@ -362,6 +371,22 @@ func inCompartment(c *Compartment, typ, id string, x *resources.Index) bool {
 		}
 	}
 	return false
+}
+
+// otherCompartment names another owner of c's type whose compartment the
+// version would be in (Type/id), if any.
+func otherCompartment(c *Compartment, typ string, x *resources.Index) (string, bool) {
+	if x == nil {
+		return "", false
+	}
+	for _, p := range c.Params[typ] {
+		for _, ref := range x.References {
+			if ref.Param == p && ref.TargetType == c.Type && ref.TargetID != c.ID {
+				return ref.TargetType + "/" + ref.TargetID, true
+			}
+		}
+	}
+	return "", false
 }
 
 // matchesAll evaluates token filters (the only kind a Restrict holds)
