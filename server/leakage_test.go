@@ -35,6 +35,10 @@ var leakFixture = []struct{ path, body string }{
 	{"/Observation/bravo-obs2", `{"resourceType":"Observation","id":"bravo-obs2","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"subject":{"reference":"Patient/bravo-p"},"encounter":{"reference":"Encounter/alpha-enc"},"valueQuantity":{"value":78,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"}}`},
 	{"/Observation/alpha-obs", `{"resourceType":"Observation","id":"alpha-obs","identifier":[{"system":"urn:t","value":"alpha-obs-id"}],"status":"final","category":[{"coding":[{"code":"vital-signs"}]}],"code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"subject":{"reference":"Patient/alpha-p"},"encounter":{"reference":"Encounter/alpha-enc"},"performer":[{"reference":"Practitioner/pr-1"}],"hasMember":[{"reference":"Observation/bravo-obs"}],"valueQuantity":{"value":70,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"}}`},
 	{"/Condition/bravo-cond", `{"resourceType":"Condition","id":"bravo-cond","code":{"text":"bravo secret"},"subject":{"reference":"Patient/bravo-p"}}`},
+	// Types outside the R4 Patient compartment that hold a patient's data.
+	{"/Task/bravo-task", `{"resourceType":"Task","id":"bravo-task","status":"requested","intent":"order","description":"bravo follow-up","for":{"reference":"Patient/bravo-p"}}`},
+	{"/Device/bravo-dev", `{"resourceType":"Device","id":"bravo-dev","patient":{"reference":"Patient/bravo-p"}}`},
+	{"/Binary/bravo-bin", `{"resourceType":"Binary","id":"bravo-bin","contentType":"text/plain","securityContext":{"reference":"Patient/bravo-p"},"data":"YnJhdm8gZGlzY2hhcmdlIGxldHRlcg=="}`},
 }
 
 // leakCase tries one access path as patient A. want lists ids of A's that
@@ -89,6 +93,8 @@ func leakCases() []leakCase {
 			headers: []string{"If-None-Exist", "identifier=urn:t|bravo-obs-id"}, status: http.StatusCreated},
 
 		{route: "GET /{type}", name: "search by B's subject", method: "GET", path: "/Observation?subject=Patient/bravo-p"},
+		{route: "GET /{type}", name: "B's Tasks", method: "GET", path: "/Task?patient=bravo-p"},
+		{route: "GET /{type}", name: "B's Devices", method: "GET", path: "/Device?patient=Patient/bravo-p"},
 		{route: "GET /{type}", name: "search by patient id", method: "GET", path: "/Observation?patient=bravo-p"},
 		{route: "GET /{type}", name: "search by code", method: "GET", path: "/Observation?code=http://loinc.org|8867-4&_total=accurate", want: []string{"alpha-obs"}},
 		{route: "GET /{type}", name: "search by value", method: "GET", path: "/Observation?value-quantity=gt1&_sort=-value-quantity", want: []string{"alpha-obs"}},
@@ -132,6 +138,12 @@ func leakCases() []leakCase {
 		{route: "GET /{type}/{id}", name: "read B's Observation", method: "GET", path: "/Observation/bravo-obs", status: http.StatusNotFound},
 		{route: "GET /{type}/{id}", name: "read A's", method: "GET", path: "/Observation/alpha-obs", status: http.StatusOK, want: []string{"alpha-obs"}},
 		{route: "GET /{type}/{id}", name: "read shared", method: "GET", path: "/Practitioner/pr-1", status: http.StatusOK, want: []string{"pr-1"}},
+		{route: "GET /{type}/{id}", name: "read B's Task", method: "GET", path: "/Task/bravo-task", status: http.StatusNotFound},
+		{route: "GET /{type}/{id}", name: "read B's Binary", method: "GET", path: "/Binary/bravo-bin", status: http.StatusNotFound},
+		{route: "PUT /{type}/{id}", name: "update B's Task", method: "PUT", path: "/Task/bravo-task",
+			body: `{"resourceType":"Task","id":"bravo-task","status":"cancelled","intent":"order","for":{"reference":"Patient/alpha-p"}}`, status: http.StatusForbidden},
+		{route: "PUT /{type}/{id}", name: "update shared", method: "PUT", path: "/Practitioner/pr-2", body: `{"resourceType":"Practitioner","id":"pr-2","name":[{"family":"Changed"}]}`, status: http.StatusForbidden},
+		{route: "DELETE /{type}/{id}", name: "delete B's Binary", method: "DELETE", path: "/Binary/bravo-bin", status: http.StatusNoContent},
 		{route: "PUT /{type}/{id}", name: "update B's", method: "PUT", path: "/Observation/bravo-obs", body: strings.Replace(bravoObsForA, `"status"`, `"id":"bravo-obs","status"`, 1), status: http.StatusForbidden},
 		{route: "PUT /{type}/{id}", name: "move A's to B", method: "PUT", path: "/Observation/alpha-obs", body: strings.Replace(bravoObsForB, `"status"`, `"id":"alpha-obs","status"`, 1), status: http.StatusForbidden},
 		{route: "PUT /{type}/{id}", name: "move A's to B with A as performer", method: "PUT", path: "/Observation/alpha-obs", body: strings.Replace(bravoObsForBByA, `"status"`, `"id":"alpha-obs","status"`, 1), status: http.StatusForbidden},
@@ -278,7 +290,11 @@ func returned(t *testing.T, body []byte) []string {
 func bravoState(t *testing.T, c *client, admin string) string {
 	t.Helper()
 	var parts []string
-	for _, p := range []string{"/Patient/bravo-p", "/Encounter/bravo-enc", "/Observation/bravo-obs", "/Observation/bravo-obs2", "/Condition/bravo-cond"} {
+	for _, f := range leakFixture {
+		p := f.path
+		if !strings.Contains(p, "bravo") {
+			continue
+		}
 		res := c.do(http.MethodGet, p, nil, "Authorization", admin)
 		parts = append(parts, fmt.Sprintf("%s:%d:%s", p, res.status, res.header.Get("ETag")))
 	}

@@ -20,8 +20,12 @@ import (
 // deletes. Nothing is filtered after the fact.
 type Scope struct {
 	// Compartment, when set, limits the resource types it lists to the
-	// resources in that compartment (Patient/123). Types outside the
-	// compartment definition hold no one's record and are not limited.
+	// resources in that compartment (Patient/123). Of the types outside
+	// the compartment definition, the shared ones (SharedTypes) are read
+	// freely; the others (Task, Device, Binary, Bundle, ...) may hold any
+	// patient's data without a compartment to tell whose, so nothing of
+	// them is in scope, and nothing outside the compartment is written,
+	// unless ReadOpen or WriteOpen opens the type.
 	Compartment *Compartment
 	// ReadOpen and WriteOpen are the types the caller may read or write
 	// beyond the compartment ("*": all), as user/ or system/ scopes grant.
@@ -47,7 +51,9 @@ func ScopeFrom(ctx context.Context) *Scope {
 	return s
 }
 
-// confined reports whether the compartment limits typ.
+// confined reports whether the compartment limits typ: a type of the
+// compartment to its resources there; any other type but a shared one
+// read to nothing (compartmentOf is then "1 = 0").
 func (s *Scope) confined(typ string, write bool) bool {
 	if s == nil || s.Compartment == nil {
 		return false
@@ -59,9 +65,34 @@ func (s *Scope) confined(typ string, write bool) bool {
 	if open["*"] || open[typ] {
 		return false
 	}
-	_, in := s.Compartment.Params[typ]
-	return in
+	if _, in := s.Compartment.Params[typ]; in {
+		return true
+	}
+	return write || !SharedTypes[typ]
 }
+
+// SharedTypes are the R4 types outside the Patient compartment that hold
+// no patient's record: directory, catalogue, terminology, knowledge and
+// conformance resources. A compartment-bound caller reads them freely.
+var SharedTypes = func() map[string]bool {
+	m := map[string]bool{}
+	for _, t := range strings.Fields(`ActivityDefinition CapabilityStatement CatalogEntry ChargeItemDefinition
+		CodeSystem CompartmentDefinition ConceptMap DeviceDefinition EffectEvidenceSynthesis Endpoint
+		EventDefinition Evidence EvidenceVariable ExampleScenario GraphDefinition HealthcareService
+		ImplementationGuide InsurancePlan Library Location Measure Medication MedicationKnowledge
+		MedicinalProduct MedicinalProductAuthorization MedicinalProductContraindication
+		MedicinalProductIndication MedicinalProductIngredient MedicinalProductInteraction
+		MedicinalProductManufactured MedicinalProductPackaged MedicinalProductPharmaceutical
+		MedicinalProductUndesirableEffect MessageDefinition NamingSystem ObservationDefinition
+		OperationDefinition Organization OrganizationAffiliation PlanDefinition Practitioner
+		PractitionerRole Questionnaire ResearchDefinition ResearchElementDefinition ResearchStudy
+		RiskEvidenceSynthesis SearchParameter SpecimenDefinition StructureDefinition StructureMap
+		Substance SubstanceNucleicAcid SubstancePolymer SubstanceProtein SubstanceReferenceInformation
+		SubstanceSourceMaterial SubstanceSpecification TerminologyCapabilities TestScript ValueSet`) {
+		m[t] = true
+	}
+	return m
+}()
 
 // restrictions are the granular alternatives that apply to typ.
 func (s *Scope) restrictions(typ string) [][]Filter {
@@ -88,6 +119,11 @@ func (s *Scope) limited(write bool) (types []string, all bool) {
 	seen := map[string]bool{}
 	if s.Compartment != nil {
 		for t := range s.Compartment.Params {
+			if s.confined(t, write) {
+				seen[t] = true
+			}
+		}
+		for _, t := range resources.ResourceTypes() {
 			if s.confined(t, write) {
 				seen[t] = true
 			}
@@ -146,7 +182,7 @@ func (b *builder) confine(a, typ string, write bool) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if c != "" {
+		if c != "" && !strings.HasPrefix(c, "1 = 0") {
 			ors = append(ors, fmt.Sprintf("(%s.type = %s AND %s)", a, b.arg(t), c))
 		}
 	}
