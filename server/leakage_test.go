@@ -453,3 +453,46 @@ func TestAuditLeakage(t *testing.T) {
 		})
 	}
 }
+
+// TestGranularWriteRestriction: a token whose reads of a type are open and
+// whose writes are restricted (user/Observation.rs
+// user/Observation.cud?category=vital-signs) writes only what the write
+// restriction admits, and still reads the rest. Both backends.
+func TestGranularWriteRestriction(t *testing.T) {
+	iss, v := testIssuer(t)
+	obs := func(id, category string) string {
+		return fmt.Sprintf(`{"resourceType":"Observation",%s"status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":%q}]}],"code":{"text":"x"}}`, id, category)
+	}
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			_, c := serve(t, server.Config{Store: b.open(t), Auth: v})
+			admin := "Bearer " + iss.Token(t, "admin", "user/*.cruds", nil)
+			c.do(http.MethodPut, "/Observation/lab1", []byte(obs(`"id":"lab1",`, "laboratory")), "Authorization", admin)
+			c.do(http.MethodPut, "/Observation/vs1", []byte(obs(`"id":"vs1",`, "vital-signs")), "Authorization", admin)
+			w := "Bearer " + iss.Token(t, "w", "user/Observation.rs user/Observation.cud?category=vital-signs", nil)
+			for _, tc := range []struct {
+				method, path, body string
+				status             int
+			}{
+				{"GET", "/Observation/lab1", "", http.StatusOK},
+				{"POST", "/Observation", obs("", "laboratory"), http.StatusForbidden},
+				{"PUT", "/Observation/lab1", obs(`"id":"lab1",`, "laboratory"), http.StatusForbidden},
+				{"PUT", "/Observation/vs1", obs(`"id":"vs1",`, "laboratory"), http.StatusForbidden},
+				{"POST", "/Observation", obs("", "vital-signs"), http.StatusCreated},
+				{"PUT", "/Observation/vs1", obs(`"id":"vs1",`, "vital-signs"), http.StatusOK},
+			} {
+				var body []byte
+				if tc.body != "" {
+					body = []byte(tc.body)
+				}
+				if res := c.do(tc.method, tc.path, body, "Authorization", w); res.status != tc.status {
+					t.Errorf("%s %s: %d, want %d: %s", tc.method, tc.path, res.status, tc.status, res.body)
+				}
+			}
+			c.do(http.MethodDelete, "/Observation/lab1", nil, "Authorization", w)
+			if res := c.do(http.MethodGet, "/Observation/lab1", nil, "Authorization", admin); res.status != http.StatusOK || !strings.Contains(res.header.Get("ETag"), `"1"`) {
+				t.Errorf("the laboratory Observation was changed or deleted: %d %s", res.status, res.header.Get("ETag"))
+			}
+		})
+	}
+}

@@ -52,6 +52,7 @@ func (s *Server) scopeOf(p *auth.Principal) (*search.Scope, error) {
 			g.write = append(g.write, sc)
 		}
 	}
+	writes := map[string][][]search.Filter{}
 	types := make([]string, 0, len(byType))
 	for t := range byType {
 		types = append(types, t)
@@ -63,31 +64,69 @@ func (s *Server) scopeOf(p *auth.Principal) (*search.Scope, error) {
 		writeOpen, writeAlts := broadest(g.write)
 		sco.ReadOpen[typ] = readOpen
 		sco.WriteOpen[typ] = writeOpen
-		// One restriction set serves reads and writes: the read-class one
-		// when there is one (writes are then checked against it too, the
-		// safe side), else the write-class one.
-		alts := readAlts
+		// Reads follow the read-class grants' restrictions, writes the
+		// write-class ones. Restrict serves both when they agree (or one
+		// class is not granted: the other interactions are refused by the
+		// scope check); RestrictWrite is kept for writes when they differ.
+		read, write := readAlts, writeAlts
 		if len(g.read) == 0 {
-			alts = writeAlts
+			read = writeAlts
 		}
-		if alts == nil {
-			continue
+		if len(g.write) == 0 {
+			write = readAlts
 		}
-		if typ == "*" {
-			return nil, forbidden("granular restrictions on all resource types (%s) cannot be enforced; restrict named types instead", g.read[0].Raw)
-		}
-		for _, vals := range alts {
-			fs, err := s.restriction(typ, vals)
-			if err != nil {
-				return nil, err
+		for _, alts := range [][]url.Values{read, write} {
+			if alts != nil && typ == "*" {
+				return nil, forbidden("granular restrictions on all resource types cannot be enforced; restrict named types instead")
 			}
-			sco.Restrict[typ] = append(sco.Restrict[typ], fs)
+		}
+		rs, err := s.restrictions(typ, read)
+		if err != nil {
+			return nil, err
+		}
+		ws, err := s.restrictions(typ, write)
+		if err != nil {
+			return nil, err
+		}
+		if rs != nil {
+			sco.Restrict[typ] = rs
+		}
+		if ws != nil {
+			writes[typ] = ws
 		}
 	}
-	if sco.Compartment == nil && len(sco.Restrict) == 0 {
+	// Writes keep their own restrictions only where they differ from the
+	// reads'.
+	for typ := range byType {
+		if !sameAlts(sco.Restrict[typ], writes[typ]) {
+			sco.RestrictWrite = writes
+			break
+		}
+	}
+	if sco.Compartment == nil && len(sco.Restrict) == 0 && sco.RestrictWrite == nil {
 		return nil, nil
 	}
 	return sco, nil
+}
+
+// restrictions parses a grant's granular alternatives on typ; nil when it
+// has none (unrestricted).
+func (s *Server) restrictions(typ string, alts []url.Values) ([][]search.Filter, error) {
+	var out [][]search.Filter
+	for _, vals := range alts {
+		fs, err := s.restriction(typ, vals)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, fs)
+	}
+	return out, nil
+}
+
+// sameAlts reports whether two restriction sets are the same alternatives
+// (as parsed from the same scopes, in the same order).
+func sameAlts(a, b [][]search.Filter) bool {
+	return fmt.Sprint(a) == fmt.Sprint(b)
 }
 
 // broadest picks, among the scopes granting one class of access, the user/

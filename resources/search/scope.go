@@ -34,7 +34,12 @@ type Scope struct {
 	// match all filters of at least one alternative (SMART v2 granular
 	// scopes such as patient/Observation.rs?category=vital-signs). Only
 	// token filters are allowed, so that writes can be checked too.
+	// Restrict holds for reads, and for writes unless RestrictWrite is set.
 	Restrict map[string][][]Filter
+	// RestrictWrite, when not nil, limits writes instead of Restrict: the
+	// token's write grants are restricted differently from its read ones
+	// (user/Observation.rs user/Observation.cud?category=vital-signs).
+	RestrictWrite map[string][][]Filter
 }
 
 type scopeKey struct{}
@@ -95,16 +100,20 @@ var SharedTypes = func() map[string]bool {
 }()
 
 // restrictions are the granular alternatives that apply to typ.
-func (s *Scope) restrictions(typ string) [][]Filter {
+func (s *Scope) restrictions(typ string, write bool) [][]Filter {
 	if s == nil {
 		return nil
 	}
-	return append(slices.Clip(s.Restrict[typ]), s.Restrict["*"]...)
+	r := s.Restrict
+	if write && s.RestrictWrite != nil {
+		r = s.RestrictWrite
+	}
+	return append(slices.Clip(r[typ]), r["*"]...)
 }
 
 // Limits reports whether the scope limits resources of typ in any way.
 func (s *Scope) Limits(typ string, write bool) bool {
-	return s.confined(typ, write) || len(s.restrictions(typ)) > 0
+	return s.confined(typ, write) || len(s.restrictions(typ, write)) > 0
 }
 
 // limited lists the types whose resources the scope limits, sorted, and
@@ -113,7 +122,11 @@ func (s *Scope) limited(write bool) (types []string, all bool) {
 	if s == nil {
 		return nil, false
 	}
-	if len(s.Restrict["*"]) > 0 {
+	restrict := s.Restrict
+	if write && s.RestrictWrite != nil {
+		restrict = s.RestrictWrite
+	}
+	if len(restrict["*"]) > 0 {
 		return nil, true
 	}
 	seen := map[string]bool{}
@@ -129,7 +142,7 @@ func (s *Scope) limited(write bool) (types []string, all bool) {
 			}
 		}
 	}
-	for t := range s.Restrict {
+	for t := range restrict {
 		seen[t] = true
 	}
 	for t := range seen {
@@ -196,7 +209,7 @@ func (b *builder) confineType(a, typ string, write bool) (string, error) {
 	if s.confined(typ, write) {
 		ands = append(ands, compartmentOf(b, a, s.Compartment, typ))
 	}
-	if alts := s.restrictions(typ); len(alts) > 0 {
+	if alts := s.restrictions(typ, write); len(alts) > 0 {
 		var ors []string
 		for _, alt := range alts {
 			var all []string
@@ -377,7 +390,7 @@ func Admits(ctx context.Context, typ, id string, x *resources.Index) error {
 			return fmt.Errorf("%w: %s/%s would also be in the compartment of %s", ErrOutOfScope, typ, id, other)
 		}
 	}
-	alts := s.restrictions(typ)
+	alts := s.restrictions(typ, true)
 	if len(alts) == 0 {
 		return nil
 	}

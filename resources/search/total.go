@@ -37,7 +37,7 @@ func (e Engine) count(ctx context.Context, ex Executor, q *Query, estimate bool)
 	// excluded how common it is among sensitive ones. Those estimates are
 	// counted instead, up to EstimateCap.
 	sc := b.scope
-	planned := e.Dialect.PlanEstimate && len(b.exclude) == 0 && (sc == nil || sc.Compartment == nil && len(sc.Restrict) == 0)
+	planned := e.Dialect.PlanEstimate && len(b.exclude) == 0 && (sc == nil || sc.Compartment == nil && len(sc.Restrict) == 0 && len(sc.RestrictWrite) == 0)
 	switch {
 	case !estimate:
 		err = ex.Each(ctx, "SELECT count(*) FROM "+table+" WHERE "+where, b.args, scanCount)
