@@ -109,6 +109,19 @@ func (s *Server) authorize(r *http.Request, interaction string) error {
 	return s.decide(r, p, name, typ, nil)
 }
 
+// mayRead reports whether the request's principal may read resources of
+// typ (scopes and role policy; labels are judged on the resource itself).
+func (s *Server) mayRead(r *http.Request, typ string) bool {
+	if s.cfg.Auth == nil {
+		return true
+	}
+	p, ok := auth.FromContext(r.Context())
+	if !ok {
+		return true
+	}
+	return p.Authorize(auth.Read, typ) == nil && s.decide(r, p, "read", typ, nil) == nil
+}
+
 // invoked is the operation a request's URL names ($name as its last
 // segment), if the server has it.
 func (s *Server) invoked(r *http.Request) (operations.Operation, bool) {

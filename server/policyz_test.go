@@ -573,3 +573,33 @@ func TestAuditEventCreate(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteWithoutRead: a token that may write a type but not read it gets
+// no resource back from a conditional create that matched or a patch, by
+// scope or by role. Both backends.
+func TestWriteWithoutRead(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			iss, c := servePolicy(t, b, nil)
+			admin := "Bearer " + iss.Token(t, "a", "user/*.cruds", map[string]any{"roles": []string{"admin"}})
+			c.do(http.MethodPut, "/Observation/lab1", []byte(`{"resourceType":"Observation","id":"lab1","status":"final","code":{"text":"hiv-viral-load"}}`), "Authorization", admin)
+			for name, authz := range map[string]string{
+				"write scopes only": "Bearer " + iss.Token(t, "w", "user/Observation.cu", nil),
+				"device role":       "Bearer " + iss.Token(t, "d", "user/Observation.cru", map[string]any{"roles": []string{"device"}}),
+			} {
+				for _, tc := range []struct {
+					method, path, body string
+					headers            []string
+				}{
+					{"POST", "/Observation", `{"resourceType":"Observation","status":"final","code":{"text":"x"}}`, []string{"If-None-Exist", "_id=lab1"}},
+					{"PATCH", "/Observation/lab1", `[{"op":"test","path":"/status","value":"final"}]`, []string{"Content-Type", "application/json-patch+json"}},
+				} {
+					res := c.do(tc.method, tc.path, []byte(tc.body), append([]string{"Authorization", authz}, tc.headers...)...)
+					if res.status >= 300 || strings.Contains(string(res.body), "hiv-viral-load") {
+						t.Errorf("%s: %s %s: %d %s", name, tc.method, tc.path, res.status, res.body)
+					}
+				}
+			}
+		})
+	}
+}

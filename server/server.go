@@ -221,6 +221,10 @@ type response struct {
 	location bool
 	// prefer applies the Prefer: return= header (create, update, patch).
 	prefer bool
+	// unreadable: the caller may write the resource but not read it, so it
+	// is not returned (as with return=minimal): a create, update or patch,
+	// or a conditional create that matched, must not read for it.
+	unreadable bool
 	// body is a raw JSON body (Bundle, OperationOutcome, CapabilityStatement).
 	body   []byte
 	header http.Header
@@ -243,6 +247,9 @@ func (s *Server) handle(interaction string, fn apiFunc) http.HandlerFunc {
 		var resp *response
 		if err == nil {
 			resp, err = fn(w, r)
+		}
+		if err == nil && resp != nil && resp.prefer && resp.resource != nil && !s.mayRead(r, resp.resource.Type) {
+			resp.unreadable = true
 		}
 		if codec == nil {
 			codec = fhirJSON
@@ -350,6 +357,10 @@ func (s *Server) prepare(w http.ResponseWriter, r *http.Request, codec Codec, re
 						body = nil
 					case "OperationOutcome":
 						body = information("ok: " + res.Type + "/" + res.ID + " version " + strconv.FormatInt(res.VersionID, 10))
+					default:
+						if resp.unreadable {
+							body = nil
+						}
 					}
 				}
 			}
