@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -88,6 +89,10 @@ func (a *auditor) record(r *http.Request, interaction, typ, id string, status in
 	}
 	a.recordNow(r, interaction, typ, id, status)
 }
+
+// refusalsKey carries, on a throttled request that is audited, how many
+// refusals of its client the event stands for (limiter.use).
+type refusalsKey struct{}
 
 // deferredKey carries the deferredAudit of a transaction's entries.
 type deferredKey struct{}
@@ -499,6 +504,9 @@ func buildEvent(r *http.Request, interaction, typ, id string, status int) (audit
 	ev.Subtype = restSubtype[interaction]
 	if ev.Outcome != "0" {
 		ev.OutcomeDesc = http.StatusText(status) + " (" + r.Method + " " + r.URL.Path + ")"
+		if n, ok := r.Context().Value(refusalsKey{}).(int); ok && n > 1 {
+			ev.OutcomeDesc += "; this event stands for " + strconv.Itoa(n) + " refused requests of this client since the last one"
+		}
 	}
 	agent := auditAgent{Requestor: true, Type: auditAgentType}
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {

@@ -53,7 +53,17 @@ type clientKey struct {
 type bucket struct {
 	tokens float64
 	last   time.Duration // since limiter.epoch
+	// refused counts the refusals not yet audited; audited is when the
+	// last audited one was, if any (see use).
+	refused    int
+	audited    time.Duration
+	hasAudited bool
 }
+
+// auditEvery is the shortest interval between two audited refusals of one
+// client: a throttled client's flood must not become a flood of audit
+// writes. The first refusal is audited at once.
+const auditEvery = time.Second
 
 type limitShard struct {
 	mu        sync.Mutex
@@ -130,8 +140,10 @@ const (
 
 // use is take, check and charge: it reports whether k's bucket holds a
 // token (with the wait for one when it does not) and spends as mode says.
-// A client without a bucket holds burst tokens.
-func (l *limiter) use(k clientKey, mode int) (bool, time.Duration) {
+// A client without a bucket holds burst tokens. A refusal that is to be
+// audited (the first, then at most one per auditEvery) reports how many
+// refusals it stands for; the others report 0.
+func (l *limiter) use(k clientKey, mode int) (bool, time.Duration, int) {
 	now := l.now().Sub(l.epoch)
 	s := l.shard(k)
 	s.mu.Lock()
@@ -141,26 +153,31 @@ func (l *limiter) use(k clientKey, mode int) (bool, time.Duration) {
 		if mode != spendNone {
 			s.insert(l, k, &bucket{tokens: l.burst - 1, last: now}, now)
 		}
-		return true, 0
+		return true, 0, 0
 	}
 	t := l.refill(b, now)
 	switch {
 	case mode == spendDebt:
 		b.tokens = max(-l.burst, t-1)
 	case t < 1:
-		return false, l.wait(t)
+		b.refused++
+		report := 0
+		if !b.hasAudited || now-b.audited >= auditEvery {
+			report, b.refused, b.audited, b.hasAudited = b.refused, 0, now, true
+		}
+		return false, l.wait(t), report
 	case mode == spendIfAny:
 		b.tokens--
 	}
-	return true, 0
+	return true, 0, 0
 }
 
 // take spends one token of k's bucket. When the bucket is empty it spends
 // nothing and returns false with the time until a token is available.
-func (l *limiter) take(k clientKey) (bool, time.Duration) { return l.use(k, spendIfAny) }
+func (l *limiter) take(k clientKey) (bool, time.Duration, int) { return l.use(k, spendIfAny) }
 
 // check reports whether k's bucket holds a token, without spending it.
-func (l *limiter) check(k clientKey) (bool, time.Duration) { return l.use(k, spendNone) }
+func (l *limiter) check(k clientKey) (bool, time.Duration, int) { return l.use(k, spendNone) }
 
 // charge spends one token of k's bucket after the fact. Concurrent requests
 // that all passed check may take the bucket below zero, down to -burst: the
@@ -250,8 +267,8 @@ type limitMarkKey struct{}
 func (s *Server) limitAddr(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		k := addrKey(r)
-		if ok, wait := s.limits.check(k); !ok {
-			s.throttle(w, r, wait)
+		if ok, wait, report := s.limits.check(k); !ok {
+			s.throttle(w, r, wait, report)
 			return
 		}
 		m := &limitMark{}
@@ -276,20 +293,29 @@ func (s *Server) limitClient(next http.Handler) http.Handler {
 		if m, ok := ctx.Value(limitMarkKey{}).(*limitMark); ok {
 			m.charged = true
 		}
-		if ok, wait := s.limits.take(k); !ok {
-			s.throttle(w, r, wait)
+		if ok, wait, report := s.limits.take(k); !ok {
+			s.throttle(w, r, wait, report)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// throttle answers 429 with Retry-After in whole seconds (at least 1).
-func (s *Server) throttle(w http.ResponseWriter, r *http.Request, wait time.Duration) {
+// throttle answers 429 with Retry-After in whole seconds (at least 1). A
+// refusal that reports refusals (see limiter.use) is audited, saying how
+// many it stands for.
+func (s *Server) throttle(w http.ResponseWriter, r *http.Request, wait time.Duration, report int) {
 	secs := max(1, int64(math.Ceil(wait.Seconds())))
 	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	var audit func(int)
+	if report > 0 {
+		audit = func(status int) {
+			r := r.WithContext(context.WithValue(r.Context(), refusalsKey{}, report))
+			s.audit.record(r, "throttled", "", "", status)
+		}
+	}
 	status := s.write(w, r, fhirJSON, nil, errorf(http.StatusTooManyRequests, "throttled",
-		"too many requests from this client; retry after %d s", secs), nil)
+		"too many requests from this client; retry after %d s", secs), audit)
 	s.metrics.observe("throttled", "", status, 0)
 }
 

@@ -9,12 +9,15 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/resources/search"
+	"github.com/meizhou-yiyang/yiyang/resources/storetest"
 	"github.com/meizhou-yiyang/yiyang/server"
 	"github.com/meizhou-yiyang/yiyang/server/auth"
 	"github.com/meizhou-yiyang/yiyang/server/auth/authtest"
@@ -48,7 +51,10 @@ func limitsServer(t *testing.T, authenticated bool, cfg server.Config) (*server.
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Store, cfg.Parser, cfg.Logger, cfg.Version = backends()[0].open(t), parser, testLogger(t), "test"
+	if cfg.Store == nil {
+		cfg.Store = backends()[0].open(t)
+	}
+	cfg.Parser, cfg.Logger, cfg.Version = parser, testLogger(t), "test"
 	var iss *authtest.Issuer
 	if authenticated {
 		iss = authtest.NewIssuer(t)
@@ -480,5 +486,61 @@ func TestRateLimitBoundedMemory(t *testing.T) {
 	}
 	if n := server.RateLimitClients(srv); n != 5000 {
 		t.Fatalf("%d buckets after the idle ones should have gone; want the 5000 active", n)
+	}
+}
+
+// TestRefusalsAudited: a throttled client's refusals are audited, the first
+// at once and then at most one event per second standing for the refusals
+// since the last; a body over the limit is audited too.
+func TestRefusalsAudited(t *testing.T) {
+	st := backends()[0].open(t)
+	srv, iss := limitsServer(t, true, server.Config{Store: st, RateLimit: 1, RateBurst: 1, MaxBodyBytes: 1000,
+		Audit: &server.AuditConfig{Sync: true}})
+	clock := newFakeClock()
+	server.SetRateLimitClock(srv, clock.Now, 0)
+	h := srv.Handler()
+	li := "Bearer " + iss.Token(t, "dr-li", "user/*.cruds", nil)
+	get := func() int { return call(t, h, "192.0.2.7:50000", "GET", "/Patient/nobody", nil, "Authorization", li).Code }
+	refusals := func() []string {
+		page, err := st.(storetest.Searcher).Search(context.Background(), &search.Query{Type: search.AuditType, Count: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, m := range page.Matches {
+			var ev struct{ OutcomeDesc string }
+			json.Unmarshal(m.Data, &ev)
+			if strings.Contains(ev.OutcomeDesc, "Too Many") || strings.Contains(ev.OutcomeDesc, "Too Large") {
+				out = append(out, ev.OutcomeDesc)
+			}
+		}
+		return out
+	}
+	if code := get(); code != http.StatusNotFound {
+		t.Fatalf("first request: %d", code)
+	}
+	for range 5 {
+		if code := get(); code != http.StatusTooManyRequests {
+			t.Fatalf("over the limit: %d", code)
+		}
+	}
+	if got := refusals(); len(got) != 1 {
+		t.Fatalf("after 5 refusals in an instant, %d events, want 1: %v", len(got), got)
+	}
+	clock.Advance(1500 * time.Millisecond) // one token back, and a second since the event
+	get()
+	if code := get(); code != http.StatusTooManyRequests {
+		t.Fatalf("over the limit again: %d", code)
+	}
+	got := refusals()
+	if len(got) != 2 || !slices.ContainsFunc(got, func(d string) bool { return strings.Contains(d, "stands for 5 refused requests") }) {
+		t.Fatalf("events %v, want a second one standing for 5 refusals", got)
+	}
+	big := []byte(`{"resourceType":"Patient","name":[{"family":"` + strings.Repeat("x", 2000) + `"}]}`)
+	if rec := call(t, h, "192.0.2.8:50000", "POST", "/Patient", big, "Content-Type", "application/fhir+json", "Authorization", "Bearer "+iss.Token(t, "other", "user/*.cruds", nil)); rec.Code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("body over the limit: %d", rec.Code)
+	}
+	if got := refusals(); len(got) != 3 {
+		t.Fatalf("the body over the limit left no event: %v", got)
 	}
 }

@@ -462,9 +462,8 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > s.cfg.MaxBodyBytes {
-			w.Header().Set("Content-Type", fhirJSON.ContentType())
-			w.WriteHeader(http.StatusRequestEntityTooLarge)
-			w.Write(outcomeJSON(issue("too-costly", tooLarge(s.cfg.MaxBodyBytes))))
+			s.write(w, r, fhirJSON, nil, errorf(http.StatusRequestEntityTooLarge, "too-costly", "%s", tooLarge(s.cfg.MaxBodyBytes)),
+				func(status int) { s.audit.record(r, "refused", "", "", status) })
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
