@@ -500,7 +500,9 @@ func TestRefusalsAudited(t *testing.T) {
 	server.SetRateLimitClock(srv, clock.Now, 0)
 	h := srv.Handler()
 	li := "Bearer " + iss.Token(t, "dr-li", "user/*.cruds", nil)
-	get := func() int { return call(t, h, "192.0.2.7:50000", "GET", "/Patient/nobody", nil, "Authorization", li).Code }
+	get := func() int {
+		return call(t, h, "192.0.2.7:50000", "GET", "/Patient/nobody", nil, "Authorization", li).Code
+	}
 	refusals := func() []string {
 		page, err := st.(storetest.Searcher).Search(context.Background(), &search.Query{Type: search.AuditType, Count: 100})
 		if err != nil {
