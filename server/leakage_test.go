@@ -35,6 +35,9 @@ var leakFixture = []struct{ path, body string }{
 	{"/Observation/bravo-obs2", `{"resourceType":"Observation","id":"bravo-obs2","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"subject":{"reference":"Patient/bravo-p"},"encounter":{"reference":"Encounter/alpha-enc"},"valueQuantity":{"value":78,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"}}`},
 	{"/Observation/alpha-obs", `{"resourceType":"Observation","id":"alpha-obs","identifier":[{"system":"urn:t","value":"alpha-obs-id"}],"status":"final","category":[{"coding":[{"code":"vital-signs"}]}],"code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"subject":{"reference":"Patient/alpha-p"},"encounter":{"reference":"Encounter/alpha-enc"},"performer":[{"reference":"Practitioner/pr-1"}],"hasMember":[{"reference":"Observation/bravo-obs"}],"valueQuantity":{"value":70,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"}}`},
 	{"/Condition/bravo-cond", `{"resourceType":"Condition","id":"bravo-cond","code":{"text":"bravo secret"},"subject":{"reference":"Patient/bravo-p"}}`},
+	// Filed under B, then corrected to A: A may see the second version only.
+	{"/Observation/refiled", `{"resourceType":"Observation","id":"refiled","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/bravo-p"}}`},
+	{"/Observation/refiled", `{"resourceType":"Observation","id":"refiled","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/alpha-p"}}`},
 	// Types outside the R4 Patient compartment that hold a patient's data.
 	{"/Task/bravo-task", `{"resourceType":"Task","id":"bravo-task","status":"requested","intent":"order","description":"bravo follow-up","for":{"reference":"Patient/bravo-p"}}`},
 	{"/Device/bravo-dev", `{"resourceType":"Device","id":"bravo-dev","patient":{"reference":"Patient/bravo-p"}}`},
@@ -158,6 +161,8 @@ func leakCases() []leakCase {
 		{route: "GET /{type}/{id}/_history", name: "history of B's", method: "GET", path: "/Observation/bravo-obs/_history", status: http.StatusNotFound},
 		{route: "GET /{type}/{id}/_history/{vid}", name: "vread of B's", method: "GET", path: "/Observation/bravo-obs/_history/1", status: http.StatusNotFound},
 		{route: "GET /{type}/{id}/_history/{vid}", name: "vread of B", method: "GET", path: "/Patient/bravo-p/_history/1", status: http.StatusNotFound},
+		{route: "GET /{type}/{id}/_history/{vid}", name: "vread of the version filed under B", method: "GET", path: "/Observation/refiled/_history/1", status: http.StatusNotFound},
+		{route: "GET /{type}/{id}/_history/{vid}", name: "vread of the version corrected to A", method: "GET", path: "/Observation/refiled/_history/2", status: http.StatusOK, want: []string{"refiled"}},
 	}
 }
 

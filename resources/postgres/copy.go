@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/resources/search"
 )
 
 // minCopyBatch is the batch size from which CreateMany copies (COPY FROM)
@@ -25,9 +26,9 @@ const minCopyBatch = 16
 // returns the number of index rows written.
 func copyCreate(ctx context.Context, q querier, rs []resources.Resource, idx []*resources.Index) (int64, error) {
 	micros := func(r resources.Resource) int64 { return r.LastUpdated.UnixMicro() }
-	labels := make([]string, len(rs))
-	for j := range rs {
-		labels[j] = idx[j].SecurityLabels()
+	labels, patients := make([]string, len(rs)), make([]string, len(rs))
+	for j, r := range rs {
+		labels[j], patients[j] = idx[j].SecurityLabels(), search.PatientsOf(r.Type, r.ID, idx[j])
 	}
 	_, err := q.CopyFrom(ctx, pgx.Identifier{"resources"}, []string{"type", "id", "version", "last_updated", "deleted", "data", "labels"},
 		pgx.CopyFromSlice(len(rs), func(j int) ([]any, error) {
@@ -62,9 +63,9 @@ func copyCreate(ctx context.Context, q querier, rs []resources.Resource, idx []*
 	if len(rids) != len(rs) {
 		return 0, fmt.Errorf("postgres: create: %d rows for %d new resources", len(rids), len(rs))
 	}
-	_, err = q.CopyFrom(ctx, pgx.Identifier{"resource_history"}, []string{"type", "id", "version", "last_updated", "method", "deleted", "data", "labels"},
+	_, err = q.CopyFrom(ctx, pgx.Identifier{"resource_history"}, []string{"type", "id", "version", "last_updated", "method", "deleted", "data", "labels", "patients"},
 		pgx.CopyFromSlice(len(rs), func(j int) ([]any, error) {
-			return []any{rs[j].Type, rs[j].ID, int64(1), micros(rs[j]), methodPOST, false, rs[j].Data, labels[j]}, nil
+			return []any{rs[j].Type, rs[j].ID, int64(1), micros(rs[j]), methodPOST, false, rs[j].Data, labels[j], patients[j]}, nil
 		}))
 	if err != nil {
 		return 0, copyError(ctx, err)

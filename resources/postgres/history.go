@@ -77,6 +77,11 @@ FROM resource_history h`)
 		args = all
 		and(cond)
 	}
+	// Each version, too, must have been in the caller's compartment.
+	if cond, all := engine.VersionScope(ctx, args, "h", p.Type); cond != "" {
+		args = all
+		and(cond)
+	}
 	sb.WriteString("\nORDER BY h.last_updated DESC, h.seq DESC LIMIT ")
 	sb.WriteString(arg(count + 1))
 

@@ -56,8 +56,8 @@ var (
 	VALUES ($1, $2, 1, $3, false, $4, $6)
 	ON CONFLICT DO NOTHING
 	RETURNING rid),
-h AS (INSERT INTO resource_history (type, id, version, last_updated, method, deleted, data, labels)
-	SELECT $1, $2, 1, $3, $5::text, false, $4, $6 FROM r)` + indexCTEsFor(7, false, m) + `
+h AS (INSERT INTO resource_history (type, id, version, last_updated, method, deleted, data, labels, patients)
+	SELECT $1, $2, 1, $3, $5::text, false, $4, $6, $7 FROM r)` + indexCTEsFor(8, false, m) + `
 SELECT count(*) FROM r`
 	}}
 
@@ -66,8 +66,8 @@ SELECT count(*) FROM r`
 	UPDATE resources SET version = $3, last_updated = $4, deleted = $5, data = $6, labels = $8
 	WHERE type = $1 AND id = $2
 	RETURNING rid),
-h AS (INSERT INTO resource_history (type, id, version, last_updated, method, deleted, data, labels)
-	SELECT $1, $2, $3, $4, $7::text, $5, $6, $8 FROM r)` + indexCTEsFor(9, true, m) + `
+h AS (INSERT INTO resource_history (type, id, version, last_updated, method, deleted, data, labels, patients)
+	SELECT $1, $2, $3, $4, $7::text, $5, $6, $8, $9 FROM r)` + indexCTEsFor(10, true, m) + `
 SELECT count(*) FROM r`
 	}}
 )
@@ -215,7 +215,8 @@ func version1(typ, id string, data []byte, method string) (resources.Resource, e
 func insertStatement(r resources.Resource, idx *resources.Index) (string, []any) {
 	ia := indexArgs(idx)
 	m := maskOf(ia)
-	return insertSQL.sql(m), append([]any{r.Type, r.ID, r.LastUpdated.UnixMicro(), r.Data, r.Method, idx.SecurityLabels()}, pick(ia, m)...)
+	return insertSQL.sql(m), append([]any{r.Type, r.ID, r.LastUpdated.UnixMicro(), r.Data, r.Method, idx.SecurityLabels(),
+		search.PatientsOf(r.Type, r.ID, idx)}, pick(ia, m)...)
 }
 
 func (o *ops) Read(ctx context.Context, typ, id string) (resources.Resource, error) {
@@ -414,7 +415,11 @@ func write(ctx context.Context, q querier, typ, id string, cur current, data []b
 	var n int64
 	ia := indexArgs(idx)
 	m := maskOf(ia)
-	args := append([]any{typ, id, r.VersionID, micros, r.Deleted, r.Data, method, idx.SecurityLabels()}, pick(ia, m)...)
+	patients := ""
+	if !r.Deleted {
+		patients = search.PatientsOf(typ, id, idx)
+	}
+	args := append([]any{typ, id, r.VersionID, micros, r.Deleted, r.Data, method, idx.SecurityLabels(), patients}, pick(ia, m)...)
 	if err := q.QueryRow(ctx, writeSQL.sql(m), args...).Scan(&n); err != nil {
 		return resources.Resource{}, wrap(ctx, op, err)
 	}

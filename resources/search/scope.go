@@ -267,6 +267,68 @@ func (e Engine) Condition(ctx context.Context, args []any, a, typ string, write 
 	return c, b.args, err
 }
 
+// PatientsOf renders the patients in whose compartment a version is (its
+// references to Patients through the type's Patient compartment
+// parameters, and a Patient itself) as resource_history.patients keeps
+// them: "\n" + one id per line, each followed by "\n", sorted; "" for
+// none. History and vread judge each version by it (VersionScope).
+func PatientsOf(typ, id string, x *resources.Index) string {
+	def, ok := CompartmentOf("Patient", "", true)
+	if !ok {
+		return ""
+	}
+	var ids resources.Lines
+	for _, p := range def.Params[typ] {
+		if p == "{def}" {
+			if typ == "Patient" && id != "" {
+				ids.Add(id)
+			}
+			continue
+		}
+		if x == nil {
+			continue
+		}
+		for _, ref := range x.References {
+			if ref.Param == p && ref.TargetType == "Patient" && ref.TargetID != "" {
+				ids.Add(ref.TargetID)
+			}
+		}
+	}
+	return ids.Packed()
+}
+
+// VersionScope is the condition that a resource_history row (alias a, of
+// type typ, or of any type when typ is "") was itself in the patient
+// compartment of ctx's scope, where the compartment limits its type, with
+// its arguments appended to args; "" when nothing limits it. (Condition
+// judges the resource as it is now; a version from before it moved into
+// the compartment is not the caller's to see.)
+func (e Engine) VersionScope(ctx context.Context, args []any, a, typ string) (string, []any) {
+	s := ScopeFrom(ctx)
+	if s == nil || s.Compartment == nil || s.Compartment.Type != "Patient" {
+		return "", args
+	}
+	b := e.builder()
+	b.args = args
+	in := fmt.Sprintf(`%s.patients LIKE %s ESCAPE '\'`, a, b.arg("%\n"+likeEscape(s.Compartment.ID)+"\n%"))
+	if typ != "" {
+		if !s.confined(typ, false) {
+			return "", args
+		}
+		return in, b.args
+	}
+	var types []string
+	for _, t := range resources.ResourceTypes() {
+		if s.confined(t, false) {
+			types = append(types, t)
+		}
+	}
+	if len(types) == 0 {
+		return "", args
+	}
+	return fmt.Sprintf("(%s.type NOT IN (%s) OR %s)", a, b.list(types), in), b.args
+}
+
 // Unlabelled is the condition that the row of alias a (of resources or
 // resource_history, whose labels column keeps Index.SecurityLabels)
 // carries none of labels (system|code), as Query.ExcludeLabels asks of a
@@ -307,7 +369,8 @@ func (e Engine) Read(ctx context.Context, ex Executor, typ, id string) (resource
 }
 
 // VRead is a store's version read under the scope of ctx: the resource, as
-// it is now, must be within the scope.
+// it is now, must be within the scope, and the version must have been in
+// the caller's compartment (VersionScope).
 func (e Engine) VRead(ctx context.Context, ex Executor, typ, id string, version int64) (resources.Resource, error) {
 	if typ == AuditType {
 		return e.auditRead(ctx, ex, id, version)
@@ -321,6 +384,10 @@ func (e Engine) VRead(ctx context.Context, ex Executor, typ, id string, version 
 		d.Placeholder(1), d.Placeholder(2), d.Placeholder(3))
 	if cond != "" {
 		sql += " AND EXISTS (SELECT 1 FROM resources r WHERE r.type = h.type AND r.id = h.id AND " + cond + ")"
+	}
+	if vc, all := e.VersionScope(ctx, args, "h", typ); vc != "" {
+		args = all
+		sql += " AND " + vc
 	}
 	r := resources.Resource{Type: typ, ID: id, VersionID: version}
 	var micros int64

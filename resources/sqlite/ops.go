@@ -28,8 +28,8 @@ func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
 	}{
 		{&st.insert, `INSERT INTO resources (type, id, version, last_updated, deleted, data, labels)
 			VALUES (?1, ?2, 1, ?3, 0, ?4, ?5) ON CONFLICT DO NOTHING RETURNING rid`},
-		{&st.history, `INSERT INTO resource_history (type, id, version, last_updated, method, deleted, data, labels)
-			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)`},
+		{&st.history, `INSERT INTO resource_history (type, id, version, last_updated, method, deleted, data, labels, patients)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`},
 		{&st.read, `SELECT version, last_updated, deleted, data FROM resources WHERE type = ?1 AND id = ?2`},
 		{&st.vread, `SELECT last_updated, deleted, method, data FROM resource_history WHERE type = ?1 AND id = ?2 AND version = ?3`},
 		{&st.current, `SELECT version, last_updated, deleted, labels FROM resources WHERE type = ?1 AND id = ?2`},
@@ -145,7 +145,7 @@ func (o ops) insert(ctx context.Context, r resources.Resource, idx *resources.In
 	if err != nil {
 		return resources.Resource{}, wrap("create", err)
 	}
-	if err := o.history(ctx, r, data, labels); err != nil {
+	if err := o.history(ctx, r, data, labels, idx); err != nil {
 		return resources.Resource{}, err
 	}
 	return r, o.writeIndex(ctx, rid, r.Type, idx, false)
@@ -173,9 +173,14 @@ func (o ops) insertAudit(ctx context.Context, row search.AuditRow) error {
 }
 
 // history records a version with its security labels
-// (resources.Index.SecurityLabels).
-func (o ops) history(ctx context.Context, r resources.Resource, data []byte, labels string) error {
-	_, err := o.stmt(ctx, o.st.history).ExecContext(ctx, r.Type, r.ID, r.VersionID, r.LastUpdated.UnixMicro(), r.Method, r.Deleted, data, labels)
+// (resources.Index.SecurityLabels) and patients (search.PatientsOf; none
+// for a deletion).
+func (o ops) history(ctx context.Context, r resources.Resource, data []byte, labels string, idx *resources.Index) error {
+	patients := ""
+	if !r.Deleted {
+		patients = search.PatientsOf(r.Type, r.ID, idx)
+	}
+	_, err := o.stmt(ctx, o.st.history).ExecContext(ctx, r.Type, r.ID, r.VersionID, r.LastUpdated.UnixMicro(), r.Method, r.Deleted, data, labels, patients)
 	return wrap("write history", err)
 }
 
@@ -270,7 +275,7 @@ func (o ops) Update(ctx context.Context, p resources.UpdateParams) (resources.Re
 	if err := o.stmt(ctx, o.st.upsert).QueryRowContext(ctx, p.Type, p.ID, r.VersionID, micros, data, newLabels).Scan(&rid); err != nil {
 		return resources.Resource{}, false, wrap("update", err)
 	}
-	if err := o.history(ctx, r, data, newLabels); err != nil {
+	if err := o.history(ctx, r, data, newLabels, p.Index); err != nil {
 		return resources.Resource{}, false, err
 	}
 	if err := o.writeIndex(ctx, rid, p.Type, p.Index, found); err != nil {
@@ -318,7 +323,7 @@ func (o ops) Delete(ctx context.Context, p resources.DeleteParams) (resources.Re
 	if err := o.writeIndex(ctx, rid, p.Type, nil, true); err != nil {
 		return resources.Resource{}, err
 	}
-	return r, o.history(ctx, r, nil, "")
+	return r, o.history(ctx, r, nil, "", nil)
 }
 
 // admit checks an update against the caller's scope, in the write
@@ -388,6 +393,11 @@ func (s *Store) History(ctx context.Context, p resources.HistoryParams) (resourc
 		where = append(where, "EXISTS (SELECT 1 FROM resources r WHERE r.type = h.type AND r.id = h.id AND "+cond+")")
 	}
 	if cond, all := engine.Unlabelled(args, "h", p.ExcludeLabels); cond != "" {
+		args = all
+		where = append(where, cond)
+	}
+	// Each version, too, must have been in the caller's compartment.
+	if cond, all := engine.VersionScope(ctx, args, "h", p.Type); cond != "" {
 		args = all
 		where = append(where, cond)
 	}

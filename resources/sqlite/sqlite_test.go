@@ -79,10 +79,10 @@ func TestAuditLogMigration(t *testing.T) {
 	}
 }
 
-// TestLabelMigrations: migrations 9 and 10 fill the labels of the
-// resources and versions written before them (storetest.LabelMigrations).
-func TestLabelMigrations(t *testing.T) {
-	for _, m := range storetest.LabelMigrations {
+// TestBackfills: migrations 9, 10 and 11 fill their columns for the
+// resources and versions written before them (storetest.Backfills).
+func TestBackfills(t *testing.T) {
+	for _, m := range storetest.Backfills {
 		t.Run(m.Name, func(t *testing.T) {
 			var labelled, plain string
 			s, _ := rewound(t, filepath.Join(t.TempDir(), "y.db"), func(s *sqlite.Store) {

@@ -116,23 +116,59 @@ func testSecurityLabels(t *testing.T, s resources.Store) {
 	}
 }
 
-// LabelMigration is a schema step that fills labels from data written
-// before it: a backend's test calls Prepare on a fresh store, runs Legacy
-// (the database as before the step), opens the store again (which
-// migrates) and calls Check with Prepare's ids.
-type LabelMigration struct {
+// Backfill is a schema step that fills a column from data written before
+// it: a backend's test calls Prepare on a fresh store, runs Legacy (the
+// database as before the step), opens the store again (which migrates)
+// and calls Check with Prepare's ids.
+type Backfill struct {
 	Name    string
-	Prepare func(t *testing.T, s resources.Store) (labelledID, plainID string)
+	Prepare func(t *testing.T, s resources.Store) (first, second string)
 	Legacy  []string
-	Check   func(t *testing.T, s resources.Store, labelledID, plainID string)
+	Check   func(t *testing.T, s resources.Store, first, second string)
 }
 
-// LabelMigrations are migration 9 (resources.labels from the _security
-// index entries) and 10 (resource_history.labels from each version's
-// meta.security).
-var LabelMigrations = []LabelMigration{
+// Backfills are migrations 9 (resources.labels from the _security index
+// entries), 10 (resource_history.labels from each version's meta.security)
+// and 11 (resource_history.patients from the reference index).
+var Backfills = []Backfill{
 	{"ResourceLabels", LabelledForMigration, LegacyLabelsSQL, CheckMigratedLabels},
 	{"HistoryLabels", HistoryLabelledForMigration, LegacyHistoryLabelsSQL, CheckMigratedHistoryLabels},
+	{"HistoryPatients", patientsForMigration, []string{
+		"ALTER TABLE resource_history DROP COLUMN patients",
+		"DELETE FROM schema_migrations WHERE version = 11",
+	}, checkMigratedPatients},
+}
+
+// patientsForMigration writes Patient/a and an Observation of a's.
+func patientsForMigration(t *testing.T, s resources.Store) (observationID, patientID string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, _, err := s.Update(ctx, resources.UpdateParams{Type: "Patient", ID: "a", Data: []byte(`{"resourceType":"Patient"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := s.Create(ctx, resources.CreateParams{Type: "Observation", Data: []byte(`{"resourceType":"Observation","status":"final","code":{"text":"x"}}`),
+		Index: subjectIndex("a")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o.ID, "a"
+}
+
+// checkMigratedPatients checks that migration 11 put the versions written
+// before it in their patient's compartment: a's scope reads both.
+func checkMigratedPatients(t *testing.T, s resources.Store, observationID, patientID string) {
+	t.Helper()
+	c, _ := search.CompartmentOf("Patient", patientID, true)
+	ctx := search.WithScope(context.Background(), &search.Scope{Compartment: c})
+	for typ, id := range map[string]string{"Observation": observationID, "Patient": patientID} {
+		if _, err := s.VRead(ctx, typ, id, 1); err != nil {
+			t.Errorf("after migration 11, vread of %s/%s/1 under its patient's scope: %v", typ, id, err)
+		}
+	}
+	page, err := s.History(ctx, resources.HistoryParams{Count: 10})
+	if err != nil || len(page.Entries) != 2 {
+		t.Errorf("after migration 11, the system history under the patient's scope has %d versions (%v), want 2", len(page.Entries), err)
+	}
 }
 
 // LabelledForMigration creates, in a fresh store, a Condition labelled PSY

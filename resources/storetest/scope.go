@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
+	"strconv"
 	"testing"
 
 	"github.com/meizhou-yiyang/yiyang/resources"
@@ -194,4 +196,75 @@ func plainIDs(rs []resources.Resource) []string {
 		out[i] = r.ID
 	}
 	return out
+}
+
+// subjectIndex is the index of an Observation whose subject is Patient/id.
+func subjectIndex(id string) *resources.Index {
+	return &resources.Index{References: []resources.ReferenceEntry{{Param: "subject", TargetType: "Patient", TargetID: id}}}
+}
+
+// testVersionScope: under a patient's scope, vread and history (instance,
+// type and system) show only the versions that were in the patient's
+// compartment: an Observation filed under B and then corrected to A shows
+// A its second version, not its first; one moved from A to B shows A
+// nothing. A deletion carries no patient.
+func testVersionScope(t *testing.T, s resources.Store) {
+	bg := context.Background()
+	obs := []byte(`{"resourceType":"Observation","status":"final","code":{"text":"x"}}`)
+	put := func(id, patient string) {
+		t.Helper()
+		if _, _, err := s.Update(bg, resources.UpdateParams{Type: "Observation", ID: id, Data: obs, Index: subjectIndex(patient)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("to-a", "b")
+	put("to-a", "a")
+	put("to-b", "a")
+	put("to-b", "b")
+	put("stays", "a")
+	c, _ := search.CompartmentOf("Patient", "a", true)
+	ctx := search.WithScope(bg, &search.Scope{Compartment: c})
+	vread := func(id string, v int64) error {
+		_, err := s.VRead(ctx, "Observation", id, v)
+		return err
+	}
+	if err := vread("to-a", 2); err != nil {
+		t.Errorf("vread of the version in A's compartment: %v", err)
+	}
+	for _, v := range []struct {
+		id string
+		n  int64
+	}{{"to-a", 1}, {"to-b", 1}, {"to-b", 2}} {
+		if err := vread(v.id, v.n); !errors.Is(err, resources.ErrNotFound) {
+			t.Errorf("vread %s/%d under A's scope: %v, want not found", v.id, v.n, err)
+		}
+	}
+	versions := func(p resources.HistoryParams) []string {
+		t.Helper()
+		p.Count = 100
+		page, err := s.History(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range page.Entries {
+			out = append(out, e.ID+"/"+strconv.FormatInt(e.VersionID, 10))
+		}
+		sort.Strings(out)
+		return out
+	}
+	if got, want := versions(resources.HistoryParams{Type: "Observation", ID: "to-a"}), []string{"to-a/2"}; !slices.Equal(got, want) {
+		t.Errorf("instance history: %v, want %v", got, want)
+	}
+	for _, typ := range []string{"Observation", ""} {
+		if got, want := versions(resources.HistoryParams{Type: typ}), []string{"stays/1", "to-a/2"}; !slices.Equal(got, want) {
+			t.Errorf("history %q: %v, want %v", typ, got, want)
+		}
+	}
+	if _, err := s.Delete(bg, resources.DeleteParams{Type: "Observation", ID: "stays"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := versions(resources.HistoryParams{Type: "Observation"}), []string{"to-a/2"}; !slices.Equal(got, want) {
+		t.Errorf("history after a delete: %v, want %v", got, want)
+	}
 }

@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) resources.Store) {
 		{"SecurityLabels", testSecurityLabels},
 		{"LabelGuard", testLabelGuard},
 		{"HistoryLabels", testHistoryLabels},
+		{"VersionScope", testVersionScope},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
