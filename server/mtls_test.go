@@ -81,8 +81,8 @@ func TestDeviceMutualTLS(t *testing.T) {
 	client := func(certs ...tls.Certificate) *http.Client {
 		return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: certs}}}
 	}
-	post := func(hc *http.Client, path, body string) (int, string, error) {
-		req, _ := http.NewRequest(http.MethodPost, ts.URL+path, strings.NewReader(body))
+	send := func(hc *http.Client, method, path, body string) (int, string, error) {
+		req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/fhir+json")
 		resp, err := hc.Do(req)
 		if err != nil {
@@ -92,6 +92,9 @@ func TestDeviceMutualTLS(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b), nil
 	}
+	post := func(hc *http.Client, path, body string) (int, string, error) {
+		return send(hc, http.MethodPost, path, body)
+	}
 	obs := `{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"device":{"reference":"Device/wristband-gw-01"},"valueQuantity":{"value":72,"system":"http://unitsofmeasure.org","code":"/min"}}`
 	device := client(ca.issue(t, "wristband-gw-01", true))
 	if status, body, err := post(device, "/Observation", obs); err != nil || status != http.StatusCreated {
@@ -99,6 +102,22 @@ func TestDeviceMutualTLS(t *testing.T) {
 	}
 	if status, _, err := post(device, "/Patient", `{"resourceType":"Patient"}`); err != nil || status != http.StatusForbidden {
 		t.Fatalf("a device may not create Patients: %d %v", status, err)
+	}
+	// A device bridge reaches its own Observations only: not another
+	// device's, not one it did not make.
+	other := strings.Replace(obs, "wristband-gw-01", "wristband-gw-02", 1)
+	if status, _, err := post(device, "/Observation", other); err != nil || status != http.StatusForbidden {
+		t.Fatalf("a device posts another device's Observation: %d %v", status, err)
+	}
+	foreign := `{"resourceType":"Observation","id":"foreign","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p1"}}`
+	if _, _, err := st.Update(context.Background(), resources.UpdateParams{Type: "Observation", ID: "foreign", Data: []byte(foreign)}); err != nil {
+		t.Fatal(err)
+	}
+	if status, _, err := send(device, http.MethodPut, "/Observation/foreign", strings.Replace(foreign, `"status"`, `"device":{"reference":"Device/wristband-gw-01"},"status"`, 1)); err != nil || status != http.StatusForbidden {
+		t.Fatalf("a device overwrites an Observation it did not make: %d %v", status, err)
+	}
+	if status, _, err := send(device, http.MethodGet, "/Observation/foreign", ""); err != nil || status != http.StatusNotFound {
+		t.Fatalf("a device reads an Observation it did not make: %d %v", status, err)
 	}
 	if status, _, err := post(client(), "/Observation", obs); err != nil || status != http.StatusUnauthorized {
 		t.Fatalf("no certificate, no token: %d %v", status, err)

@@ -36,6 +36,12 @@ func (s *Server) scopeOf(p *auth.Principal) (*search.Scope, error) {
 		}
 		sco.Compartment, _ = search.CompartmentOf("Patient", p.Patient, true)
 	}
+	if p.Device != "" {
+		// A device bridge's system/ scopes reach its own compartment only:
+		// the Observations that name it, and itself.
+		sco.Compartment, _ = search.CompartmentOf("Device", p.Device, true)
+		return sco, nil
+	}
 	// Per type (or *), the scopes granting read-class and write-class access.
 	type grants struct{ read, write []auth.Scope }
 	byType := map[string]*grants{}

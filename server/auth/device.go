@@ -10,6 +10,8 @@ import (
 
 // DeviceScopes are what a device bridge authenticated by its client
 // certificate may do: post and correct its Observations and read devices.
+// The server confines them to the device's compartment (Principal.Device):
+// Observations that name the device, and the Device itself.
 const DeviceScopes = "system/Observation.cru system/Device.rs"
 
 // DevicePrincipal maps a verified client certificate to a Device identity
@@ -30,6 +32,7 @@ func DevicePrincipal(cert *x509.Certificate) (*Principal, error) {
 		Subject:  "Device/" + cn,
 		ClientID: "mtls:" + strings.ToLower(cert.SerialNumber.Text(16)),
 		FHIRUser: "Device/" + cn,
+		Device:   cn,
 		Scopes:   scopes,
 		Roles:    []string{"device"},
 		Expiry:   cert.NotAfter,

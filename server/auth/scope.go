@@ -19,6 +19,10 @@ type Principal struct {
 	// Patient and Encounter are the launch context ids, from the "patient"
 	// and "encounter" claims or the "launch_context" object.
 	Patient, Encounter string
+	// Device is the Device id of a device bridge authenticated by its
+	// client certificate (DevicePrincipal): its access is confined to the
+	// Device compartment, its own Observations.
+	Device string
 	// Scopes are the FHIR resource scopes (patient/, user/, system/).
 	Scopes []Scope
 	// OtherScopes are the remaining scopes (openid, launch, offline_access,
