@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meizhou-yiyang/yiyang/operations"
 	"github.com/meizhou-yiyang/yiyang/resources"
 	"github.com/meizhou-yiyang/yiyang/resources/search"
 	"github.com/meizhou-yiyang/yiyang/resources/storetest"
@@ -375,4 +376,34 @@ func TestAuditTransaction(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestAuditPanic: a request whose handler panics (a bug) is answered 500
+// and still audited, with the caller and outcome 8.
+func TestAuditPanic(t *testing.T) {
+	ops := newOperations(t)
+	if err := ops.Register(operations.Operation{Name: "boom", Type: true, Invoke: func(context.Context, operations.Invocation) (operations.Result, error) {
+		var m map[string]int
+		m["x"]++ // a nil map write: panics
+		return operations.Result{}, nil
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	st := backends()[0].open(t)
+	iss, v := testIssuer(t)
+	_, c := serve(t, server.Config{Store: st, Auth: v, Operations: ops, Audit: &server.AuditConfig{Sync: true}})
+	res := c.do(http.MethodGet, "/Patient/$boom", nil, "Authorization", "Bearer "+iss.Token(t, "dr-li", "user/*.rs", nil))
+	if res.status != http.StatusInternalServerError {
+		t.Fatalf("%d %s", res.status, res.body)
+	}
+	page, err := st.(storetest.Searcher).Search(context.Background(), &search.Query{Type: search.AuditType, Count: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range page.Matches {
+		if strings.Contains(string(m.Data), `"outcome":"8"`) && strings.Contains(string(m.Data), "dr-li") {
+			return
+		}
+	}
+	t.Fatalf("no AuditEvent of the failed request among %d", len(page.Matches))
 }

@@ -240,6 +240,21 @@ type apiFunc func(w http.ResponseWriter, r *http.Request) (*response, error)
 func (s *Server) handle(interaction string, fn apiFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		audited := false
+		// A panic (a bug) is answered 500 by recoverer; the request is
+		// audited here, where the principal is known.
+		defer func() {
+			if v := recover(); v != nil {
+				if v != http.ErrAbortHandler && !audited {
+					typ := chi.URLParam(r, "type")
+					if !resources.IsResourceType(typ) {
+						typ = ""
+					}
+					s.audit.record(r, interaction, typ, chi.URLParam(r, "id"), http.StatusInternalServerError)
+				}
+				panic(v)
+			}
+		}()
 		codec, err := negotiate(r)
 		if err == nil {
 			err = s.authorize(r, interaction)
@@ -269,7 +284,10 @@ func (s *Server) handle(interaction string, fn apiFunc) http.HandlerFunc {
 		if resp != nil && resp.resource != nil && resp.resource.ID != "" {
 			id = resp.resource.ID
 		}
-		status := s.write(w, r, codec, resp, err, func(status int) { s.audit.record(r, name, typ, id, status) })
+		status := s.write(w, r, codec, resp, err, func(status int) {
+			audited = true
+			s.audit.record(r, name, typ, id, status)
+		})
 		s.metrics.observe(name, typ, status, time.Since(start))
 	}
 }
