@@ -161,17 +161,32 @@ func (f *flakyStore) Ping(ctx context.Context) error {
 	return f.Store.Ping(ctx)
 }
 
+// flakyServer serves a store that can be taken down (flakyStore), with
+// authentication and the audit trail in mode.
+func flakyServer(t *testing.T, b backend, mode server.AuditConfig) (resources.Store, *flakyStore, *server.Server, *client) {
+	st := b.open(t)
+	flaky := &flakyStore{Store: st}
+	_, v := testIssuer(t)
+	srv, c := serve(t, server.Config{Store: flaky, Auth: v, Audit: &mode})
+	return st, flaky, srv, c
+}
+
+// auditCount is the number of AuditEvents in st.
+func auditCount(t *testing.T, st resources.Store) int {
+	t.Helper()
+	page, err := st.(storetest.Searcher).Search(context.Background(), &search.Query{Type: search.AuditType, Count: 0, Total: "accurate"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(page.Total)
+}
+
 // TestAuditSurvivesOutage: in batched mode, events the database refuses
 // while it cannot be reached are kept and written once it is back.
 func TestAuditSurvivesOutage(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
-			st := b.open(t)
-			flaky := &flakyStore{Store: st}
-			_, v := testIssuer(t)
-			parser, _ := resources.NewParser()
-			srv, c := serve(t, server.Config{Store: flaky, Parser: parser, Auth: v,
-				Audit: &server.AuditConfig{FlushInterval: 10 * time.Millisecond}})
+			st, flaky, srv, c := flakyServer(t, b, server.AuditConfig{FlushInterval: 10 * time.Millisecond})
 			flaky.down.Store(true)
 			const requests = 40
 			for range requests {
@@ -180,14 +195,7 @@ func TestAuditSurvivesOutage(t *testing.T) {
 				}
 			}
 			time.Sleep(150 * time.Millisecond) // several failed flushes
-			count := func() int {
-				page, err := st.(storetest.Searcher).Search(context.Background(),
-					&search.Query{Type: search.AuditType, Count: 0, Total: "accurate"})
-				if err != nil {
-					t.Fatal(err)
-				}
-				return int(page.Total)
-			}
+			count := func() int { return auditCount(t, st) }
 			if n := count(); n != 0 {
 				t.Fatalf("%d events written while the database was down", n)
 			}
@@ -211,20 +219,8 @@ func TestAuditSurvivesOutage(t *testing.T) {
 func TestAuditFlush(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
-			st := b.open(t)
-			flaky := &flakyStore{Store: st}
-			_, v := testIssuer(t)
-			parser, _ := resources.NewParser()
-			srv, c := serve(t, server.Config{Store: flaky, Parser: parser, Auth: v,
-				Audit: &server.AuditConfig{FlushInterval: time.Hour, BatchSize: 1000}})
-			count := func() int {
-				page, err := st.(storetest.Searcher).Search(context.Background(),
-					&search.Query{Type: search.AuditType, Count: 0, Total: "accurate"})
-				if err != nil {
-					t.Fatal(err)
-				}
-				return int(page.Total)
-			}
+			st, flaky, srv, c := flakyServer(t, b, server.AuditConfig{FlushInterval: time.Hour, BatchSize: 1000})
+			count := func() int { return auditCount(t, st) }
 			ctx := context.Background()
 			for range 3 {
 				c.do(http.MethodGet, "/Patient/p1", nil)
@@ -316,10 +312,8 @@ func TestAuditSyncBeforeResponse(t *testing.T) {
 			if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), big) {
 				t.Fatalf("%d, %d bytes", resp.StatusCode, len(body))
 			}
-			page, err := st.(storetest.Searcher).Search(context.Background(),
-				&search.Query{Type: search.AuditType, Count: 0, Total: "accurate"})
-			if err != nil || page.Total != 1 {
-				t.Fatalf("%d events stored (%v), want 1", page.Total, err)
+			if n := auditCount(t, st); n != 1 {
+				t.Fatalf("%d events stored, want 1", n)
 			}
 		})
 	}

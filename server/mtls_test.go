@@ -18,8 +18,6 @@ import (
 	"time"
 
 	"github.com/meizhou-yiyang/yiyang/resources"
-	"github.com/meizhou-yiyang/yiyang/resources/search"
-	"github.com/meizhou-yiyang/yiyang/resources/storetest"
 	"github.com/meizhou-yiyang/yiyang/server"
 )
 
@@ -134,13 +132,7 @@ func TestDeviceMutualTLS(t *testing.T) {
 	if status, _, err := post(pushy, "/Observation", obs); err == nil {
 		t.Fatalf("a certificate from another CA, sent anyway, must fail the handshake; got %d", status)
 	}
-	events := func() int64 {
-		page, err := st.(storetest.Searcher).Search(context.Background(), &search.Query{Type: search.AuditType, Count: 0, Total: "accurate"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return page.Total
-	}
+	events := func() int { return auditCount(t, st) }
 	before := events()
 	if status, _, err := post(client(ca.issue(t, "not a valid id!", true)), "/Observation", obs); err != nil || status != http.StatusUnauthorized {
 		t.Fatalf("a certificate whose CN is not a Device id: %d %v", status, err)

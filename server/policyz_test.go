@@ -23,9 +23,7 @@ func TestRolePolicy(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
 			iss, c := servePolicy(t, b, nil)
-			token := func(roles ...string) string {
-				return "Bearer " + iss.Token(t, "u", "user/*.cruds", map[string]any{"roles": roles})
-			}
+			token := func(roles ...string) string { return scopeToken(t, iss, "user/*.cruds", roles...) }
 			admin, doctor, nurse := token("admin"), token("doctor"), token("nurse")
 			psych := token("doctor", "sensitive-access")
 			c.do(http.MethodPut, "/Patient/p1", []byte(`{"resourceType":"Patient","id":"p1"}`), "Authorization", admin)
@@ -167,13 +165,7 @@ func TestSearchReach(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
 			iss, c := servePolicy(t, b, nil)
-			token := func(scope string, roles ...string) string {
-				claims := map[string]any{}
-				if len(roles) > 0 {
-					claims["roles"] = roles
-				}
-				return "Bearer " + iss.Token(t, "u", scope, claims)
-			}
+			token := func(scope string, roles ...string) string { return scopeToken(t, iss, scope, roles...) }
 			admin := token("user/*.cruds", "admin")
 			for _, put := range []string{
 				`{"resourceType":"Patient","id":"p1","name":[{"family":"Zhang"}]}`,
@@ -258,9 +250,7 @@ func TestAuditIncludeSensitive(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
 			iss, c := servePolicy(t, b, &server.AuditConfig{Sync: true})
-			token := func(roles ...string) string {
-				return "Bearer " + iss.Token(t, "u", "user/*.cruds", map[string]any{"roles": roles})
-			}
+			token := func(roles ...string) string { return scopeToken(t, iss, "user/*.cruds", roles...) }
 			admin, psych := token("admin"), token("admin", "sensitive-access")
 			c.do(http.MethodPut, "/Condition/dep", []byte(`{"resourceType":"Condition","id":"dep","meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"PSY"}]},"subject":{"reference":"Patient/p1"},"code":{"text":"depression"}}`), "Authorization", psych)
 			c.do(http.MethodPut, "/Condition/flu", []byte(`{"resourceType":"Condition","id":"flu","subject":{"reference":"Patient/p1"},"code":{"text":"influenza"}}`), "Authorization", admin)
@@ -275,6 +265,16 @@ func TestAuditIncludeSensitive(t *testing.T) {
 			}
 		})
 	}
+}
+
+// scopeToken is a bearer token of subject "u" with scope and, when given,
+// roles.
+func scopeToken(t *testing.T, iss *authtest.Issuer, scope string, roles ...string) string {
+	claims := map[string]any{}
+	if len(roles) > 0 {
+		claims["roles"] = roles
+	}
+	return "Bearer " + iss.Token(t, "u", scope, claims)
 }
 
 // servePolicy serves backend b with bearer tokens from a test issuer and
@@ -406,13 +406,7 @@ func TestOperationAccess(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, c := serve(t, server.Config{Store: b.open(t), Auth: v, Authorizer: pol, Operations: newOperations(t)})
-			token := func(scope string, roles ...string) string {
-				extra := map[string]any{}
-				if len(roles) > 0 {
-					extra["roles"] = roles
-				}
-				return "Bearer " + iss.Token(t, "u", scope, extra)
-			}
+			token := func(scope string, roles ...string) string { return scopeToken(t, iss, scope, roles...) }
 			admin := token("user/*.cruds", "admin")
 			for _, f := range []struct{ path, body string }{
 				{"/Patient/p1", `{"resourceType":"Patient","id":"p1"}`},
@@ -526,9 +520,7 @@ func TestEscapedLabels(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
 			iss, c := servePolicy(t, b, nil)
-			token := func(roles ...string) string {
-				return "Bearer " + iss.Token(t, "u", "user/*.cruds", map[string]any{"roles": roles})
-			}
+			token := func(roles ...string) string { return scopeToken(t, iss, "user/*.cruds", roles...) }
 			cond := `{"resourceType":"Condition","id":"esc","meta":{"\u0073ecurity":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"PSY"}]},"subject":{"reference":"Patient/p1"},"code":{"text":"x"}}`
 			for _, tc := range []policyCase{
 				{"psychiatrist stores it", "PUT", "/Condition/esc", cond, token("doctor", "sensitive-access"), nil, 201},
