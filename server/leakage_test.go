@@ -501,3 +501,72 @@ func TestGranularWriteRestriction(t *testing.T) {
 		})
 	}
 }
+
+// TestSharedRecordWrites: a patient writes only what is theirs alone. A
+// resource in both A's and B's records (subject B, performer A; a Group of
+// both), and B's own Patient even when it links to A, may be read by A's
+// app but not changed or deleted by it, by any path; nor may the app
+// create Patients. A's own Patient stays A's to edit. Both backends.
+func TestSharedRecordWrites(t *testing.T) {
+	iss, v := testIssuer(t)
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			_, c := serve(t, server.Config{Store: b.open(t), Auth: v, Operations: newOperations(t)})
+			admin := "Bearer " + iss.Token(t, "admin", "user/*.cruds", nil)
+			shared := `{"resourceType":"Observation","id":"%s","status":"final","code":{"text":"b"},"subject":{"reference":"Patient/bravo-p"},"performer":[{"reference":"Patient/alpha-p"}]}`
+			for _, f := range [][2]string{
+				{"/Patient/alpha-p", `{"resourceType":"Patient","id":"alpha-p"}`},
+				{"/Patient/bravo-p", `{"resourceType":"Patient","id":"bravo-p"}`},
+				{"/Observation/shared-put", fmt.Sprintf(shared, "shared-put")},
+				{"/Observation/shared-patch", fmt.Sprintf(shared, "shared-patch")},
+				{"/Observation/shared-del", fmt.Sprintf(shared, "shared-del")},
+				{"/Group/grp", `{"resourceType":"Group","id":"grp","type":"person","actual":true,"member":[{"entity":{"reference":"Patient/alpha-p"}},{"entity":{"reference":"Patient/bravo-p"}}]}`},
+				{"/Patient/linked", `{"resourceType":"Patient","id":"linked","link":[{"other":{"reference":"Patient/alpha-p"},"type":"seealso"}]}`},
+			} {
+				if res := c.do(http.MethodPut, f[0], []byte(f[1]), "Authorization", admin); res.status >= 300 {
+					t.Fatalf("fixture %s: %d %s", f[0], res.status, res.body)
+				}
+			}
+			a := "Bearer " + iss.Token(t, "alpha-app", "patient/*.cruds launch/patient", map[string]any{"patient": "alpha-p"})
+			for _, tc := range []struct{ method, path, body, ctype string }{
+				{"PUT", "/Observation/shared-put", `{"resourceType":"Observation","id":"shared-put","status":"final","code":{"text":"taken"},"subject":{"reference":"Patient/alpha-p"}}`, ""},
+				{"PATCH", "/Observation/shared-patch", `[{"op":"remove","path":"/subject"}]`, "application/json-patch+json"},
+				{"DELETE", "/Observation/shared-del", "", ""},
+				{"DELETE", "/Observation?performer=Patient/alpha-p", "", ""},
+				{"DELETE", "/Group/grp", "", ""},
+				{"PUT", "/Patient/linked", `{"resourceType":"Patient","id":"linked","name":[{"family":"Hijacked"}],"link":[{"other":{"reference":"Patient/alpha-p"},"type":"seealso"}]}`, ""},
+				{"DELETE", "/Patient/linked", "", ""},
+			} {
+				h := []string{"Authorization", a}
+				if tc.ctype != "" {
+					h = append(h, "Content-Type", tc.ctype)
+				}
+				var body []byte
+				if tc.body != "" {
+					body = []byte(tc.body)
+				}
+				path := tc.path
+				if i := strings.IndexByte(path, '?'); i > 0 {
+					path = "/Observation/shared-del"
+				}
+				before := c.do(http.MethodGet, path, nil, "Authorization", admin)
+				res := c.do(tc.method, tc.path, body, h...)
+				after := c.do(http.MethodGet, path, nil, "Authorization", admin)
+				if after.status != before.status || after.header.Get("ETag") != before.header.Get("ETag") {
+					t.Errorf("%s %s by A: %d, and the resource changed (%d %s → %d %s)", tc.method, tc.path, res.status,
+						before.status, before.header.Get("ETag"), after.status, after.header.Get("ETag"))
+				}
+			}
+			if res := c.do(http.MethodPost, "/Patient", []byte(`{"resourceType":"Patient","identifier":[{"system":"urn:t","value":"bravo-id"}]}`), "Authorization", a); res.status != http.StatusForbidden {
+				t.Errorf("A's app creates a Patient: %d", res.status)
+			}
+			own := `{"resourceType":"Patient","id":"alpha-p","telecom":[{"system":"phone","value":"1"}],"link":[{"other":{"reference":"Patient/bravo-p"},"type":"seealso"}]}`
+			if res := c.do(http.MethodPut, "/Patient/alpha-p", []byte(own), "Authorization", admin); res.status != http.StatusOK {
+				t.Fatalf("admin links A to B: %d %s", res.status, res.body)
+			}
+			if res := c.do(http.MethodPut, "/Patient/alpha-p", []byte(strings.Replace(own, `"1"`, `"2"`, 1)), "Authorization", a); res.status != http.StatusOK {
+				t.Errorf("A edits its own Patient, which links to B: %d %s", res.status, res.body)
+			}
+		})
+	}
+}

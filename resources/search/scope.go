@@ -207,7 +207,11 @@ func (b *builder) confineType(a, typ string, write bool) (string, error) {
 	s := b.scope
 	var ands []string
 	if s.confined(typ, write) {
-		ands = append(ands, compartmentOf(b, a, s.Compartment, typ))
+		if write {
+			ands = append(ands, ownedBy(b, a, s.Compartment, typ))
+		} else {
+			ands = append(ands, compartmentOf(b, a, s.Compartment, typ))
+		}
 	}
 	if alts := s.restrictions(typ, write); len(alts) > 0 {
 		var ors []string
@@ -252,6 +256,33 @@ func compartmentOf(b *builder, a string, c *Compartment, typ string) string {
 		return "1 = 0"
 	}
 	return "(" + strings.Join(links, " OR ") + ")"
+}
+
+// ownedBy is the condition that resource alias a of type typ is the
+// compartment owner's alone, as a write under the compartment needs: the
+// owner itself (another Patient, even one linked to it, is someone else's
+// record), or a resource in its compartment and in no other owner's of
+// the same type (an Observation of B's with A as performer is B's too).
+func ownedBy(b *builder, a string, c *Compartment, typ string) string {
+	if typ == c.Type {
+		return fmt.Sprintf("%s.id = %s", a, b.arg(c.ID))
+	}
+	in := compartmentOf(b, a, c, typ)
+	if in == "1 = 0" {
+		return in
+	}
+	var params []string
+	for _, p := range c.Params[typ] {
+		if p != "{def}" {
+			params = append(params, p)
+		}
+	}
+	if len(params) == 0 {
+		return in
+	}
+	x := b.alias("o")
+	return fmt.Sprintf(`(%s AND NOT EXISTS (SELECT 1 FROM idx_reference %s WHERE %s.rid = %s.rid AND %s.res_type = %s AND %s.param IN (%s)
+		AND %s.target_type = %s AND %s.target_id <> %s))`, in, x, x, a, x, b.arg(typ), x, b.list(params), x, b.arg(c.Type), x, b.arg(c.ID))
 }
 
 // Condition returns the SQL condition that resource row alias a (a row of
@@ -452,8 +483,12 @@ func Admits(ctx context.Context, typ, id string, x *resources.Index) error {
 		}
 		// Being in the caller's compartment through one reference (say
 		// performer) does not license putting the resource in another's
-		// through another (subject).
-		if other, ok := otherCompartment(s.Compartment, typ, x); ok {
+		// through another (subject); and the only record of the owner's
+		// type the caller writes is the owner's own (not a new Patient).
+		if typ == s.Compartment.Type && id != s.Compartment.ID {
+			return fmt.Errorf("%w: %s/%s is not %s/%s", ErrOutOfScope, typ, id, s.Compartment.Type, s.Compartment.ID)
+		}
+		if other, ok := otherCompartment(s.Compartment, typ, x); ok && typ != s.Compartment.Type {
 			return fmt.Errorf("%w: %s/%s would also be in the compartment of %s", ErrOutOfScope, typ, id, other)
 		}
 	}
