@@ -63,7 +63,7 @@ func (s *Server) authorize(r *http.Request, interaction string) error {
 		if !ok {
 			return errorf(http.StatusUnauthorized, "login", "this request needs a bearer token")
 		}
-		if err := p.Authorize(auth.Create, ""); err != nil {
+		if err := systemWide(p); err != nil {
 			return err
 		}
 		return s.decide(r, p, "operation", "", nil)
@@ -78,6 +78,12 @@ func (s *Server) authorize(r *http.Request, interaction string) error {
 	}
 	in, ok := auth.InteractionFor(interaction)
 	name := interaction
+	if op, found := s.invoked(r); found && op.Admin && interaction != "operation" && interaction != "compartment-or-operation" {
+		// A system-level operation comes by the type routes.
+		if err := systemWide(p); err != nil {
+			return err
+		}
+	}
 	switch interaction {
 	case "operation", "compartment-or-operation":
 		// An operation needs read access to the type it runs on, by GET or
@@ -86,6 +92,9 @@ func (s *Server) authorize(r *http.Request, interaction string) error {
 		// changes the server needs what a system-level write needs.
 		in, ok, name = auth.Read, true, "operation"
 		if op, found := s.invoked(r); found && op.Admin {
+			if err := systemWide(p); err != nil {
+				return err
+			}
 			in, typ = auth.Create, ""
 		} else if x := chi.URLParam(r, "op"); interaction == "compartment-or-operation" && (x == "*" || resources.IsResourceType(x)) {
 			// A compartment search reads resources of the searched type.
@@ -109,6 +118,21 @@ func (s *Server) authorize(r *http.Request, interaction string) error {
 	return s.decide(r, p, name, typ, nil)
 }
 
+// systemWide refuses a principal without an unrestricted user/ or system/
+// grant to create resources of every type: what a change to the whole
+// server ($reindex) needs. A patient/*.c grant does not do: it opens one
+// patient's record, not the server.
+func systemWide(p *auth.Principal) error {
+	if p.Device == "" {
+		for _, sc := range p.Scopes {
+			if sc.Context != "patient" && sc.Type == "*" && sc.Create && sc.Params == nil {
+				return nil
+			}
+		}
+	}
+	return forbidden("this needs a user/*.c or system/*.c scope without restrictions: it changes the whole server")
+}
+
 // mayRead reports whether the request's principal may read resources of
 // typ (scopes and role policy; labels are judged on the resource itself).
 func (s *Server) mayRead(r *http.Request, typ string) bool {
@@ -128,6 +152,9 @@ func (s *Server) invoked(r *http.Request) (operations.Operation, bool) {
 	name := chi.URLParam(r, "op")
 	if name == "" {
 		name = chi.URLParam(r, "id")
+	}
+	if name == "" {
+		name = chi.URLParam(r, "type") // system level: POST /$name
 	}
 	if !strings.HasPrefix(name, "$") || s.cfg.Operations == nil {
 		return operations.Operation{}, false

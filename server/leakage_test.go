@@ -85,7 +85,7 @@ func leakCases() []leakCase {
 		{route: "GET /", name: "system search by id", method: "GET", path: "/?_id=bravo-p,bravo-obs,alpha-p", want: []string{"alpha-p"}},
 		{route: "GET /", name: "system search all", method: "GET", path: "/?_count=1000&_total=accurate", want: []string{"alpha-p", "alpha-obs", "pr-1"}},
 		{route: "GET /_history", name: "system history", method: "GET", path: "/_history?_count=1000", want: []string{"alpha-obs"}},
-		{route: "GET /_jobs/{id}", name: "job status", method: "GET", path: "/_jobs/bravo-job", status: http.StatusNotFound},
+		{route: "GET /_jobs/{id}", name: "job status", method: "GET", path: "/_jobs/bravo-job", status: http.StatusForbidden},
 
 		{route: "POST /{type}", name: "create for B", method: "POST", path: "/Observation", body: bravoObsForB, status: http.StatusForbidden},
 		// In A's compartment through performer or asserter, and in B's through subject.

@@ -567,8 +567,9 @@ func TestAuditEventCreate(t *testing.T) {
 }
 
 // TestWriteWithoutRead: a token that may write a type but not read it gets
-// no resource back from a conditional create that matched or a patch, by
-// scope or by role. Both backends.
+// no resource back from a conditional create that matched, and may not
+// patch (a patch's outcome tells what is stored), by scope or by role. Both
+// backends.
 func TestWriteWithoutRead(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
@@ -587,10 +588,52 @@ func TestWriteWithoutRead(t *testing.T) {
 					{"PATCH", "/Observation/lab1", `[{"op":"test","path":"/status","value":"final"}]`, []string{"Content-Type", "application/json-patch+json"}},
 				} {
 					res := c.do(tc.method, tc.path, []byte(tc.body), append([]string{"Authorization", authz}, tc.headers...)...)
-					if res.status >= 300 || strings.Contains(string(res.body), "hiv-viral-load") {
+					// A patch is refused outright: its outcome would tell.
+					want := res.status < 300
+					if tc.method == "PATCH" {
+						want = res.status == http.StatusForbidden
+					}
+					if !want || strings.Contains(string(res.body), "hiv-viral-load") {
 						t.Errorf("%s: %s %s: %d %s", name, tc.method, tc.path, res.status, res.body)
 					}
 				}
+				// Whether a test operation holds would tell the value.
+				probe := func(v string) int {
+					return c.do(http.MethodPatch, "/Observation/lab1", []byte(`[{"op":"test","path":"/code/text","value":"`+v+`"}]`),
+						"Authorization", authz, "Content-Type", "application/json-patch+json").status
+				}
+				if a, b := probe("hiv-viral-load"), probe("other"); a != b {
+					t.Errorf("%s: a patch's test tells the stored value (%d, %d)", name, a, b)
+				}
+			}
+		})
+	}
+}
+
+// TestReindexNeedsSystemWide: $reindex (system and type level) and its job
+// status need an unrestricted user/ or system/ create grant on every type;
+// a patient-context app's patient/*.cruds does not do. Without roles, so
+// that the scopes alone decide. Both backends.
+func TestReindexNeedsSystemWide(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			iss, v := testIssuer(t)
+			_, c := serve(t, server.Config{Store: b.open(t), Auth: v, Operations: newOperations(t)})
+			patientApp := "Bearer " + iss.Token(t, "app", "patient/*.cruds launch/patient", map[string]any{"patient": "p1"})
+			params := []byte(`{"resourceType":"Parameters"}`)
+			for _, path := range []string{"/$reindex", "/Observation/$reindex"} {
+				if res := c.do(http.MethodPost, path, params, "Authorization", patientApp); res.status != http.StatusForbidden {
+					t.Errorf("patient app: POST %s: %d, want 403", path, res.status)
+				}
+			}
+			res := c.do(http.MethodPost, "/Observation/$reindex", params, "Authorization", "Bearer "+iss.Token(t, "ops", "system/*.cruds", nil))
+			if res.status != http.StatusAccepted {
+				t.Fatalf("system/*.cruds: %d %s", res.status, res.body)
+			}
+			job := res.header.Get("Content-Location")
+			job = job[strings.Index(job, "/_jobs/"):]
+			if res := c.do(http.MethodGet, job, nil, "Authorization", patientApp); res.status != http.StatusForbidden {
+				t.Errorf("patient app reads the job: %d, want 403", res.status)
 			}
 		})
 	}

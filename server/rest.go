@@ -317,6 +317,11 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request) (*response, error
 	if err != nil {
 		return nil, err
 	}
+	if !s.mayRead(r, typ) {
+		// A patch works on the stored content: its test operations, and
+		// whether its paths exist, would tell a writer what it may not read.
+		return nil, forbidden("PATCH works on the stored %s, which this token or role may not read; send the whole resource with PUT", typ)
+	}
 	const need = "PATCH needs Content-Type application/json-patch+json (JSON Patch) or " +
 		"application/fhir+json (FHIRPath Patch, a Parameters resource)"
 	ct := r.Header.Get("Content-Type")
