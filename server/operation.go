@@ -82,7 +82,7 @@ func (s *Server) operation(w http.ResponseWriter, r *http.Request) (*response, e
 	if !ok || (level == "system" && !op.System) || (level == "type" && !op.Type) || (level == "instance" && !op.Instance) || (typ != "" && !op.Applies(typ)) {
 		return nil, errorf(http.StatusNotFound, "not-supported", "operation %s is not supported at %s level%s", name, level, onType(typ))
 	}
-	in := operations.Invocation{Type: typ, ID: id, Method: r.Method, Query: r.URL.Query(), Ops: s.ops(r.Context()), Parser: s.parser, Terminology: s.terms,
+	in := operations.Invocation{Type: typ, ID: id, Method: r.Method, Query: r.URL.Query(), Ops: checkedOps{s.ops(r.Context()), s, r}, Parser: s.parser, Terminology: s.terms,
 		Search: func(ctx context.Context, q *search.Query, params url.Values) (operations.Result, error) {
 			resp, err := s.searchBundle(r.WithContext(ctx), q, params)
 			if err != nil {

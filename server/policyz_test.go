@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/meizhou-yiyang/yiyang/operations"
 	"github.com/meizhou-yiyang/yiyang/server"
 	"github.com/meizhou-yiyang/yiyang/server/auth/authtest"
 	"github.com/meizhou-yiyang/yiyang/server/policy"
@@ -634,6 +635,48 @@ func TestReindexNeedsSystemWide(t *testing.T) {
 			job = job[strings.Index(job, "/_jobs/"):]
 			if res := c.do(http.MethodGet, job, nil, "Authorization", patientApp); res.status != http.StatusForbidden {
 				t.Errorf("patient app reads the job: %d, want 403", res.status)
+			}
+		})
+	}
+}
+
+// TestSensitiveTerminology: a CodeSystem and ValueSet labelled sensitive
+// are not read through $expand, $lookup or an operation's own read by a
+// caller who may not read them. Both backends.
+func TestSensitiveTerminology(t *testing.T) {
+	psy := `"meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"PSY"}]},`
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			ops := newOperations(t)
+			for _, op := range []operations.Operation{operations.ValueSetExpand, operations.CodeSystemLookup} {
+				if err := ops.Register(op); err != nil {
+					t.Fatal(err)
+				}
+			}
+			iss, v := testIssuer(t)
+			pol, err := policy.New(context.Background(), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, c := serve(t, server.Config{Store: b.open(t), Auth: v, Authorizer: pol, Operations: ops})
+			psych := scopeToken(t, iss, "user/*.cruds", "admin", "sensitive-access")
+			doctor := scopeToken(t, iss, "user/*.rs", "doctor")
+			for _, f := range [][2]string{
+				{"/CodeSystem/cs-psy", `{"resourceType":"CodeSystem","id":"cs-psy",` + psy + `"url":"http://x/cs-psy","status":"active","content":"complete","concept":[{"code":"secret-dx","display":"SECRET DIAGNOSIS"}]}`},
+				{"/ValueSet/vs-psy", `{"resourceType":"ValueSet","id":"vs-psy",` + psy + `"url":"http://x/vs-psy","status":"active","description":"SECRET VS","compose":{"include":[{"system":"http://x/cs-psy"}]}}`},
+			} {
+				if res := c.do(http.MethodPut, f[0], []byte(f[1]), "Authorization", psych); res.status >= 300 {
+					t.Fatalf("%s: %d %s", f[0], res.status, res.body)
+				}
+			}
+			for _, path := range []string{"/ValueSet/vs-psy/$expand", "/ValueSet/$expand?url=http://x/vs-psy",
+				"/CodeSystem/$lookup?system=http://x/cs-psy&code=secret-dx"} {
+				if res := c.do(http.MethodGet, path, nil, "Authorization", doctor); res.status < 400 || strings.Contains(string(res.body), "SECRET") {
+					t.Errorf("doctor: GET %s: %d %s", path, res.status, res.body)
+				}
+				if res := c.do(http.MethodGet, path, nil, "Authorization", psych); res.status != http.StatusOK || !strings.Contains(string(res.body), "SECRET") {
+					t.Errorf("sensitive-access: GET %s: %d %s", path, res.status, res.body)
+				}
 			}
 		})
 	}
