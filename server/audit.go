@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -88,6 +89,57 @@ func (a *auditor) record(r *http.Request, interaction, typ, id string, status in
 		return
 	}
 	a.recordNow(r, interaction, typ, id, status)
+}
+
+// maxAuditPatients bounds the patient entities one event names.
+const maxAuditPatients = 20
+
+// patientsKey carries the ids of the patients whose data a request read or
+// wrote, beyond those its URL and token name (withAuditPatients).
+type patientsKey struct{}
+
+// withAuditPatients marks r with the patients an auditor searching by
+// patient must find its event by: those of the resource a read, vread or
+// write returned (by the type's Patient compartment parameters, extracted
+// from it), and those a search names (patient=x, subject=Patient/x) unless
+// it runs in a patient's context. r itself when there are none or nothing
+// is audited.
+func (s *Server) withAuditPatients(r *http.Request, interaction, typ string, resp *response) *http.Request {
+	if s.audit == nil || typ == "" || typ == "Patient" {
+		return r
+	}
+	params := search.PatientParams(typ)
+	if len(params) == 0 {
+		return r
+	}
+	var ids []string
+	if resp != nil && resp.resource != nil && len(resp.resource.Data) > 0 {
+		if x, err := s.indexer.ExtractParams(typ, resp.resource.Data, params); err == nil {
+			ids = search.PatientIDs(typ, resp.resource.ID, x)
+		}
+	} else if p, ok := auth.FromContext(r.Context()); strings.HasPrefix(interaction, "search") && (!ok || p.Patient == "") {
+		// (A patient-context search reads its own patient's record
+		// whatever it names: the event names that patient already.)
+		for k, vs := range r.URL.Query() {
+			code, _, _ := strings.Cut(k, ":")
+			if !slices.Contains(params, code) {
+				continue
+			}
+			for _, v := range vs {
+				for _, ref := range strings.Split(v, ",") {
+					if id, ok := strings.CutPrefix(ref, "Patient/"); ok {
+						ids = append(ids, id)
+					} else if code == "patient" && resources.ValidID(ref) {
+						ids = append(ids, ref)
+					}
+				}
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return r
+	}
+	return r.WithContext(context.WithValue(r.Context(), patientsKey{}, ids))
 }
 
 // refusalsKey carries, on a throttled request that is audited, how many
@@ -548,6 +600,15 @@ func buildEvent(r *http.Request, interaction, typ, id string, status int) (audit
 			patientRef = "Patient/" + patient
 		}
 		ev.Entity = append(ev.Entity, auditEntity{What: reference{Reference: patientRef}, Type: person, Role: &patientRole})
+	}
+	if ids, ok := r.Context().Value(patientsKey{}).([]string); ok {
+		seen := map[string]bool{patient: true}
+		for _, p := range ids {
+			if !seen[p] && resources.ValidID(p) && len(seen) <= maxAuditPatients {
+				seen[p] = true
+				ev.Entity = append(ev.Entity, auditEntity{What: reference{Reference: "Patient/" + p}, Type: person, Role: &patientRole})
+			}
+		}
 	}
 	return ev, now
 }

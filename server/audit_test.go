@@ -401,3 +401,45 @@ func TestAuditPanic(t *testing.T) {
 	}
 	t.Fatalf("no AuditEvent of the failed request among %d", len(page.Matches))
 }
+
+// TestAuditByPatient: an auditor finds by patient the reads, searches and
+// writes of that patient's resources of any type, not only of the Patient
+// itself: the patient is taken from the resource (its Patient compartment
+// references) or from the search's patient parameters. Both backends.
+func TestAuditByPatient(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			iss, v := testIssuer(t)
+			_, c := serve(t, server.Config{Store: b.open(t), Auth: v, Audit: &server.AuditConfig{Sync: true}})
+			doctor := "Bearer " + iss.Token(t, "dr-x", "user/*.cruds", nil)
+			auditor := "Bearer " + iss.Token(t, "auditor", "user/AuditEvent.rs", nil)
+			c.do(http.MethodPut, "/Condition/c1", []byte(`{"resourceType":"Condition","id":"c1","subject":{"reference":"Patient/p1"},"code":{"text":"x"}}`), "Authorization", doctor)
+			c.do(http.MethodGet, "/Condition/c1", nil, "Authorization", doctor)
+			c.do(http.MethodGet, "/Observation?subject=Patient/p1", nil, "Authorization", doctor)
+			c.do(http.MethodGet, "/Encounter?patient=p1", nil, "Authorization", doctor)
+			c.do(http.MethodGet, "/Condition?subject=Patient/p2", nil, "Authorization", doctor)
+			res := c.do(http.MethodGet, "/AuditEvent?patient=Patient/p1&_count=100", nil, "Authorization", auditor)
+			var bundle struct {
+				Entry []struct {
+					Resource struct {
+						Subtype []struct{ Code string }
+						Entity  []struct{ What struct{ Reference string } }
+					}
+				}
+			}
+			if err := json.Unmarshal(res.body, &bundle); err != nil || res.status != http.StatusOK {
+				t.Fatalf("%d %v %s", res.status, err, res.body)
+			}
+			var got []string
+			for _, e := range bundle.Entry {
+				for _, st := range e.Resource.Subtype {
+					got = append(got, st.Code)
+				}
+			}
+			slices.Sort(got)
+			if want := []string{"read", "search-type", "search-type", "update"}; !slices.Equal(got, want) {
+				t.Fatalf("events of patient p1: %v, want %v", got, want)
+			}
+		})
+	}
+}

@@ -443,7 +443,13 @@ func TestAuditLeakage(t *testing.T) {
 				sawA := false
 				for _, e := range bundle.Entry {
 					data := string(e.Resource)
-					if strings.Contains(strings.ToLower(data), "bravo") {
+					// An event must not mention B at all; another resource
+					// (an include) must not be B's (A's own may point at
+					// B's, as alpha-obs does).
+					var head struct{ ResourceType, ID string }
+					json.Unmarshal(e.Resource, &head)
+					if head.ResourceType == "AuditEvent" && strings.Contains(strings.ToLower(data), "bravo") ||
+						head.ResourceType != "AuditEvent" && strings.Contains(head.ID, "bravo") {
 						t.Errorf("%s: patient B's data came back: %.600s", lc.path, data)
 					}
 					sawA = sawA || strings.Contains(data, `"resourceType":"AuditEvent"`) && strings.Contains(data, "alpha-p")

@@ -286,7 +286,7 @@ func (s *Server) handle(interaction string, fn apiFunc) http.HandlerFunc {
 		}
 		status := s.write(w, r, codec, resp, err, func(status int) {
 			audited = true
-			s.audit.record(r, name, typ, id, status)
+			s.audit.record(s.withAuditPatients(r, name, typ, resp), name, typ, id, status)
 		})
 		s.metrics.observe(name, typ, status, time.Since(start))
 	}

@@ -7,6 +7,7 @@ package index
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -237,6 +238,36 @@ func (x *Extractor) Extract(typ string, data []byte) (*resources.Index, error) {
 	Dedupe(out)
 	out.Text = textOf(root)
 	return out, failed
+}
+
+// ExtractParams is Extract for the parameters named codes only (and no
+// text): what a caller needs of a resource without indexing it whole.
+func (x *Extractor) ExtractParams(typ string, data []byte, codes []string) (*resources.Index, error) {
+	root, err := fhirpath.DecodeJSON(data)
+	if err != nil {
+		return nil, fmt.Errorf("index: %w", err)
+	}
+	out := &resources.Index{}
+	ctx := fhirpath.Context{Resource: root, Model: model}
+	for _, p := range x.compiled(typ) {
+		if p.typ == "composite" || !slices.Contains(codes, p.code) {
+			continue
+		}
+		vals, err := p.expr.EvaluateNode(ctx, root)
+		if err != nil {
+			return nil, fmt.Errorf("index: %s.%s: %w", typ, p.code, err)
+		}
+		for _, v := range vals {
+			add(out, p, v)
+		}
+	}
+	x.mu.RLock()
+	base := x.base
+	x.mu.RUnlock()
+	if base != "" {
+		Localize(out, base)
+	}
+	return out, nil
 }
 
 // Localize gives absolute references under base their local Type/id

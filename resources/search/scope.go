@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/meizhou-yiyang/yiyang/resources"
@@ -304,15 +305,21 @@ func (e Engine) Condition(ctx context.Context, args []any, a, typ string, write 
 // them: "\n" + one id per line, each followed by "\n", sorted; "" for
 // none. History and vread judge each version by it (VersionScope).
 func PatientsOf(typ, id string, x *resources.Index) string {
-	def, ok := CompartmentOf("Patient", "", true)
-	if !ok {
-		return ""
-	}
 	var ids resources.Lines
-	for _, p := range def.Params[typ] {
+	for _, p := range PatientIDs(typ, id, x) {
+		ids.Add(p)
+	}
+	return ids.Packed()
+}
+
+// PatientIDs lists the ids of the patients in whose compartment a version
+// is (see PatientsOf), possibly repeated.
+func PatientIDs(typ, id string, x *resources.Index) []string {
+	var ids []string
+	for _, p := range PatientParams(typ) {
 		if p == "{def}" {
 			if typ == "Patient" && id != "" {
-				ids.Add(id)
+				ids = append(ids, id)
 			}
 			continue
 		}
@@ -321,12 +328,28 @@ func PatientsOf(typ, id string, x *resources.Index) string {
 		}
 		for _, ref := range x.References {
 			if ref.Param == p && ref.TargetType == "Patient" && ref.TargetID != "" {
-				ids.Add(ref.TargetID)
+				ids = append(ids, ref.TargetID)
 			}
 		}
 	}
-	return ids.Packed()
+	return ids
 }
+
+// PatientParams are the parameters by which a resource of typ is in a
+// Patient compartment ("{def}" for the Patient itself); none for types
+// outside it.
+func PatientParams(typ string) []string {
+	if def := patientCompartment(); def != nil {
+		return def.Params[typ]
+	}
+	return nil
+}
+
+// patientCompartment is the R4 Patient compartment definition, built once.
+var patientCompartment = sync.OnceValue(func() *Compartment {
+	c, _ := CompartmentOf("Patient", "", true)
+	return c
+})
 
 // VersionScope is the condition that a resource_history row (alias a, of
 // type typ, or of any type when typ is "") was itself in the patient
