@@ -443,3 +443,50 @@ func TestAuditByPatient(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditBatchEntries: a batch's entries are audited like requests of
+// their own: one refused before it ran too, each from the bundle's address,
+// and under the bundle's break-the-glass. Both backends.
+func TestAuditBatchEntries(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			iss, c := servePolicy(t, b, &server.AuditConfig{Sync: true})
+			psych := "Bearer " + iss.Token(t, "psych", "user/*.cruds", map[string]any{"roles": []string{"admin", "sensitive-access"}})
+			c.do(http.MethodPut, "/Condition/dep", []byte(`{"resourceType":"Condition","id":"dep","meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"PSY"}]},"subject":{"reference":"Patient/p1"},"code":{"text":"x"}}`), "Authorization", psych)
+			doctor := "Bearer " + iss.Token(t, "dr-bg", "user/*.rs", map[string]any{"roles": []string{"doctor"}})
+			batch := bundleOf("batch", entry("GET", "http://evil.example/Patient/p1", "", ""), entry("GET", "Condition/dep", "", ""))
+			res := c.do(http.MethodPost, "/", batch, "Authorization", doctor, server.BreakGlassHeader, "unconscious in ED")
+			if res.status != http.StatusOK || !strings.Contains(string(res.body), `"status":"200`) {
+				t.Fatalf("batch under break-the-glass: %d %s", res.status, res.body)
+			}
+			res = c.do(http.MethodGet, "/AuditEvent?altid=dr-bg&_count=100", nil, "Authorization", psych)
+			var events struct {
+				Entry []struct {
+					Resource struct {
+						Outcome string
+						Agent   []struct {
+							Network      struct{ Address string }
+							PurposeOfUse []struct{ Text string }
+						}
+					}
+				}
+			}
+			if err := json.Unmarshal(res.body, &events); err != nil || len(events.Entry) != 3 {
+				t.Fatalf("%d events of the batch, want 3 (the batch, the refused entry, the read): %v %s", len(events.Entry), err, res.body)
+			}
+			var refused int
+			for _, e := range events.Entry {
+				a := e.Resource.Agent[0]
+				if a.Network.Address == "" || len(a.PurposeOfUse) == 0 || a.PurposeOfUse[0].Text != "unconscious in ED" {
+					t.Errorf("an event without the bundle's address or break-the-glass: %+v", a)
+				}
+				if e.Resource.Outcome == "4" {
+					refused++
+				}
+			}
+			if refused != 1 {
+				t.Errorf("%d refused events, want 1", refused)
+			}
+		})
+	}
+}

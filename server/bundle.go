@@ -197,11 +197,18 @@ func (w *entryWork) patchBody(res json.RawMessage, at string) error {
 	return nil
 }
 
-// run executes one entry against the FHIR routes and records the result.
-func (s *Server) run(ctx context.Context, w *entryWork) *recorder {
+// run executes one entry of the bundle request parent against the FHIR
+// routes and records the result.
+func (s *Server) run(ctx context.Context, parent *http.Request, w *entryWork) *recorder {
 	rec := newRecorder()
 	// A fresh route context: the bundle's own routing state must not steer the entry.
 	req := w.req.WithContext(context.WithValue(ctx, chi.RouteCtxKey, chi.NewRouteContext()))
+	// The entry comes from where the bundle came, for the audit trail, and
+	// under the bundle's break-the-glass, as its own request would.
+	req.RemoteAddr, req.TLS = parent.RemoteAddr, parent.TLS
+	if reason := parent.Header.Get(BreakGlassHeader); reason != "" {
+		req.Header.Set(BreakGlassHeader, reason)
+	}
 	req.Body = http.NoBody
 	if w.body != nil {
 		req.Body = readCloser{bytes.NewReader(w.body)}
@@ -220,12 +227,14 @@ func (s *Server) batch(r *http.Request, entries []json.RawMessage) (*response, e
 		if err != nil {
 			status, issues, _ := statusOf(err)
 			out.Entry[i] = bundleEntry{Response: &entryResponse{Status: statusLine(status), Outcome: outcomeJSON(issues)}}
+			// An entry refused before it ran is audited too.
+			s.audit.record(r, "batch-entry", "", "", status)
 			continue
 		}
 		if w.method == http.MethodPost {
 			w.id = uuid.NewString()
 		}
-		rec := s.run(context.WithValue(r.Context(), preassignedKey, w.id), w)
+		rec := s.run(context.WithValue(r.Context(), preassignedKey, w.id), r, w)
 		out.Entry[i] = s.entryResult(r, w, rec, representation)
 	}
 	body, err := json.Marshal(out)
@@ -272,7 +281,7 @@ func (s *Server) transaction(r *http.Request, entries []json.RawMessage) (*respo
 			return err
 		}
 		for _, w := range order {
-			rec := s.run(context.WithValue(ctx, preassignedKey, w.id), w)
+			rec := s.run(context.WithValue(ctx, preassignedKey, w.id), r, w)
 			if rec.status >= 400 {
 				return entryFailure(w, rec)
 			}
