@@ -33,6 +33,10 @@ type Operation struct {
 	// built-in policy). The others need read access to the type they run
 	// on; what they return is subject to the caller's scopes and roles.
 	Admin bool
+	// AnyAccess marks an operation that reads nothing stored at type level
+	// ($validate of a posted resource): any access to the type will do
+	// there, so that a writer that may not read can check what it sends.
+	AnyAccess bool
 }
 
 // Invocation is one call of an operation.

@@ -18,6 +18,7 @@ var Validate = Operation{
 	Definition: "http://hl7.org/fhir/OperationDefinition/Resource-validate",
 	Type:       true,
 	Instance:   true,
+	AnyAccess:  true,
 	Invoke:     validate,
 }
 

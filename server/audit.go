@@ -573,12 +573,9 @@ func buildEvent(r *http.Request, interaction, typ, id string, status int) (audit
 	} else {
 		agent.Who = reference{Display: "anonymous"}
 	}
-	if reason := strings.TrimSpace(r.Header.Get(BreakGlassHeader)); reason != "" {
+	if reason := breakGlassReason(r); reason != "" {
 		// Break-the-glass: the emergency and its stated reason are part of
 		// the record (AuditEvent.agent.purposeOfUse, v3 ActReason BTG).
-		if len(reason) > maxBreakGlassReason {
-			reason = strings.ToValidUTF8(reason[:maxBreakGlassReason], "")
-		}
 		agent.PurposeOfUse = []codeable{{Coding: breakGlass, Text: reason}}
 	}
 	ev.Agent = []auditAgent{agent}

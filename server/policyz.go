@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode"
 
 	"github.com/meizhou-yiyang/yiyang/resources"
 	"github.com/meizhou-yiyang/yiyang/resources/search"
@@ -22,6 +23,20 @@ import (
 // interaction; server/policy (embedded OPA) implements it.
 type Authorizer interface {
 	Decide(ctx context.Context, in policy.Input) (policy.Decision, error)
+}
+
+// breakGlassReason is the request's break-the-glass reason: the header,
+// trimmed and cut to maxBreakGlassReason bytes; "" unless it holds a letter
+// or a digit (a reason of blanks or invisible characters is none).
+func breakGlassReason(r *http.Request) string {
+	reason := strings.TrimSpace(r.Header.Get(BreakGlassHeader))
+	if len(reason) > maxBreakGlassReason {
+		reason = strings.ToValidUTF8(reason[:maxBreakGlassReason], "")
+	}
+	if strings.IndexFunc(reason, func(c rune) bool { return unicode.IsLetter(c) || unicode.IsDigit(c) }) < 0 {
+		return ""
+	}
+	return reason
 }
 
 // BreakGlassHeader carries the reason of an emergency access to sensitive
@@ -76,7 +91,7 @@ func (s *Server) decide(r *http.Request, p *auth.Principal, interaction, typ str
 		return nil
 	}
 	in := policy.Input{Roles: p.Roles, Interaction: interaction, Type: typ, Security: labels, Subject: p.Subject}
-	if reason := strings.TrimSpace(r.Header.Get(BreakGlassHeader)); reason != "" {
+	if reason := breakGlassReason(r); reason != "" {
 		in.BreakGlass = &policy.BreakGlass{Reason: reason}
 	}
 	cacheable := len(labels) == 0 && in.BreakGlass == nil
@@ -180,7 +195,7 @@ func (s *Server) excludeSensitive(r *http.Request, q *search.Query) {
 func (s *Server) hiddenLabels(r *http.Request) []string {
 	p, ok := auth.FromContext(r.Context())
 	if !ok || s.cfg.Authorizer == nil || len(p.Roles) == 0 || slices.Contains(p.Roles, "sensitive-access") ||
-		strings.TrimSpace(r.Header.Get(BreakGlassHeader)) != "" {
+		breakGlassReason(r) != "" {
 		return nil
 	}
 	return sensitiveLabels

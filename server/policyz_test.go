@@ -681,3 +681,42 @@ func TestSensitiveTerminology(t *testing.T) {
 		})
 	}
 }
+
+// TestBreakGlassReasonAndValidate: a break-the-glass reason of invisible
+// characters is no reason; a writer that may not read a type may still
+// $validate what it is about to send. Both backends.
+func TestBreakGlassReasonAndValidate(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			iss, v := testIssuer(t)
+			pol, err := policy.New(context.Background(), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, c := serve(t, server.Config{Store: b.open(t), Auth: v, Authorizer: pol, Operations: newOperations(t)})
+			psych := scopeToken(t, iss, "user/*.cruds", "admin", "sensitive-access")
+			c.do(http.MethodPut, "/Condition/dep", []byte(`{"resourceType":"Condition","id":"dep","meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"PSY"}]},"subject":{"reference":"Patient/p1"},"code":{"text":"x"}}`), "Authorization", psych)
+			doctor := scopeToken(t, iss, "user/*.rs", "doctor")
+			for _, reason := range []string{"\u200b", " \t ", "\u200b\u200c"} {
+				if res := c.do(http.MethodGet, "/Condition/dep", nil, "Authorization", doctor, server.BreakGlassHeader, reason); res.status != http.StatusForbidden {
+					t.Errorf("break-the-glass with %q: %d, want 403", reason, res.status)
+				}
+			}
+			if res := c.do(http.MethodGet, "/Condition/dep", nil, "Authorization", doctor, server.BreakGlassHeader, "急诊昏迷"); res.status != http.StatusOK {
+				t.Errorf("break-the-glass with a reason: %d", res.status)
+			}
+			obs := []byte(`{"resourceType":"Observation","status":"final","code":{"text":"x"}}`)
+			for name, authz := range map[string]string{
+				"create scope only": scopeToken(t, iss, "user/Observation.c"),
+				"device role":       scopeToken(t, iss, "user/Observation.cu", "device"),
+			} {
+				if res := c.do(http.MethodPost, "/Observation/$validate", obs, "Authorization", authz); res.status != http.StatusOK {
+					t.Errorf("%s: $validate: %d %s", name, res.status, res.body)
+				}
+				if res := c.do(http.MethodPost, "/Observation/x/$validate", obs, "Authorization", authz); res.status != http.StatusForbidden {
+					t.Errorf("%s: $validate of a stored Observation: %d, want 403", name, res.status)
+				}
+			}
+		})
+	}
+}
