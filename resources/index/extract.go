@@ -203,15 +203,37 @@ func (x *Extractor) Skipped(typ string) map[string]string {
 // reported in the error together with the entries of all the others, so a
 // caller may decide to store the resource anyway.
 func (x *Extractor) Extract(typ string, data []byte) (*resources.Index, error) {
+	out, root, failed := x.extract(typ, data, nil)
+	if root == nil {
+		return nil, failed
+	}
+	Dedupe(out)
+	out.Text = textOf(root)
+	return out, failed
+}
+
+// ExtractParams is Extract for the parameters named codes only (and no
+// text): what a caller needs of a resource without indexing it whole.
+func (x *Extractor) ExtractParams(typ string, data []byte, codes []string) (*resources.Index, error) {
+	out, _, failed := x.extract(typ, data, codes)
+	return out, failed
+}
+
+// extract evaluates typ's parameters (those named in only, when it is not
+// nil) over data, with references under the base localized; root is nil
+// when data does not decode.
+func (x *Extractor) extract(typ string, data []byte, only []string) (out *resources.Index, root *fhirpath.Node, failed error) {
 	root, err := fhirpath.DecodeJSON(data)
 	if err != nil {
-		return nil, fmt.Errorf("index: %w", err)
+		return nil, nil, fmt.Errorf("index: %w", err)
 	}
-	out := &resources.Index{}
-	var failed error
+	out = &resources.Index{}
 	ctx := fhirpath.Context{Resource: root, Model: model}
 	var parts partMemo
 	for _, p := range x.compiled(typ) {
+		if only != nil && !slices.Contains(only, p.code) {
+			continue
+		}
 		vals, err := p.expr.EvaluateNode(ctx, root)
 		if err != nil {
 			if failed == nil {
@@ -235,39 +257,7 @@ func (x *Extractor) Extract(typ string, data []byte) (*resources.Index, error) {
 	if base != "" {
 		Localize(out, base)
 	}
-	Dedupe(out)
-	out.Text = textOf(root)
-	return out, failed
-}
-
-// ExtractParams is Extract for the parameters named codes only (and no
-// text): what a caller needs of a resource without indexing it whole.
-func (x *Extractor) ExtractParams(typ string, data []byte, codes []string) (*resources.Index, error) {
-	root, err := fhirpath.DecodeJSON(data)
-	if err != nil {
-		return nil, fmt.Errorf("index: %w", err)
-	}
-	out := &resources.Index{}
-	ctx := fhirpath.Context{Resource: root, Model: model}
-	for _, p := range x.compiled(typ) {
-		if p.typ == "composite" || !slices.Contains(codes, p.code) {
-			continue
-		}
-		vals, err := p.expr.EvaluateNode(ctx, root)
-		if err != nil {
-			return nil, fmt.Errorf("index: %s.%s: %w", typ, p.code, err)
-		}
-		for _, v := range vals {
-			add(out, p, v)
-		}
-	}
-	x.mu.RLock()
-	base := x.base
-	x.mu.RUnlock()
-	if base != "" {
-		Localize(out, base)
-	}
-	return out, nil
+	return out, root, failed
 }
 
 // Localize gives absolute references under base their local Type/id
