@@ -279,14 +279,15 @@ func scopeToken(t *testing.T, iss *authtest.Issuer, scope string, roles ...strin
 }
 
 // servePolicy serves backend b with bearer tokens from a test issuer and
-// the built-in role policy (and an audit trail when audit is set).
+// the built-in role policy and operations (and an audit trail when audit
+// is set).
 func servePolicy(t *testing.T, b backend, audit *server.AuditConfig) (*authtest.Issuer, *client) {
 	iss, v := testIssuer(t)
 	pol, err := policy.New(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, c := serve(t, server.Config{Store: b.open(t), Auth: v, Authorizer: pol, Audit: audit})
+	_, c := serve(t, server.Config{Store: b.open(t), Auth: v, Authorizer: pol, Audit: audit, Operations: newOperations(t)})
 	return iss, c
 }
 
@@ -401,12 +402,7 @@ func TestBundleKindPerRequest(t *testing.T) {
 func TestOperationAccess(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
-			iss, v := testIssuer(t)
-			pol, err := policy.New(context.Background(), "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, c := serve(t, server.Config{Store: b.open(t), Auth: v, Authorizer: pol, Operations: newOperations(t)})
+			iss, c := servePolicy(t, b, nil)
 			token := func(scope string, roles ...string) string { return scopeToken(t, iss, scope, roles...) }
 			admin := token("user/*.cruds", "admin")
 			for _, f := range []struct{ path, body string }{
@@ -688,12 +684,7 @@ func TestSensitiveTerminology(t *testing.T) {
 func TestBreakGlassReasonAndValidate(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
-			iss, v := testIssuer(t)
-			pol, err := policy.New(context.Background(), "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, c := serve(t, server.Config{Store: b.open(t), Auth: v, Authorizer: pol, Operations: newOperations(t)})
+			iss, c := servePolicy(t, b, nil)
 			psych := scopeToken(t, iss, "user/*.cruds", "admin", "sensitive-access")
 			c.do(http.MethodPut, "/Condition/dep", []byte(`{"resourceType":"Condition","id":"dep","meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"PSY"}]},"subject":{"reference":"Patient/p1"},"code":{"text":"x"}}`), "Authorization", psych)
 			doctor := scopeToken(t, iss, "user/*.rs", "doctor")
