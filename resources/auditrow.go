@@ -27,7 +27,8 @@ type AuditRow struct {
 	// kept with the event for _include.
 	Refs   []AuditRef
 	Packed string
-	// Data is the stamped JSON.
+	// Data is the stamped JSON, packed (PackAudit) by the row's makers
+	// (search.AuditRowOf, search.AuditRowFor).
 	Data []byte
 }
 

@@ -21,7 +21,8 @@ import (
 // each interaction and outcome, with and without a principal, fhirUser
 // (relative, absolute under the base or elsewhere, a Patient), client,
 // patient context, network address, break-the-glass reason, resource and
-// query.
+// query. Stamped events pack to a fraction of their size for the audit
+// log.
 func TestAuditIndex(t *testing.T) {
 	const base = "https://fhir.example.cn/fhir"
 	principals := []*auth.Principal{
@@ -81,6 +82,15 @@ func TestAuditIndex(t *testing.T) {
 						}
 						if stamped, err := resources.Stamp(data, "e1", 1, now); err != nil || ev.Meta != (auditMeta{}) && string(stamped) != string(data) {
 							t.Fatalf("a stamped event is not as resources.Stamp would leave it (%v):\n got %s\nwant %s", err, data, stamped)
+						}
+						if ev.Meta != (auditMeta{}) {
+							// The audit log packs what the server writes to a
+							// fraction (resources.PackAudit): if the event's
+							// shape drifts from the packed fragments, this says so.
+							packed := resources.PackAudit(data)
+							if string(resources.UnpackAudit(packed)) != string(data) || len(data)-len(packed) < 600 {
+								t.Fatalf("packed event (%d of %d bytes) does not unpack, or packing saves little:\n%q\n%s", len(packed), len(data), packed, data)
+							}
 						}
 						want, err := x.Extract("AuditEvent", data)
 						if err != nil {

@@ -407,3 +407,18 @@ func rewound(t *testing.T, prepare func(s *postgres.Store), stmts []string) (*po
 }
 
 func FuzzAuditSearch(f *testing.F) { storetest.FuzzAuditSearch(f, open(f, pgtest.DSN(f))) }
+
+// TestAuditPackedSize: the audit log holds events packed.
+func TestAuditPackedSize(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	s := open(t, dsn)
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	storetest.CheckAuditPacked(t, s, func(id string) (n int, err error) {
+		err = conn.QueryRow(context.Background(), `SELECT length(data) FROM audit_event WHERE id = $1`, id).Scan(&n)
+		return n, err
+	})
+}

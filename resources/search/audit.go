@@ -12,9 +12,10 @@ import (
 
 // The audit log. AuditEvents, one per request the server answers, are
 // by far the most numerous resources and are never changed: each is kept
-// in one row of audit_event (its JSON, its instant, outcome and action, and
-// its other token and string values packed in one text column) plus a row
-// in audit_ref per patient, agent and entity reference, instead of a row in
+// in one row of audit_event (its JSON, packed by resources.PackAudit; its
+// instant, outcome and action; its other token and string values packed in
+// one text column) plus a row in audit_ref per patient, agent and entity
+// reference, instead of a row in
 // resources, one in resource_history and one per index entry. That makes an
 // audit write a few index insertions rather than forty. Both stores route
 // the AuditEvent type here: reads, version reads, history and searches run
@@ -50,7 +51,7 @@ var auditRoles = map[string]int{"patient": resources.AuditRolePatient, "agent": 
 // AuditRowOf is the row of the stamped AuditEvent r with index entries x
 // (as the extractor finds them; entries of other parameters are ignored).
 func AuditRowOf(r resources.Resource, x *resources.Index) AuditRow {
-	row := AuditRow{ID: r.ID, LastUpdated: r.LastUpdated.UnixMicro(), Recorded: r.LastUpdated.UnixMicro(), Data: r.Data}
+	row := AuditRow{ID: r.ID, LastUpdated: r.LastUpdated.UnixMicro(), Recorded: r.LastUpdated.UnixMicro(), Data: resources.PackAudit(r.Data)}
 	if x == nil {
 		return row
 	}
@@ -99,7 +100,7 @@ func AuditRowFor(r resources.Resource, p resources.CreateParams) AuditRow {
 		return AuditRowOf(r, p.Index)
 	}
 	row := *p.Audit
-	row.Seq, row.ID, row.LastUpdated, row.Data = 0, r.ID, r.LastUpdated.UnixMicro(), r.Data
+	row.Seq, row.ID, row.LastUpdated, row.Data = 0, r.ID, r.LastUpdated.UnixMicro(), resources.PackAudit(r.Data)
 	return row
 }
 
@@ -327,6 +328,7 @@ func (e Engine) auditRead(ctx context.Context, ex Executor, id string, version i
 			found = false // an AuditEvent has one version
 		}
 	}
+	r.Data = resources.UnpackAudit(r.Data)
 	return finishRead(r, micros, found, err)
 }
 
@@ -376,6 +378,7 @@ func (e Engine) AuditHistory(ctx context.Context, ex Executor, p resources.Histo
 		if err := scan(&last.Seq, &r.ID, &last.Micros, &r.Data); err != nil {
 			return err
 		}
+		r.Data = resources.UnpackAudit(r.Data)
 		r.LastUpdated = time.UnixMicro(last.Micros).UTC()
 		page.Entries = append(page.Entries, r)
 		return nil
@@ -464,6 +467,7 @@ WHERE %s ORDER BY s.seq LIMIT %d`, auditColumns("s"), cond, maxIncluded)
 		if err := scan(&r.Type, &r.ID, &r.VersionID, &micros, &r.Data, &seq); err != nil {
 			return err
 		}
+		r.Data = resources.UnpackAudit(r.Data)
 		r.LastUpdated = time.UnixMicro(micros).UTC()
 		add(r)
 		return nil

@@ -309,6 +309,9 @@ func scanRow(scan func(...any) error, keys []sortKey) (resources.Resource, []any
 	if err := scan(append(dest, ptrs...)...); err != nil {
 		return r, nil, err
 	}
+	if r.Type == AuditType {
+		r.Data = resources.UnpackAudit(r.Data) // the audit log keeps events packed
+	}
 	for i, p := range ptrs {
 		switch p := p.(type) {
 		case *string:

@@ -92,3 +92,12 @@ func TestBackfills(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditPackedSize: the audit log holds events packed.
+func TestAuditPackedSize(t *testing.T) {
+	s, db := rewound(t, filepath.Join(t.TempDir(), "y.db"), func(*sqlite.Store) {}, nil)
+	storetest.CheckAuditPacked(t, s, func(id string) (n int, err error) {
+		err = db.QueryRow(`SELECT length(data) FROM audit_event WHERE id = ?`, id).Scan(&n)
+		return n, err
+	})
+}

@@ -408,3 +408,126 @@ func testAuditRowCreate(t *testing.T, s resources.Store) {
 		}
 	}
 }
+
+// serverAuditEvent is the JSON of an AuditEvent as the server's audit trail
+// writes one, stamped with id and at: agent's read of patient.
+func serverAuditEvent(id string, at time.Time, agent, patient string) []byte {
+	instant := resources.FormatInstant(at)
+	return fmt.Appendf(nil, `{"resourceType":"AuditEvent","id":%q,"meta":{"versionId":"1","lastUpdated":%q},`+
+		`"type":{"system":"http://terminology.hl7.org/CodeSystem/audit-event-type","code":"rest","display":"Restful Operation"},`+
+		`"subtype":[{"system":"http://hl7.org/fhir/restful-interaction","code":"read"}],"action":"R","recorded":%q,"outcome":"0",`+
+		`"agent":[{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ParticipationType","code":"IRCP","display":"information recipient"}]},`+
+		`"who":{"reference":%q,"display":"dr-li"},"altId":"dr-li","name":"his-app","requestor":true,"network":{"address":"10.2.0.1","type":"2"}}],`+
+		`"source":{"site":"Yiyang","observer":{"display":"Yiyang FHIR server"},"type":[{"system":"http://terminology.hl7.org/CodeSystem/security-source-type","code":"4","display":"Application Server"}]},`+
+		`"entity":[{"what":{"reference":%q},"type":{"system":"http://terminology.hl7.org/CodeSystem/audit-entity-type","code":"2","display":"System Object"}},`+
+		`{"what":{"reference":%q},"type":{"system":"http://terminology.hl7.org/CodeSystem/audit-entity-type","code":"1","display":"Person"},`+
+		`"role":{"system":"http://terminology.hl7.org/CodeSystem/object-role","code":"1","display":"Patient"}}]}`,
+		id, instant, instant, agent, patient, patient)
+}
+
+// testAuditPacked: the audit log keeps events packed (resources.PackAudit)
+// and every way of reading them gives back the JSON written, byte for
+// byte: events written one at a time and in batches large enough to be
+// copied, with their rows (as the server writes them) and with index
+// entries (as a client's POST is), read, version read, searched, listed in
+// history and included.
+func testAuditPacked(t *testing.T, s resources.Store) {
+	ctx := context.Background()
+	pa := mustCreate(t, s, "Patient", patient("A"))
+	A, PR := "Patient/"+pa.ID, "Practitioner/dr-li"
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	written := map[string][]byte{}
+	event := func(id string, withRow bool) resources.CreateParams {
+		data := serverAuditEvent(id, at, PR, A)
+		written[id] = data
+		x := &resources.Index{
+			Dates:      []resources.DateEntry{{Param: "date", Low: at.UnixMicro(), High: at.UnixMicro()}},
+			References: []resources.ReferenceEntry{{Param: "patient", TargetType: "Patient", TargetID: pa.ID}},
+		}
+		p := resources.CreateParams{Type: search.AuditType, ID: id, Data: data, Stamped: at, Index: x}
+		if withRow {
+			row := search.AuditRowOf(resources.Resource{Type: search.AuditType, ID: id, LastUpdated: at, Data: data}, x)
+			p.Audit, p.Index = &row, nil
+		}
+		return p
+	}
+	if _, err := s.Create(ctx, event("packed-one", true)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(ctx, event("packed-indexed", false)); err != nil {
+		t.Fatal(err)
+	}
+	var ps []resources.CreateParams
+	for i := range 20 {
+		ps = append(ps, event(fmt.Sprintf("packed-%02d", i), i%2 == 0))
+	}
+	if _, err := s.(resources.BatchCreator).CreateMany(ctx, ps); err != nil {
+		t.Fatal(err)
+	}
+	check := func(how string, r resources.Resource) {
+		t.Helper()
+		if want, ok := written[r.ID]; !ok || string(r.Data) != string(want) {
+			t.Errorf("%s %s: got %q\nwant %s", how, r.ID, r.Data, want)
+		}
+	}
+	for id := range written {
+		r, err := s.Read(ctx, search.AuditType, id)
+		if err != nil {
+			t.Fatalf("read %s: %v", id, err)
+		}
+		check("read", r)
+		if r, err = s.VRead(ctx, search.AuditType, id, 1); err != nil {
+			t.Fatalf("vread %s: %v", id, err)
+		}
+		check("vread", r)
+	}
+	for _, typ := range []string{search.AuditType, ""} {
+		page, err := s.History(ctx, resources.HistoryParams{Type: typ, Count: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range page.Entries {
+			if r.Type == search.AuditType {
+				check("history "+typ, r)
+			}
+		}
+	}
+	for _, query := range []string{"AuditEvent?patient=" + A, "AuditEvent?_id=packed-one,packed-03", "Patient?_id=" + pa.ID + "&_revinclude=AuditEvent:patient"} {
+		typ, qs, _ := strings.Cut(query, "?")
+		vals, _ := url.ParseQuery(qs + "&_count=100")
+		q, err := search.Parse(search.R4, typ, vals, search.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, err := s.(Searcher).Search(ctx, q)
+		if err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		n := 0
+		for _, r := range append(page.Matches, page.Included...) {
+			if r.Type == search.AuditType {
+				check(query, r)
+				n++
+			}
+		}
+		if n == 0 {
+			t.Errorf("%s: no AuditEvents", query)
+		}
+	}
+}
+
+// CheckAuditPacked: the audit log holds the server's events packed, in a
+// fraction of their bytes; storedLen is the length of an event's data as
+// the store's table holds it.
+func CheckAuditPacked(t *testing.T, s resources.Store, storedLen func(id string) (int, error)) {
+	t.Helper()
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	data := serverAuditEvent("packed-size", at, "Practitioner/dr-li", "Patient/p1")
+	if _, err := s.Create(context.Background(), resources.CreateParams{Type: search.AuditType, ID: "packed-size", Data: data, Stamped: at}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := storedLen("packed-size")
+	if err != nil || n == 0 || n > len(data)/4 {
+		t.Fatalf("an event of %d bytes is stored in %d (%v)", len(data), n, err)
+	}
+}

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) resources.Store) {
 		{"CreateMany", testCreateMany},
 		{"AuditLog", testAuditLog},
 		{"AuditRowCreate", testAuditRowCreate},
+		{"AuditPacked", testAuditPacked},
 		{"SecurityLabels", testSecurityLabels},
 		{"LabelGuard", testLabelGuard},
 		{"HistoryLabels", testHistoryLabels},
