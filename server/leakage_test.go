@@ -576,3 +576,47 @@ func TestSharedRecordWrites(t *testing.T) {
 		})
 	}
 }
+
+// TestPatientOwnDeletion: after a patient app deletes one of its own
+// resources, it reads it as gone (410) and finds the deletion in the
+// instance and type history it syncs through; another patient's app still
+// finds nothing of it.
+func TestPatientOwnDeletion(t *testing.T) {
+	iss, v := testIssuer(t)
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			_, c := serve(t, server.Config{Store: b.open(t), Auth: v})
+			admin := "Bearer " + iss.Token(t, "admin", "user/*.cruds", nil)
+			for _, f := range [][2]string{
+				{"/Patient/alpha-p", `{"resourceType":"Patient","id":"alpha-p"}`},
+				{"/Patient/bravo-p", `{"resourceType":"Patient","id":"bravo-p"}`},
+				{"/Observation/mine", `{"resourceType":"Observation","id":"mine","status":"final","code":{"text":"hr"},"subject":{"reference":"Patient/alpha-p"}}`},
+			} {
+				if res := c.do(http.MethodPut, f[0], []byte(f[1]), "Authorization", admin); res.status >= 300 {
+					t.Fatalf("fixture %s: %d %s", f[0], res.status, res.body)
+				}
+			}
+			a := "Bearer " + iss.Token(t, "alpha-app", "patient/*.cruds launch/patient", map[string]any{"patient": "alpha-p"})
+			bravo := "Bearer " + iss.Token(t, "bravo-app", "patient/*.cruds launch/patient", map[string]any{"patient": "bravo-p"})
+			if res := c.do(http.MethodDelete, "/Observation/mine", nil, "Authorization", a); res.status >= 300 {
+				t.Fatalf("A deletes its Observation: %d %s", res.status, res.body)
+			}
+			if res := c.do(http.MethodGet, "/Observation/mine", nil, "Authorization", a); res.status != http.StatusGone {
+				t.Errorf("A reads its deleted Observation: %d %s, want 410", res.status, res.body)
+			}
+			for _, path := range []string{"/Observation/mine/_history", "/Observation/_history", "/_history"} {
+				res := c.do(http.MethodGet, path, nil, "Authorization", a)
+				if res.status != http.StatusOK || strings.Count(string(res.body), `"method":"DELETE","url":"Observation/mine"`) != 1 ||
+					!strings.Contains(string(res.body), `"id":"mine","meta":{"versionId":"1"`) {
+					t.Errorf("A's %s: %d, want the deletion and the version before it:\n%s", path, res.status, res.body)
+				}
+				if res := c.do(http.MethodGet, path, nil, "Authorization", bravo); strings.Contains(string(res.body), "mine") {
+					t.Errorf("B's %s shows A's Observation: %d %s", path, res.status, res.body)
+				}
+			}
+			if res := c.do(http.MethodGet, "/Observation/mine", nil, "Authorization", bravo); res.status != http.StatusNotFound {
+				t.Errorf("B reads A's deleted Observation: %d, want 404", res.status)
+			}
+		})
+	}
+}

@@ -77,6 +77,8 @@ const (
 	sqlLock  = `SELECT version, last_updated, deleted, labels FROM resources WHERE type = $1 AND id = $2 FOR UPDATE`
 	sqlVRead = `SELECT last_updated, deleted, method, data FROM resource_history
 WHERE type = $1 AND id = $2 AND version = $3`
+	// sqlPatients selects the patients of a version (search.PatientsOf).
+	sqlPatients = `SELECT patients FROM resource_history WHERE type = $1 AND id = $2 AND version = $3`
 )
 
 func (o *ops) Create(ctx context.Context, p resources.CreateParams) (resources.Resource, error) {
@@ -363,19 +365,24 @@ func remove(ctx context.Context, q querier, p resources.DeleteParams) (resources
 	if p.IfMatch > 0 && p.IfMatch != cur.version {
 		return resources.Resource{}, resources.ErrPreconditionFailed
 	}
-	switch {
-	case cur.deleted:
+	if cur.deleted {
 		return resources.Resource{Type: p.Type, ID: p.ID, VersionID: cur.version,
 			LastUpdated: time.UnixMicro(cur.micros).UTC(), Deleted: true, Method: methodDELETE}, nil
+	}
+	// The deletion is in the compartments of the version it removes
+	// (search.VersionScope).
+	if err := q.QueryRow(ctx, sqlPatients, p.Type, p.ID, cur.version).Scan(&cur.patients); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return resources.Resource{}, wrap(ctx, "delete", err)
 	}
 	return write(ctx, q, p.Type, p.ID, cur, nil, nil, methodDELETE)
 }
 
-// current is the locked current row of a resource.
+// current is the locked current row of a resource; patients, for a delete,
+// are those of the version it removes.
 type current struct {
-	version, micros int64
-	deleted         bool
-	labels          string
+	version, micros  int64
+	deleted          bool
+	labels, patients string
 }
 
 // guard applies a write's LabelGuard to the locked current version.
@@ -415,7 +422,7 @@ func write(ctx context.Context, q querier, typ, id string, cur current, data []b
 	var n int64
 	ia := indexArgs(idx)
 	m := maskOf(ia)
-	patients := ""
+	patients := cur.patients
 	if !r.Deleted {
 		patients = search.PatientsOf(typ, id, idx)
 	}

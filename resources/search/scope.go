@@ -296,7 +296,54 @@ func (e Engine) Condition(ctx context.Context, args []any, a, typ string, write 
 	b.scope = ScopeFrom(ctx)
 	b.args = args
 	c, err := b.confine(a, typ, write)
+	if err == nil && c != "" && !write {
+		if gone := b.goneInScope(a, typ); gone != "" {
+			c = "(" + c + "\n   OR " + gone + ")"
+		}
+	}
 	return c, b.args, err
+}
+
+// goneInScope is the condition that resources row a (of type typ, or any
+// type when typ is "") is a deletion a patient's scope reads: the deleted
+// resource has no index entries to place it in the compartment, but its
+// deletion is in the compartment of the version it removed (the stores
+// record it so; VersionScope). Types a granular scope restricts are left
+// out: the deleted resource has nothing to match the restriction with.
+// "" when no type qualifies.
+func (b *builder) goneInScope(a, typ string) string {
+	s := b.scope
+	if s == nil || s.Compartment == nil || s.Compartment.Type != "Patient" {
+		return ""
+	}
+	qualifies := func(t string) bool { return s.confined(t, false) && len(s.restrictions(t, false)) == 0 }
+	var which string
+	if typ != "" {
+		if !qualifies(typ) {
+			return ""
+		}
+	} else {
+		var types []string
+		for _, t := range resources.ResourceTypes() {
+			if t != AuditType && qualifies(t) {
+				types = append(types, t)
+			}
+		}
+		if len(types) == 0 {
+			return ""
+		}
+		which = fmt.Sprintf("%s.type IN (%s) AND ", a, b.list(types))
+	}
+	g := b.alias("g")
+	return fmt.Sprintf(`(%s.deleted <> %s AND %sEXISTS (SELECT 1 FROM resource_history %s
+		WHERE %s.type = %s.type AND %s.id = %s.id AND %s.version = %s.version AND %s))`,
+		a, b.d.False, which, g, g, a, g, a, g, a, b.inPatient(g, s.Compartment.ID))
+}
+
+// inPatient is the condition that resource_history row h was in patient
+// id's compartment (its patients column, search.PatientsOf).
+func (b *builder) inPatient(h, id string) string {
+	return fmt.Sprintf(`%s.patients LIKE %s ESCAPE '\'`, h, b.arg("%\n"+likeEscape(id)+"\n%"))
 }
 
 // PatientsOf renders the patients in whose compartment a version is (its
@@ -364,7 +411,7 @@ func (e Engine) VersionScope(ctx context.Context, args []any, a, typ string) (st
 	}
 	b := e.builder()
 	b.args = args
-	in := fmt.Sprintf(`%s.patients LIKE %s ESCAPE '\'`, a, b.arg("%\n"+likeEscape(s.Compartment.ID)+"\n%"))
+	in := b.inPatient(a, s.Compartment.ID)
 	if typ != "" {
 		if !s.confined(typ, false) {
 			return "", args

@@ -145,7 +145,7 @@ func (o ops) insert(ctx context.Context, r resources.Resource, idx *resources.In
 	if err != nil {
 		return resources.Resource{}, wrap("create", err)
 	}
-	if err := o.history(ctx, r, data, labels, idx); err != nil {
+	if err := o.history(ctx, r, data, labels, search.PatientsOf(r.Type, r.ID, idx)); err != nil {
 		return resources.Resource{}, err
 	}
 	return r, o.writeIndex(ctx, rid, r.Type, idx, false)
@@ -173,13 +173,9 @@ func (o ops) insertAudit(ctx context.Context, row search.AuditRow) error {
 }
 
 // history records a version with its security labels
-// (resources.Index.SecurityLabels) and patients (search.PatientsOf; none
-// for a deletion).
-func (o ops) history(ctx context.Context, r resources.Resource, data []byte, labels string, idx *resources.Index) error {
-	patients := ""
-	if !r.Deleted {
-		patients = search.PatientsOf(r.Type, r.ID, idx)
-	}
+// (resources.Index.SecurityLabels) and patients (search.PatientsOf; for a
+// deletion, those of the version it removes).
+func (o ops) history(ctx context.Context, r resources.Resource, data []byte, labels, patients string) error {
 	_, err := o.stmt(ctx, o.st.history).ExecContext(ctx, r.Type, r.ID, r.VersionID, r.LastUpdated.UnixMicro(), r.Method, r.Deleted, data, labels, patients)
 	return wrap("write history", err)
 }
@@ -275,7 +271,7 @@ func (o ops) Update(ctx context.Context, p resources.UpdateParams) (resources.Re
 	if err := o.stmt(ctx, o.st.upsert).QueryRowContext(ctx, p.Type, p.ID, r.VersionID, micros, data, newLabels).Scan(&rid); err != nil {
 		return resources.Resource{}, false, wrap("update", err)
 	}
-	if err := o.history(ctx, r, data, newLabels, p.Index); err != nil {
+	if err := o.history(ctx, r, data, newLabels, search.PatientsOf(r.Type, r.ID, p.Index)); err != nil {
 		return resources.Resource{}, false, err
 	}
 	if err := o.writeIndex(ctx, rid, p.Type, p.Index, found); err != nil {
@@ -284,6 +280,9 @@ func (o ops) Update(ctx context.Context, p resources.UpdateParams) (resources.Re
 	r.Data = data
 	return r, !found, nil
 }
+
+// sqlPatients selects the patients of a version (search.PatientsOf).
+const sqlPatients = `SELECT patients FROM resource_history WHERE type = ?1 AND id = ?2 AND version = ?3`
 
 func (o ops) Delete(ctx context.Context, p resources.DeleteParams) (resources.Resource, error) {
 	if err := search.AuditImmutable(p.Type); err != nil {
@@ -316,6 +315,12 @@ func (o ops) Delete(ctx context.Context, p resources.DeleteParams) (resources.Re
 	micros := resources.NextMicros(time.Now(), prev)
 	r := resources.Resource{Type: p.Type, ID: p.ID, VersionID: version + 1, LastUpdated: time.UnixMicro(micros).UTC(),
 		Deleted: true, Method: "DELETE"}
+	// The deletion is in the compartments of the version it removes
+	// (search.VersionScope).
+	var patients string
+	if err := o.tx.QueryRowContext(ctx, sqlPatients, p.Type, p.ID, version).Scan(&patients); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return resources.Resource{}, wrap("delete", err)
+	}
 	var rid int64
 	if err := o.stmt(ctx, o.st.remove).QueryRowContext(ctx, p.Type, p.ID, r.VersionID, micros).Scan(&rid); err != nil {
 		return resources.Resource{}, wrap("delete", err)
@@ -323,7 +328,7 @@ func (o ops) Delete(ctx context.Context, p resources.DeleteParams) (resources.Re
 	if err := o.writeIndex(ctx, rid, p.Type, nil, true); err != nil {
 		return resources.Resource{}, err
 	}
-	return r, o.history(ctx, r, nil, "", nil)
+	return r, o.history(ctx, r, nil, "", patients)
 }
 
 // admit checks an update against the caller's scope, in the write

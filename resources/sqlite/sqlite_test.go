@@ -79,7 +79,7 @@ func TestAuditLogMigration(t *testing.T) {
 	}
 }
 
-// TestBackfills: migrations 9, 10 and 11 fill their columns for the
+// TestBackfills: migrations 9, 10, 11 and 12 fill their columns for the
 // resources and versions written before them (storetest.Backfills).
 func TestBackfills(t *testing.T) {
 	for _, m := range storetest.Backfills {

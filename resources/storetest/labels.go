@@ -128,8 +128,9 @@ type Backfill struct {
 }
 
 // Backfills are migrations 9 (resources.labels from the _security index
-// entries), 10 (resource_history.labels from each version's meta.security)
-// and 11 (resource_history.patients from the reference index).
+// entries), 10 (resource_history.labels from each version's meta.security),
+// 11 (resource_history.patients from the reference index) and 12 (the
+// patients of deletions from the versions they removed).
 var Backfills = []Backfill{
 	{"ResourceLabels", LabelledForMigration, LegacyLabelsSQL, CheckMigratedLabels},
 	{"HistoryLabels", HistoryLabelledForMigration, LegacyHistoryLabelsSQL, CheckMigratedHistoryLabels},
@@ -137,6 +138,36 @@ var Backfills = []Backfill{
 		"ALTER TABLE resource_history DROP COLUMN patients",
 		"DELETE FROM schema_migrations WHERE version = 11",
 	}, checkMigratedPatients},
+	{"DeletionPatients", deletedForMigration, []string{
+		"UPDATE resource_history SET patients = '' WHERE deleted = true",
+		"DELETE FROM schema_migrations WHERE version = 12",
+	}, checkMigratedDeletion},
+}
+
+// deletedForMigration writes an Observation of Patient a's and deletes it.
+func deletedForMigration(t *testing.T, s resources.Store) (observationID, patientID string) {
+	t.Helper()
+	id, patient := patientsForMigration(t, s)
+	if _, err := s.Delete(context.Background(), resources.DeleteParams{Type: "Observation", ID: id}); err != nil {
+		t.Fatal(err)
+	}
+	return id, patient
+}
+
+// checkMigratedDeletion checks that migration 12 put a deletion recorded
+// before it in the compartment of the version it removed: a's scope reads
+// the Observation as gone and lists both its versions.
+func checkMigratedDeletion(t *testing.T, s resources.Store, observationID, patientID string) {
+	t.Helper()
+	c, _ := search.CompartmentOf("Patient", patientID, true)
+	ctx := search.WithScope(context.Background(), &search.Scope{Compartment: c})
+	if _, err := s.Read(ctx, "Observation", observationID); !errors.Is(err, resources.ErrGone) {
+		t.Errorf("after migration 12, read of the deleted Observation under its patient's scope: %v, want gone", err)
+	}
+	page, err := s.History(ctx, resources.HistoryParams{Type: "Observation", ID: observationID, Count: 10})
+	if err != nil || len(page.Entries) != 2 {
+		t.Errorf("after migration 12, the Observation's history under its patient's scope has %d versions (%v), want 2", len(page.Entries), err)
+	}
 }
 
 // patientsForMigration writes Patient/a and an Observation of a's.

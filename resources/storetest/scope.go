@@ -55,8 +55,7 @@ func newScopeFixture(t *testing.T, s resources.Store) *scopeFixture {
 		"Patient": {"{def}", "link"}, "Observation": {"subject", "performer"},
 	}}
 	f.patientA = &search.Scope{Compartment: comp}
-	f.categoryFilter = search.Filter{Param: search.ParamDef{Code: "category", Type: "token"},
-		Values: []search.Value{{Raw: "vital-signs", Code: "vital-signs"}}}
+	f.categoryFilter = categoryFilter("vital-signs")
 	f.vitalsOfA = &search.Scope{Compartment: comp, Restrict: map[string][][]search.Filter{"Observation": {{f.categoryFilter}}}}
 	return f
 }
@@ -203,11 +202,16 @@ func subjectIndex(id string) *resources.Index {
 	return &resources.Index{References: []resources.ReferenceEntry{{Param: "subject", TargetType: "Patient", TargetID: id}}}
 }
 
+// categoryFilter is a granular scope's category=code.
+func categoryFilter(code string) search.Filter {
+	return search.Filter{Param: search.ParamDef{Code: "category", Type: "token"}, Values: []search.Value{{Raw: code, Code: code}}}
+}
+
 // testVersionScope: under a patient's scope, vread and history (instance,
 // type and system) show only the versions that were in the patient's
 // compartment: an Observation filed under B and then corrected to A shows
 // A its second version, not its first; one moved from A to B shows A
-// nothing. A deletion carries no patient.
+// nothing. A deletion is in the compartment of the version it removed.
 func testVersionScope(t *testing.T, s resources.Store) {
 	bg := context.Background()
 	obs := []byte(`{"resourceType":"Observation","status":"final","code":{"text":"x"}}`)
@@ -261,10 +265,44 @@ func testVersionScope(t *testing.T, s resources.Store) {
 			t.Errorf("history %q: %v, want %v", typ, got, want)
 		}
 	}
-	if _, err := s.Delete(bg, resources.DeleteParams{Type: "Observation", ID: "stays"}); err != nil {
-		t.Fatal(err)
+	// A deletion belongs to the record it removed from: the patient's
+	// scope reads it as gone and lists it in history (as a client syncing
+	// through history must), B's and a restricted scope do not.
+	if _, err := s.Delete(ctx, resources.DeleteParams{Type: "Observation", ID: "stays"}); err != nil {
+		t.Fatalf("delete under A's scope: %v", err)
 	}
-	if got, want := versions(resources.HistoryParams{Type: "Observation"}), []string{"to-a/2"}; !slices.Equal(got, want) {
-		t.Errorf("history after a delete: %v, want %v", got, want)
+	if _, err := s.Read(ctx, "Observation", "stays"); !errors.Is(err, resources.ErrGone) {
+		t.Errorf("read of A's deleted Observation under A's scope: %v, want gone", err)
+	}
+	if err := vread("stays", 2); !errors.Is(err, resources.ErrGone) {
+		t.Errorf("vread of the deletion under A's scope: %v, want gone", err)
+	}
+	if got, want := versions(resources.HistoryParams{Type: "Observation", ID: "stays"}), []string{"stays/1", "stays/2"}; !slices.Equal(got, want) {
+		t.Errorf("instance history after a delete: %v, want %v", got, want)
+	}
+	for _, typ := range []string{"Observation", ""} {
+		if got, want := versions(resources.HistoryParams{Type: typ}), []string{"stays/1", "stays/2", "to-a/2"}; !slices.Equal(got, want) {
+			t.Errorf("history %q after a delete: %v, want %v", typ, got, want)
+		}
+	}
+	cb, _ := search.CompartmentOf("Patient", "b", true)
+	restricted := &search.Scope{Compartment: c, Restrict: map[string][][]search.Filter{"Observation": {{categoryFilter("vital-signs")}}}}
+	for name, scope := range map[string]*search.Scope{"B's": {Compartment: cb}, "a restricted": restricted} {
+		sctx := search.WithScope(bg, scope)
+		if _, err := s.Read(sctx, "Observation", "stays"); !errors.Is(err, resources.ErrNotFound) {
+			t.Errorf("read of A's deleted Observation under %s scope: %v, want not found", name, err)
+		}
+		if _, err := s.VRead(sctx, "Observation", "stays", 2); !errors.Is(err, resources.ErrNotFound) {
+			t.Errorf("vread of A's deletion under %s scope: %v, want not found", name, err)
+		}
+		page, err := s.History(sctx, resources.HistoryParams{Type: "Observation", Count: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page.Entries {
+			if e.ID == "stays" {
+				t.Errorf("history under %s scope lists %s/%d", name, e.ID, e.VersionID)
+			}
+		}
 	}
 }
