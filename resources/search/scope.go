@@ -399,35 +399,74 @@ var patientCompartment = sync.OnceValue(func() *Compartment {
 })
 
 // VersionScope is the condition that a resource_history row (alias a, of
-// type typ, or of any type when typ is "") was itself in the patient
-// compartment of ctx's scope, where the compartment limits its type, with
-// its arguments appended to args; "" when nothing limits it. (Condition
-// judges the resource as it is now; a version from before it moved into
-// the compartment is not the caller's to see.)
+// type typ, or of any type when typ is "") is a version ctx's scope may
+// see, with its arguments appended to args; "" when nothing limits it.
+// Condition judges the resource as it is now; each version is judged too:
+//   - where a patient compartment limits its type, the version must itself
+//     have been in the compartment (a version from before the resource
+//     moved into the patient's record is not the caller's to see);
+//   - where a granular scope restricts its type (?category=vital-signs),
+//     only the current version is seen: older ones may not have matched,
+//     and the stores keep no index entries of past versions to tell.
 func (e Engine) VersionScope(ctx context.Context, args []any, a, typ string) (string, []any) {
 	s := ScopeFrom(ctx)
-	if s == nil || s.Compartment == nil || s.Compartment.Type != "Patient" {
+	if s == nil {
 		return "", args
 	}
 	b := e.builder()
 	b.args = args
-	in := b.inPatient(a, s.Compartment.ID)
+	inPatient := func(t string) bool {
+		return s.Compartment != nil && s.Compartment.Type == "Patient" && s.confined(t, false)
+	}
+	restricted := func(t string) bool { return len(s.restrictions(t, false)) > 0 }
+	var in, current string
+	conds := func(t string) []string {
+		var out []string
+		if inPatient(t) {
+			if in == "" {
+				in = b.inPatient(a, s.Compartment.ID)
+			}
+			out = append(out, in)
+		}
+		if restricted(t) {
+			if current == "" {
+				r := b.alias("v")
+				current = fmt.Sprintf("%s.version = (SELECT %s.version FROM resources %s WHERE %s.type = %s.type AND %s.id = %s.id)", a, r, r, r, a, r, a)
+			}
+			out = append(out, current)
+		}
+		return out
+	}
 	if typ != "" {
-		if !s.confined(typ, false) {
+		c := conds(typ)
+		if len(c) == 0 {
 			return "", args
 		}
-		return in, b.args
+		return strings.Join(c, " AND "), b.args
 	}
-	var types []string
+	// Across types: the types limited alike in one group each.
+	groups := map[string][]string{}
+	var keys, limited []string
 	for _, t := range resources.ResourceTypes() {
-		if s.confined(t, false) {
-			types = append(types, t)
+		c := conds(t)
+		if len(c) == 0 {
+			continue
 		}
+		k := strings.Join(c, " AND ")
+		if groups[k] == nil {
+			keys = append(keys, k)
+		}
+		groups[k] = append(groups[k], t)
+		limited = append(limited, t)
 	}
-	if len(types) == 0 {
+	if len(limited) == 0 {
 		return "", args
 	}
-	return fmt.Sprintf("(%s.type NOT IN (%s) OR %s)", a, b.list(types), in), b.args
+	ors := []string{fmt.Sprintf("%s.type NOT IN (%s)", a, b.list(limited))}
+	for _, k := range keys {
+		ors = append(ors, fmt.Sprintf("(%s.type IN (%s) AND %s)", a, b.list(groups[k]), k))
+	}
+	return "(" + strings.Join(ors, "\n   OR ") + ")", b.args
 }
 
 // Unlabelled is the condition that the row of alias a (of resources or

@@ -202,6 +202,23 @@ func subjectIndex(id string) *resources.Index {
 	return &resources.Index{References: []resources.ReferenceEntry{{Param: "subject", TargetType: "Patient", TargetID: id}}}
 }
 
+// historyVersions lists the versions of a history page (up to 100) as
+// id/version, sorted.
+func historyVersions(t *testing.T, s resources.Store, ctx context.Context, p resources.HistoryParams) []string {
+	t.Helper()
+	p.Count = 100
+	page, err := s.History(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range page.Entries {
+		out = append(out, e.ID+"/"+strconv.FormatInt(e.VersionID, 10))
+	}
+	sort.Strings(out)
+	return out
+}
+
 // categoryFilter is a granular scope's category=code.
 func categoryFilter(code string) search.Filter {
 	return search.Filter{Param: search.ParamDef{Code: "category", Type: "token"}, Values: []search.Value{{Raw: code, Code: code}}}
@@ -243,20 +260,7 @@ func testVersionScope(t *testing.T, s resources.Store) {
 			t.Errorf("vread %s/%d under A's scope: %v, want not found", v.id, v.n, err)
 		}
 	}
-	versions := func(p resources.HistoryParams) []string {
-		t.Helper()
-		p.Count = 100
-		page, err := s.History(ctx, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-		for _, e := range page.Entries {
-			out = append(out, e.ID+"/"+strconv.FormatInt(e.VersionID, 10))
-		}
-		sort.Strings(out)
-		return out
-	}
+	versions := func(p resources.HistoryParams) []string { return historyVersions(t, s, ctx, p) }
 	if got, want := versions(resources.HistoryParams{Type: "Observation", ID: "to-a"}), []string{"to-a/2"}; !slices.Equal(got, want) {
 		t.Errorf("instance history: %v, want %v", got, want)
 	}
@@ -303,6 +307,44 @@ func testVersionScope(t *testing.T, s resources.Store) {
 			if e.ID == "stays" {
 				t.Errorf("history under %s scope lists %s/%d", name, e.ID, e.VersionID)
 			}
+		}
+	}
+}
+
+// testRestrictedVersions: under a granular scope (Observation restricted to
+// category vital-signs), vread and history show only the current version
+// of a resource that matches: an earlier version may not have matched
+// (here it was a laboratory result), and no version of one that no longer
+// matches is shown.
+func testRestrictedVersions(t *testing.T, s resources.Store) {
+	bg := context.Background()
+	obs := []byte(`{"resourceType":"Observation","status":"final","code":{"text":"x"}}`)
+	put := func(id, category string) {
+		t.Helper()
+		x := &resources.Index{Tokens: []resources.TokenEntry{{Param: "category", Code: category}}}
+		if _, _, err := s.Update(bg, resources.UpdateParams{Type: "Observation", ID: id, Data: obs, Index: x}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("now-vital", "laboratory")
+	put("now-vital", "vital-signs")
+	put("now-lab", "vital-signs")
+	put("now-lab", "laboratory")
+	ctx := search.WithScope(bg, &search.Scope{Restrict: map[string][][]search.Filter{"Observation": {{categoryFilter("vital-signs")}}}})
+	if _, err := s.VRead(ctx, "Observation", "now-vital", 2); err != nil {
+		t.Errorf("vread of the current, matching version: %v", err)
+	}
+	for _, v := range []struct {
+		id string
+		n  int64
+	}{{"now-vital", 1}, {"now-lab", 1}, {"now-lab", 2}} {
+		if _, err := s.VRead(ctx, "Observation", v.id, v.n); !errors.Is(err, resources.ErrNotFound) {
+			t.Errorf("vread %s/%d under the restricted scope: %v, want not found", v.id, v.n, err)
+		}
+	}
+	for _, p := range []resources.HistoryParams{{Type: "Observation", ID: "now-vital"}, {Type: "Observation"}, {}} {
+		if got, want := historyVersions(t, s, ctx, p), []string{"now-vital/2"}; !slices.Equal(got, want) {
+			t.Errorf("history %+v under the restricted scope: %v, want %v", p, got, want)
 		}
 	}
 }

@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) resources.Store) {
 		{"LabelGuard", testLabelGuard},
 		{"HistoryLabels", testHistoryLabels},
 		{"VersionScope", testVersionScope},
+		{"RestrictedVersions", testRestrictedVersions},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
