@@ -91,14 +91,16 @@ func (l *Lines) Packed() string {
 	return out.String()
 }
 
-var lineBreaks = strings.NewReplacer("\r", " ", "\n", " ")
+var lineBreaks = strings.NewReplacer("\r", " ", "\n", " ", "\x00", "\uFFFD")
 
 // OneLine replaces the line breaks of s by spaces, for values the stores
-// pack one per line (security labels, the audit log's terms).
+// pack one per line (security labels, the audit log's terms), and NULs,
+// which a PostgreSQL text column cannot hold (and SQLite's LIKE stops at),
+// by U+FFFD.
 func OneLine(s string) string {
-	// Two byte searches: ContainsAny builds a set on every call, and this
-	// runs on every value the audit log and the labels column keep.
-	if strings.IndexByte(s, '\n') >= 0 || strings.IndexByte(s, '\r') >= 0 {
+	// Byte searches: ContainsAny builds a set on every call, and this runs
+	// on every value the audit log and the labels column keep.
+	if strings.IndexByte(s, '\n') >= 0 || strings.IndexByte(s, '\r') >= 0 || strings.IndexByte(s, 0) >= 0 {
 		return lineBreaks.Replace(s)
 	}
 	return s

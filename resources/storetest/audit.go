@@ -531,3 +531,32 @@ func CheckAuditPacked(t *testing.T, s resources.Store, storedLen func(id string)
 		t.Fatalf("an event of %d bytes is stored in %d (%v)", len(data), n, err)
 	}
 }
+
+// testAuditControlCharacters: an AuditEvent whose packed values hold a NUL
+// or a line break (an agent's altid, an address) is stored, on PostgreSQL
+// too, whose text columns refuse NULs, and the values around it are still
+// found: the audit trail must not lose an event to its content.
+func testAuditControlCharacters(t *testing.T, s resources.Store) {
+	ctx := context.Background()
+	data, x := auditEvent("2026-05-01T08:00:00Z", "0", "read", "evil\x00sub", "10.0.0.9\nforged", "Practitioner/p", "Patient/a")
+	for i := range x.Tokens {
+		if x.Tokens[i].Param == "altid" {
+			x.Tokens[i].Text = "evil\x00sub"
+		}
+	}
+	e, err := s.Create(ctx, resources.CreateParams{Type: search.AuditType, Data: data, Index: x})
+	if err != nil {
+		t.Fatalf("create an AuditEvent with a NUL in its values: %v", err)
+	}
+	for _, query := range []string{"subtype=read", "outcome=0", "entity=Patient/a", "date=2026-05-01"} {
+		vals, _ := url.ParseQuery(query)
+		q, err := search.Parse(search.R4, search.AuditType, vals, search.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, err := s.(Searcher).Search(ctx, q)
+		if err != nil || len(page.Matches) != 1 || page.Matches[0].ID != e.ID {
+			t.Errorf("AuditEvent?%s: %d matches (%v), want the event", query, len(page.Matches), err)
+		}
+	}
+}

@@ -23,6 +23,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 )
@@ -279,7 +281,34 @@ func (v *Verifier) verify(ctx context.Context, rawToken string) (*Principal, tim
 			return nil, nbf, invalidToken("token is not valid yet", nil)
 		}
 	}
-	return v.principal(ctx, tok, claims, exp), nbf, nil
+	p := v.principal(ctx, tok, claims, exp)
+	if claim, bad := p.unprintable(); bad {
+		return nil, nbf, invalidToken("token claim "+claim+" holds control characters or invalid UTF-8", nil)
+	}
+	return p, nbf, nil
+}
+
+// unprintable names an identity claim of p (subject, client, fhirUser,
+// launch context, role) that holds a control character or invalid UTF-8.
+// The identity goes into logs, policy input and AuditEvents, whose text
+// columns cannot hold a NUL: such a token is refused rather than let it
+// act without an audit record, or with a garbled one.
+func (p *Principal) unprintable() (string, bool) {
+	bad := func(s string) bool {
+		return !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl)
+	}
+	for _, c := range []struct{ name, value string }{{"sub", p.Subject}, {"client_id", p.ClientID}, {"fhirUser", p.FHIRUser},
+		{"patient", p.Patient}, {"encounter", p.Encounter}} {
+		if bad(c.value) {
+			return c.name, true
+		}
+	}
+	for _, r := range p.Roles {
+		if bad(r) {
+			return "roles", true
+		}
+	}
+	return "", false
 }
 
 func (v *Verifier) principal(ctx context.Context, tok *oidc.IDToken, claims map[string]any, exp time.Time) *Principal {

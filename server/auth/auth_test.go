@@ -109,6 +109,11 @@ func TestRequests(t *testing.T) {
 		{name: "nbf 30s ahead within skew", token: valid(nil, authtest.NotBefore(30*time.Second)), status: 200},
 		{name: "nbf 90s ahead beyond skew", token: valid(nil, authtest.NotBefore(90*time.Second)), status: 401, code: "security", chall: invalidToken, msg: "not valid yet"},
 		{name: "nbf not a number", token: valid(map[string]any{"nbf": "now"}), status: 401, code: "security", chall: invalidToken, msg: "malformed token claims"},
+		// identity claims go into logs, policy input and AuditEvents
+		{name: "NUL in subject", token: valid(map[string]any{"sub": "evil\x00sub"}), status: 401, code: "security", chall: invalidToken, msg: "claim sub"},
+		{name: "line break in client id", token: valid(map[string]any{"client_id": "app\nforged"}), status: 401, code: "security", chall: invalidToken, msg: "claim client_id"},
+		{name: "control character in fhirUser", token: valid(map[string]any{"fhirUser": "Practitioner/x\u0085"}), status: 401, code: "security", chall: invalidToken, msg: "claim fhirUser"},
+		{name: "Chinese client name", token: valid(map[string]any{"client_id": "慢病管理"}), status: 200},
 		// issuer
 		{name: "untrusted issuer", token: func() string { return other.Token(t, "alice", scopes, nil) }, status: 401, code: "security", chall: invalidToken, msg: "issuer is not trusted"},
 		{name: "no iss", token: valid(map[string]any{"iss": nil}), status: 401, code: "security", chall: invalidToken, msg: "issuer"},
