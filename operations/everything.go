@@ -13,9 +13,9 @@ import (
 )
 
 // Everything is Patient/[id]/$everything: the patient and every resource in
-// its compartment, as a paged searchset. Parameters: _since (only resources
-// updated since), _type (comma-separated types), _count and the _cursor of
-// the next link.
+// its compartment but its AuditEvents (the audit log, searched by type), as
+// a paged searchset. Parameters: _since (only resources updated since),
+// _type (comma-separated types), _count and the _cursor of the next link.
 var Everything = Operation{
 	Name:       "everything",
 	Definition: "http://hl7.org/fhir/OperationDefinition/Patient-everything",
@@ -60,6 +60,12 @@ func everything(ctx context.Context, in Invocation) (Result, error) {
 				ps, ok := c.Params[t]
 				if !ok {
 					return Result{}, resources.Invalid("value", "_type", fmt.Sprintf("%q is not a type in the Patient compartment", t))
+				}
+				if t == search.AuditType {
+					// The audit log is not part of the record: reading it
+					// here would also grow it with every call.
+					return Result{}, resources.Invalid("not-supported", "_type",
+						"$everything leaves out AuditEvents; search them with GET AuditEvent?patient=Patient/"+in.ID)
 				}
 				keep[t] = ps
 			}

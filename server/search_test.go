@@ -329,6 +329,10 @@ func TestSearch(t *testing.T) {
 				t.Fatalf("_type=Observation returned %s", k)
 			}
 		}
+		if r := c.do(http.MethodGet, "/"+patient+"/$everything?_type=Observation,AuditEvent", nil); r.status != http.StatusBadRequest ||
+			!strings.Contains(string(r.body), "AuditEvent?patient=") {
+			t.Errorf("$everything?_type=AuditEvent, which it leaves out: %d %s", r.status, r.body)
+		}
 		if r := c.do(http.MethodGet, "/Patient/nobody/$everything", nil); r.status != http.StatusNotFound {
 			t.Errorf("$everything of an unknown patient: %d", r.status)
 		}
