@@ -620,3 +620,37 @@ func TestPatientOwnDeletion(t *testing.T) {
 		})
 	}
 }
+
+// TestDeletedLabelledHistory: the deletion of a sensitive (PSY) resource is
+// as hidden from history as its versions, for a patient app and a nurse
+// without the permission.
+func TestDeletedLabelledHistory(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			iss, c := servePolicy(t, b, nil)
+			admin := "Bearer " + iss.Token(t, "u", "user/*.cruds", map[string]any{"roles": []string{"admin", "sensitive-access"}})
+			app := "Bearer " + iss.Token(t, "app", "patient/*.rs launch/patient", map[string]any{"roles": []string{"patient"}, "patient": "alpha-p"})
+			nurse := "Bearer " + iss.Token(t, "n", "user/*.rs", map[string]any{"roles": []string{"nurse"}})
+			psy := `"meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"PSY"}]},`
+			for _, f := range [][2]string{
+				{"/Patient/alpha-p", `{"resourceType":"Patient","id":"alpha-p"}`},
+				{"/Observation/psy-note", `{"resourceType":"Observation","id":"psy-note",` + psy + `"status":"final","code":{"text":"x"},"subject":{"reference":"Patient/alpha-p"}}`},
+			} {
+				if res := c.do(http.MethodPut, f[0], []byte(f[1]), "Authorization", admin); res.status >= 300 {
+					t.Fatalf("fixture %s: %d %s", f[0], res.status, res.body)
+				}
+			}
+			if res := c.do(http.MethodDelete, "/Observation/psy-note", nil, "Authorization", admin); res.status >= 300 {
+				t.Fatalf("admin deletes: %d %s", res.status, res.body)
+			}
+			for name, tok := range map[string]string{"patient app": app, "nurse": nurse} {
+				if res := c.do(http.MethodGet, "/Observation/_history", nil, "Authorization", tok); res.status != http.StatusOK || strings.Contains(string(res.body), "psy-note") {
+					t.Errorf("%s's type history lists the deletion of a sensitive resource it may not see: %d %s", name, res.status, res.body)
+				}
+			}
+			if res := c.do(http.MethodGet, "/Observation/_history", nil, "Authorization", admin); !strings.Contains(string(res.body), `"method":"DELETE","url":"Observation/psy-note"`) {
+				t.Errorf("the admin's history lacks the deletion: %d %s", res.status, res.body)
+			}
+		})
+	}
+}

@@ -378,7 +378,7 @@ func remove(ctx context.Context, q querier, p resources.DeleteParams) (resources
 }
 
 // current is the locked current row of a resource; patients, for a delete,
-// are those of the version it removes.
+// are those of the version it removes (search.PatientsOf).
 type current struct {
 	version, micros  int64
 	deleted          bool
@@ -422,11 +422,13 @@ func write(ctx context.Context, q querier, typ, id string, cur current, data []b
 	var n int64
 	ia := indexArgs(idx)
 	m := maskOf(ia)
-	patients := cur.patients
+	// A deletion keeps the labels and patients of the version it removes,
+	// so that it is hidden and shown as that version was.
+	labels, patients := cur.labels, cur.patients
 	if !r.Deleted {
-		patients = search.PatientsOf(typ, id, idx)
+		labels, patients = idx.SecurityLabels(), search.PatientsOf(typ, id, idx)
 	}
-	args := append([]any{typ, id, r.VersionID, micros, r.Deleted, r.Data, method, idx.SecurityLabels(), patients}, pick(ia, m)...)
+	args := append([]any{typ, id, r.VersionID, micros, r.Deleted, r.Data, method, labels, patients}, pick(ia, m)...)
 	if err := q.QueryRow(ctx, writeSQL.sql(m), args...).Scan(&n); err != nil {
 		return resources.Resource{}, wrap(ctx, op, err)
 	}

@@ -405,7 +405,8 @@ var patientCompartment = sync.OnceValue(func() *Compartment {
 //   - where a patient compartment limits its type, the version must itself
 //     have been in the compartment (a version from before the resource
 //     moved into the patient's record is not the caller's to see);
-//   - where a granular scope restricts its type (?category=vital-signs),
+//   - where a granular scope restricts its type (?category=vital-signs), or
+//     another compartment limits it (a device bridge's Device compartment),
 //     only the current version is seen: older ones may not have matched,
 //     and the stores keep no index entries of past versions to tell.
 func (e Engine) VersionScope(ctx context.Context, args []any, a, typ string) (string, []any) {
@@ -418,7 +419,11 @@ func (e Engine) VersionScope(ctx context.Context, args []any, a, typ string) (st
 	inPatient := func(t string) bool {
 		return s.Compartment != nil && s.Compartment.Type == "Patient" && s.confined(t, false)
 	}
-	restricted := func(t string) bool { return len(s.restrictions(t, false)) > 0 }
+	// Where another compartment (a device's) or a granular scope limits a
+	// type, the stores keep nothing of past versions to judge them by.
+	currentOnly := func(t string) bool {
+		return len(s.restrictions(t, false)) > 0 || s.Compartment != nil && s.Compartment.Type != "Patient" && s.confined(t, false)
+	}
 	var in, current string
 	conds := func(t string) []string {
 		var out []string
@@ -428,7 +433,7 @@ func (e Engine) VersionScope(ctx context.Context, args []any, a, typ string) (st
 			}
 			out = append(out, in)
 		}
-		if restricted(t) {
+		if currentOnly(t) {
 			if current == "" {
 				r := b.alias("v")
 				current = fmt.Sprintf("%s.version = (SELECT %s.version FROM resources %s WHERE %s.type = %s.type AND %s.id = %s.id)", a, r, r, r, a, r, a)

@@ -173,8 +173,8 @@ func (o ops) insertAudit(ctx context.Context, row search.AuditRow) error {
 }
 
 // history records a version with its security labels
-// (resources.Index.SecurityLabels) and patients (search.PatientsOf; for a
-// deletion, those of the version it removes).
+// (resources.Index.SecurityLabels) and patients (search.PatientsOf); a
+// deletion, those of the version it removes.
 func (o ops) history(ctx context.Context, r resources.Resource, data []byte, labels, patients string) error {
 	_, err := o.stmt(ctx, o.st.history).ExecContext(ctx, r.Type, r.ID, r.VersionID, r.LastUpdated.UnixMicro(), r.Method, r.Deleted, data, labels, patients)
 	return wrap("write history", err)
@@ -328,7 +328,9 @@ func (o ops) Delete(ctx context.Context, p resources.DeleteParams) (resources.Re
 	if err := o.writeIndex(ctx, rid, p.Type, nil, true); err != nil {
 		return resources.Resource{}, err
 	}
-	return r, o.history(ctx, r, nil, "", patients)
+	// It keeps the labels of that version too (resources keeps them), so
+	// that it is hidden as that version was.
+	return r, o.history(ctx, r, nil, labels, patients)
 }
 
 // admit checks an update against the caller's scope, in the write

@@ -130,7 +130,7 @@ type Backfill struct {
 // Backfills are migrations 9 (resources.labels from the _security index
 // entries), 10 (resource_history.labels from each version's meta.security),
 // 11 (resource_history.patients from the reference index) and 12 (the
-// patients of deletions from the versions they removed).
+// patients and labels of deletions from the versions they removed).
 var Backfills = []Backfill{
 	{"ResourceLabels", LabelledForMigration, LegacyLabelsSQL, CheckMigratedLabels},
 	{"HistoryLabels", HistoryLabelledForMigration, LegacyHistoryLabelsSQL, CheckMigratedHistoryLabels},
@@ -138,10 +138,43 @@ var Backfills = []Backfill{
 		"ALTER TABLE resource_history DROP COLUMN patients",
 		"DELETE FROM schema_migrations WHERE version = 11",
 	}, checkMigratedPatients},
-	{"DeletionPatients", deletedForMigration, []string{
-		"UPDATE resource_history SET patients = '' WHERE deleted = true",
-		"DELETE FROM schema_migrations WHERE version = 12",
-	}, checkMigratedDeletion},
+	{"DeletionPatients", deletedForMigration, legacyDeletions, checkMigratedDeletion},
+	{"DeletionLabels", deletedLabelledForMigration, legacyDeletions, checkMigratedDeletionLabels},
+}
+
+// legacyDeletions puts the deletions back to before migration 12: no
+// patients, no labels.
+var legacyDeletions = []string{
+	"UPDATE resource_history SET patients = '', labels = '' WHERE deleted = true",
+	"DELETE FROM schema_migrations WHERE version = 12",
+}
+
+// deletedLabelledForMigration writes a PSY-labelled Condition and deletes it.
+func deletedLabelledForMigration(t *testing.T, s resources.Store) (conditionID, _ string) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := s.Create(ctx, resources.CreateParams{Type: "Condition", Data: []byte(`{"resourceType":"Condition"}`), Index: labelled(psy)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Delete(ctx, resources.DeleteParams{Type: "Condition", ID: c.ID}); err != nil {
+		t.Fatal(err)
+	}
+	return c.ID, ""
+}
+
+// checkMigratedDeletionLabels checks that migration 12 gave a deletion
+// recorded before it the labels of the version it removed: history
+// excluding PSY shows nothing of the Condition.
+func checkMigratedDeletionLabels(t *testing.T, s resources.Store, conditionID, _ string) {
+	t.Helper()
+	page, err := s.History(context.Background(), resources.HistoryParams{Type: "Condition", ExcludeLabels: []string{psy}, Count: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range page.Entries {
+		t.Errorf("after migration 12, history excluding PSY lists %s/%d", e.ID, e.VersionID)
+	}
 }
 
 // deletedForMigration writes an Observation of Patient a's and deletes it.
@@ -443,7 +476,14 @@ func testHistoryLabels(t *testing.T, s resources.Store) {
 		t.Fatal(err)
 	}
 	note(p, false)
+	// A deletion carries the labels of the version it removes: the
+	// deletion of a sensitive resource is as hidden as its versions.
 	d, err := s.Delete(ctx, resources.DeleteParams{Type: "Condition", ID: batch[0].ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	note(d, false)
+	d, err = s.Delete(ctx, resources.DeleteParams{Type: "Condition", ID: batch[1].ID})
 	if err != nil {
 		t.Fatal(err)
 	}

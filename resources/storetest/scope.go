@@ -348,3 +348,40 @@ func testRestrictedVersions(t *testing.T, s resources.Store) {
 		}
 	}
 }
+
+// testDeviceVersions: under a device's compartment (a device bridge), vread
+// and history show only the current version of the device's resources: an
+// Observation first recorded by another device for another patient and
+// then re-attributed shows nothing of its first version.
+func testDeviceVersions(t *testing.T, s resources.Store) {
+	bg := context.Background()
+	put := func(id, device, patient, text string) {
+		t.Helper()
+		x := &resources.Index{References: []resources.ReferenceEntry{
+			{Param: "device", TargetType: "Device", TargetID: device},
+			{Param: "subject", TargetType: "Patient", TargetID: patient},
+		}}
+		data := []byte(`{"resourceType":"Observation","status":"final","code":{"text":"` + text + `"}}`)
+		if _, _, err := s.Update(bg, resources.UpdateParams{Type: "Observation", ID: id, Data: data, Index: x}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("re-attributed", "d2", "b", "b-reading")
+	put("re-attributed", "d1", "a", "a-reading")
+	c, ok := search.CompartmentOf("Device", "d1", true)
+	if !ok {
+		t.Fatal("no Device compartment")
+	}
+	ctx := search.WithScope(bg, &search.Scope{Compartment: c})
+	if _, err := s.VRead(ctx, "Observation", "re-attributed", 2); err != nil {
+		t.Fatalf("vread of d1's version: %v", err)
+	}
+	if r, err := s.VRead(ctx, "Observation", "re-attributed", 1); !errors.Is(err, resources.ErrNotFound) {
+		t.Errorf("vread of d2's version for Patient b under d1's scope: %v %s, want not found", err, r.Data)
+	}
+	for _, p := range []resources.HistoryParams{{Type: "Observation", ID: "re-attributed"}, {Type: "Observation"}, {}} {
+		if got, want := historyVersions(t, s, ctx, p), []string{"re-attributed/2"}; !slices.Equal(got, want) {
+			t.Errorf("history %+v under d1's scope: %v, want %v", p, got, want)
+		}
+	}
+}

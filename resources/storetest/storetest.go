@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) resources.Store) {
 		{"HistoryLabels", testHistoryLabels},
 		{"VersionScope", testVersionScope},
 		{"RestrictedVersions", testRestrictedVersions},
+		{"DeviceVersions", testDeviceVersions},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
