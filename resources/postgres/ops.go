@@ -305,7 +305,7 @@ func update(ctx context.Context, q querier, p resources.UpdateParams) (resources
 			// the next statement, so lock it and update it.
 			continue
 		}
-		if ok, err := engine.Permits(ctx, &ops{q: q}, p.Type, p.ID); err != nil {
+		if ok, err := engine.Permits(ctx, &ops{q: q}, p.Type, p.ID, false); err != nil {
 			return resources.Resource{}, false, err
 		} else if !ok {
 			return resources.Resource{}, false, search.RefuseUpdate(p.Type, p.ID)
@@ -353,7 +353,7 @@ func remove(ctx context.Context, q querier, p resources.DeleteParams) (resources
 		return resources.Resource{}, resources.ErrNotFound
 	}
 	// Scope, then labels, then version (see update).
-	if ok, err := engine.Permits(ctx, &ops{q: q}, p.Type, p.ID); err != nil {
+	if ok, err := engine.Permits(ctx, &ops{q: q}, p.Type, p.ID, cur.deleted); err != nil {
 		return resources.Resource{}, err
 	} else if !ok {
 		// Outside the caller's scope the resource is as good as absent.

@@ -561,12 +561,15 @@ func finishRead(r resources.Resource, micros int64, found bool, err error) (reso
 
 // Permits reports whether the current row of typ/id is within the scope of
 // ctx for writing; stores ask it, inside the write's transaction after
-// locking the row, before they update or delete it.
-func (e Engine) Permits(ctx context.Context, ex Executor, typ, id string) (bool, error) {
-	if !ScopeFrom(ctx).Limits(typ, true) {
+// locking the row, before they update or delete it. A delete that repeats
+// one (repeat: the current row is a deletion) changes nothing and is
+// judged as a read is: where the scope reads the resource as gone, the
+// delete answers with the deletion as it would without a scope.
+func (e Engine) Permits(ctx context.Context, ex Executor, typ, id string, repeat bool) (bool, error) {
+	if !ScopeFrom(ctx).Limits(typ, !repeat) {
 		return true, nil // every update and delete asks: no work without a scope
 	}
-	cond, args, err := e.Condition(ctx, []any{typ, id}, "r", typ, true)
+	cond, args, err := e.Condition(ctx, []any{typ, id}, "r", typ, !repeat)
 	if err != nil || cond == "" {
 		return err == nil, err
 	}

@@ -296,7 +296,7 @@ func (o ops) Delete(ctx context.Context, p resources.DeleteParams) (resources.Re
 		return resources.Resource{}, resources.ErrNotFound
 	}
 	// Scope, then labels, then version (see Update).
-	if ok, err := engine.Permits(ctx, o, p.Type, p.ID); err != nil {
+	if ok, err := engine.Permits(ctx, o, p.Type, p.ID, deleted); err != nil {
 		return resources.Resource{}, err
 	} else if !ok {
 		// Outside the caller's scope the resource is as good as absent.
@@ -344,7 +344,7 @@ func (o ops) admit(ctx context.Context, typ, id string, found bool, idx *resourc
 		if search.ScopeFrom(ctx).Limits(typ, true) {
 			return search.RefuseUpdate(typ, id)
 		}
-	} else if ok, err := engine.Permits(ctx, o, typ, id); err != nil {
+	} else if ok, err := engine.Permits(ctx, o, typ, id, false); err != nil {
 		return err
 	} else if !ok {
 		return search.RefuseUpdate(typ, id)

@@ -278,6 +278,11 @@ func testVersionScope(t *testing.T, s resources.Store) {
 	if _, err := s.Read(ctx, "Observation", "stays"); !errors.Is(err, resources.ErrGone) {
 		t.Errorf("read of A's deleted Observation under A's scope: %v, want gone", err)
 	}
+	// Deleting it again changes nothing and answers with the deletion, as
+	// it would without a scope.
+	if d, err := s.Delete(ctx, resources.DeleteParams{Type: "Observation", ID: "stays", IfMatch: 2}); err != nil || !d.Deleted || d.VersionID != 2 {
+		t.Errorf("repeated delete under A's scope: %+v %v, want the deletion", d, err)
+	}
 	if err := vread("stays", 2); !errors.Is(err, resources.ErrGone) {
 		t.Errorf("vread of the deletion under A's scope: %v, want gone", err)
 	}
@@ -298,6 +303,9 @@ func testVersionScope(t *testing.T, s resources.Store) {
 		}
 		if _, err := s.VRead(sctx, "Observation", "stays", 2); !errors.Is(err, resources.ErrNotFound) {
 			t.Errorf("vread of A's deletion under %s scope: %v, want not found", name, err)
+		}
+		if _, err := s.Delete(sctx, resources.DeleteParams{Type: "Observation", ID: "stays", IfMatch: 2}); !errors.Is(err, resources.ErrNotFound) {
+			t.Errorf("repeated delete of A's deletion under %s scope: %v, want not found", name, err)
 		}
 		page, err := s.History(sctx, resources.HistoryParams{Type: "Observation", Count: 100})
 		if err != nil {
