@@ -64,7 +64,9 @@ type CreateParams struct {
 	// built it with the event (the server does, for its audit trail); the
 	// stores keep it instead of deriving one from Index, which may then be
 	// nil (search.AuditRowFor). Its Seq, ID, LastUpdated and Data are
-	// ignored: the store sets them.
+	// ignored: the store sets them. Data may then come packed (PackAudit),
+	// as the audit log keeps it; the Resource a create returns holds Data
+	// as it came.
 	Audit *AuditRow
 }
 

@@ -19,8 +19,11 @@ import (
 // extractor's (Extractor.SetBase). ID, LastUpdated and Data are the store's
 // to set.
 func auditRow(ev *auditEvent, recorded time.Time, base string) *resources.AuditRow {
-	row := &resources.AuditRow{Recorded: recorded.UnixMicro(), Outcome: ev.Outcome, Action: ev.Action}
+	row := &resources.AuditRow{Recorded: recorded.UnixMicro(), Outcome: ev.Outcome, Action: ev.Action,
+		Refs: make([]resources.AuditRef, 0, len(ev.Agent)+len(ev.Entity))}
+	// Two lines per subtype, altid and address value.
 	var terms resources.Lines
+	terms.Grow(256, 2*len(ev.Subtype)+4*len(ev.Agent))
 	ref := func(roles int, reference string) {
 		e, ok := index.ReferenceEntry("", "Reference", reference)
 		if !ok {
@@ -53,6 +56,9 @@ func auditRow(ev *auditEvent, recorded time.Time, base string) *resources.AuditR
 		}
 	}
 	row.Terms = terms.Packed()
+	if len(row.Refs) == 0 {
+		row.Refs = nil // as search.AuditRowOf leaves it
+	}
 	resources.SortAuditRefs(row.Refs)
 	row.Packed = resources.PackAuditRefs(row.Refs)
 	return row
