@@ -42,6 +42,11 @@ type Resource struct {
 	// Data is the canonical JSON of the resource, with id and meta.versionId /
 	// meta.lastUpdated set by the store.
 	Data []byte
+	// Labels are, on a History entry that records a deletion, the security
+	// labels of the version it removed (system|code lines, as
+	// Index.SecurityLabels packs them), which Data cannot tell; empty
+	// elsewhere.
+	Labels string
 }
 
 // CreateParams describes a create.

@@ -129,8 +129,22 @@ func denial(d policy.Decision) error {
 // checkLabels applies the policy to a loaded resource's security labels.
 func (s *Server) checkLabels(r *http.Request, interaction string, res *resources.Resource) error {
 	p, ok := auth.FromContext(r.Context())
-	if !ok || s.cfg.Authorizer == nil || len(p.Roles) == 0 || res == nil || len(res.Data) == 0 {
+	if !ok || s.cfg.Authorizer == nil || len(p.Roles) == 0 || res == nil {
 		return nil
+	}
+	if len(res.Data) == 0 {
+		// A deletion in history: judged by the labels of the version it
+		// removed, as the store kept them.
+		var labels []policy.Coding
+		for _, line := range strings.Split(strings.Trim(res.Labels, "\n"), "\n") {
+			if system, code, ok := strings.Cut(line, "|"); ok {
+				labels = append(labels, policy.Coding{System: system, Code: code})
+			}
+		}
+		if len(labels) == 0 {
+			return nil
+		}
+		return s.decide(r, p, interaction, res.Type, labels)
 	}
 	if !bytes.Contains(res.Data, []byte(`"security"`)) && !bytes.Contains(res.Data, []byte(`\u`)) {
 		return nil // no labels: decoding the resource would find none

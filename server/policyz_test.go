@@ -711,3 +711,50 @@ func TestBreakGlassReasonAndValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestCustomPolicyDeletionHistory: a policy directory that denies a label
+// of its own (not one of the built-in sensitive labels, which the stores
+// leave out in the query) hides the labelled resource's deletion from type
+// and system history as it hides its versions: the server judges the
+// deletion by the labels of the version it removed.
+func TestCustomPolicyDeletionHistory(t *testing.T) {
+	dir := t.TempDir()
+	src := "package yiyang.authz\n\nimport rego.v1\n\n" +
+		"study if {\n\tsome l in input.security\n\tl.system == \"http://example.org/sec\"\n\tl.code == \"STUDY\"\n}\n\n" +
+		"default decision := {\"allow\": true, \"reason\": \"allowed\", \"audit\": false}\n\n" +
+		"decision := {\"allow\": false, \"reason\": \"study data\", \"audit\": false} if {\n\tstudy\n\tnot \"researcher\" in input.roles\n}\n"
+	if err := os.WriteFile(filepath.Join(dir, "study.rego"), []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pol, err := policy.New(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			iss, v := testIssuer(t)
+			_, c := serve(t, server.Config{Store: b.open(t), Auth: v, Authorizer: pol})
+			researcher := "Bearer " + iss.Token(t, "r", "user/*.cruds", map[string]any{"roles": []string{"researcher"}})
+			nurse := "Bearer " + iss.Token(t, "n", "user/*.rs", map[string]any{"roles": []string{"nurse"}})
+			study := `"meta":{"security":[{"system":"http://example.org/sec","code":"STUDY"}]},`
+			if res := c.do(http.MethodPut, "/Observation/study-1", []byte(`{"resourceType":"Observation","id":"study-1",`+study+`"status":"final","code":{"text":"x"}}`), "Authorization", researcher); res.status >= 300 {
+				t.Fatalf("fixture: %d %s", res.status, res.body)
+			}
+			if res := c.do(http.MethodDelete, "/Observation/study-1", nil, "Authorization", researcher); res.status >= 300 {
+				t.Fatalf("delete: %d %s", res.status, res.body)
+			}
+			for _, path := range []string{"/Observation/_history", "/_history"} {
+				if res := c.do(http.MethodGet, path, nil, "Authorization", nurse); res.status != http.StatusOK || strings.Contains(string(res.body), "study-1") {
+					t.Errorf("nurse's %s lists the deletion of a resource the policy hides from it: %d %s", path, res.status, res.body)
+				}
+				if res := c.do(http.MethodGet, path, nil, "Authorization", researcher); !strings.Contains(string(res.body), `"method":"DELETE","url":"Observation/study-1"`) ||
+					!strings.Contains(string(res.body), `"id":"study-1","meta":{"versionId":"1"`) {
+					t.Errorf("researcher's %s lacks the study Observation's versions: %d %s", path, res.status, res.body)
+				}
+			}
+			if res := c.do(http.MethodGet, "/Observation/study-1/_history", nil, "Authorization", nurse); res.status != http.StatusForbidden {
+				t.Errorf("nurse's history of the deleted study Observation: %d, want 403 as for reading it", res.status)
+			}
+		})
+	}
+}

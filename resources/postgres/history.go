@@ -37,7 +37,7 @@ func (o *ops) history(ctx context.Context, p resources.HistoryParams) (resources
 		sb.WriteString(cond)
 		sep = "\n  AND "
 	}
-	sb.WriteString(`SELECT h.seq, h.type, h.id, h.version, h.last_updated, h.method, h.deleted, h.data
+	sb.WriteString(`SELECT h.seq, h.type, h.id, h.version, h.last_updated, h.method, h.deleted, h.data, h.labels
 FROM resource_history h`)
 	if p.Type != "" || p.ID != "" {
 		and("h.type = " + arg(p.Type))
@@ -98,12 +98,13 @@ FROM resource_history h`)
 			break
 		}
 		var r resources.Resource
-		if err := rows.Scan(&last.Seq, &r.Type, &r.ID, &r.VersionID, &last.Micros, &r.Method, &r.Deleted, &r.Data); err != nil {
+		var labels string
+		if err := rows.Scan(&last.Seq, &r.Type, &r.ID, &r.VersionID, &last.Micros, &r.Method, &r.Deleted, &r.Data, &labels); err != nil {
 			return resources.HistoryPage{}, wrap(ctx, "history", err)
 		}
 		r.LastUpdated = time.UnixMicro(last.Micros).UTC()
 		if r.Deleted {
-			r.Data = nil
+			r.Data, r.Labels = nil, labels
 		}
 		page.Entries = append(page.Entries, r)
 	}

@@ -425,7 +425,7 @@ func (s *Store) History(ctx context.Context, p resources.HistoryParams) (resourc
 	if p.Cursor != "" {
 		where = append(where, "(h.last_updated, h.seq) < ("+arg(c.Micros)+", "+arg(c.Seq)+")")
 	}
-	q := `SELECT h.seq, h.type, h.id, h.version, h.last_updated, h.method, h.deleted, h.data FROM resource_history h`
+	q := `SELECT h.seq, h.type, h.id, h.version, h.last_updated, h.method, h.deleted, h.data, h.labels FROM resource_history h`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -443,10 +443,14 @@ func (s *Store) History(ctx context.Context, p resources.HistoryParams) (resourc
 			break
 		}
 		var r resources.Resource
-		if err := rows.Scan(&last.Seq, &r.Type, &r.ID, &r.VersionID, &last.Micros, &r.Method, &r.Deleted, &r.Data); err != nil {
+		var labels string
+		if err := rows.Scan(&last.Seq, &r.Type, &r.ID, &r.VersionID, &last.Micros, &r.Method, &r.Deleted, &r.Data, &labels); err != nil {
 			return resources.HistoryPage{}, wrap("history", err)
 		}
 		r.LastUpdated = time.UnixMicro(last.Micros).UTC()
+		if r.Deleted {
+			r.Labels = labels
+		}
 		page.Entries = append(page.Entries, r)
 	}
 	return page, wrap("history", rows.Err())

@@ -483,6 +483,11 @@ func testHistoryLabels(t *testing.T, s resources.Store) {
 		t.Fatal(err)
 	}
 	note(d, false)
+	// History tells a deletion's labels, which its missing data cannot.
+	if page, err := s.History(ctx, resources.HistoryParams{Type: "Condition", ID: batch[0].ID, Count: 10}); err != nil ||
+		len(page.Entries) != 2 || !page.Entries[0].Deleted || page.Entries[0].Labels != "\n"+hiv+"\n" || page.Entries[1].Labels != "" {
+		t.Errorf("history of a deleted labelled Condition: %+v %v, want the deletion with its labels", page.Entries, err)
+	}
 	d, err = s.Delete(ctx, resources.DeleteParams{Type: "Condition", ID: batch[1].ID})
 	if err != nil {
 		t.Fatal(err)
