@@ -1,5 +1,7 @@
 package resources
 
+import "slices"
+
 // Packed AuditEvents. The server writes an AuditEvent per request, and most
 // of each event's JSON is the same in all of them: the codings of its type,
 // agent type, source and entities, and the names of its elements (about a
@@ -63,13 +65,8 @@ var auditByFirst = func() (t [256][]byte) {
 	for i, f := range auditFragments {
 		t[f[0]] = append(t[f[0]], byte(i))
 	}
-	for c := range t {
-		list := t[c]
-		for i := 1; i < len(list); i++ { // few per byte: insertion sort
-			for j := i; j > 0 && len(auditFragments[list[j]]) > len(auditFragments[list[j-1]]); j-- {
-				list[j], list[j-1] = list[j-1], list[j]
-			}
-		}
+	for _, list := range t {
+		slices.SortFunc(list, func(a, b byte) int { return len(auditFragments[b]) - len(auditFragments[a]) })
 	}
 	return t
 }()

@@ -135,16 +135,10 @@ func (s *Server) checkLabels(r *http.Request, interaction string, res *resources
 	if len(res.Data) == 0 {
 		// A deletion in history: judged by the labels of the version it
 		// removed, as the store kept them.
-		var labels []policy.Coding
-		for _, line := range strings.Split(strings.Trim(res.Labels, "\n"), "\n") {
-			if system, code, ok := strings.Cut(line, "|"); ok {
-				labels = append(labels, policy.Coding{System: system, Code: code})
-			}
-		}
-		if len(labels) == 0 {
+		if res.Labels == "" {
 			return nil
 		}
-		return s.decide(r, p, interaction, res.Type, labels)
+		return s.decide(r, p, interaction, res.Type, parseLabels(res.Labels))
 	}
 	if !bytes.Contains(res.Data, []byte(`"security"`)) && !bytes.Contains(res.Data, []byte(`\u`)) {
 		return nil // no labels: decoding the resource would find none
