@@ -137,6 +137,20 @@ type result struct {
 	body   []byte
 }
 
+// fixture is a resource a test writes before it starts: its path and JSON.
+type fixture struct{ path, body string }
+
+// putAll PUTs the fixtures with the Authorization header authz, failing the
+// test at the first one refused.
+func (c *client) putAll(authz string, fixtures ...fixture) {
+	c.t.Helper()
+	for _, f := range fixtures {
+		if res := c.do(http.MethodPut, f.path, []byte(f.body), "Authorization", authz); res.status >= 300 {
+			c.t.Fatalf("fixture %s: %d %s", f.path, res.status, res.body)
+		}
+	}
+}
+
 // do sends a request; headers come in name, value pairs.
 func (c *client) do(method, path string, body []byte, headers ...string) result {
 	c.t.Helper()

@@ -24,7 +24,7 @@ import (
 // Observation has B's as a member; B's second Observation points at A's
 // Encounter) so that includes, revincludes and chains would cross over if
 // they were not confined.
-var leakFixture = []struct{ path, body string }{
+var leakFixture = []fixture{
 	{"/Patient/alpha-p", `{"resourceType":"Patient","id":"alpha-p","identifier":[{"system":"urn:t","value":"alpha-id"}],"name":[{"family":"Alpha"}],"gender":"female"}`},
 	{"/Patient/bravo-p", `{"resourceType":"Patient","id":"bravo-p","identifier":[{"system":"urn:t","value":"bravo-id"}],"name":[{"family":"Bravo"}],"gender":"female"}`},
 	{"/Practitioner/pr-1", `{"resourceType":"Practitioner","id":"pr-1","name":[{"family":"Chen"}]}`},
@@ -179,11 +179,7 @@ func TestLeakageMatrix(t *testing.T) {
 				}
 			}
 			admin := "Bearer " + iss.Token(t, "admin", "user/*.cruds", nil)
-			for _, f := range leakFixture {
-				if res := c.do(http.MethodPut, f.path, []byte(f.body), "Authorization", admin); res.status >= 300 {
-					t.Fatalf("fixture %s: %d %s", f.path, res.status, res.body)
-				}
-			}
+			c.putAll(admin, leakFixture...)
 			before := bravoState(t, c, admin)
 			patientA := "Bearer " + iss.Token(t, "alpha-app", "patient/*.cruds launch/patient", map[string]any{"patient": "alpha-p"})
 			for _, lc := range cases {
@@ -389,11 +385,7 @@ func TestAuditLeakage(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			_, c := serve(t, server.Config{Store: b.open(t), Auth: v, Operations: newOperations(t), Audit: &server.AuditConfig{Sync: true}})
 			admin := "Bearer " + iss.Token(t, "admin", "user/*.cruds", nil)
-			for _, f := range leakFixture {
-				if res := c.do(http.MethodPut, f.path, []byte(f.body), "Authorization", admin); res.status >= 300 {
-					t.Fatalf("fixture %s: %d %s", f.path, res.status, res.body)
-				}
-			}
+			c.putAll(admin, leakFixture...)
 			patientB := "Bearer " + iss.Token(t, "bravo-app", "patient/*.cruds launch/patient", map[string]any{"patient": "bravo-p"})
 			c.do(http.MethodGet, "/Patient/bravo-p", nil, "Authorization", admin)
 			c.do(http.MethodGet, "/Patient/alpha-p", nil, "Authorization", admin)
@@ -520,19 +512,15 @@ func TestSharedRecordWrites(t *testing.T) {
 			_, c := serve(t, server.Config{Store: b.open(t), Auth: v, Operations: newOperations(t)})
 			admin := "Bearer " + iss.Token(t, "admin", "user/*.cruds", nil)
 			shared := `{"resourceType":"Observation","id":"%s","status":"final","code":{"text":"b"},"subject":{"reference":"Patient/bravo-p"},"performer":[{"reference":"Patient/alpha-p"}]}`
-			for _, f := range [][2]string{
-				{"/Patient/alpha-p", `{"resourceType":"Patient","id":"alpha-p"}`},
-				{"/Patient/bravo-p", `{"resourceType":"Patient","id":"bravo-p"}`},
-				{"/Observation/shared-put", fmt.Sprintf(shared, "shared-put")},
-				{"/Observation/shared-patch", fmt.Sprintf(shared, "shared-patch")},
-				{"/Observation/shared-del", fmt.Sprintf(shared, "shared-del")},
-				{"/Group/grp", `{"resourceType":"Group","id":"grp","type":"person","actual":true,"member":[{"entity":{"reference":"Patient/alpha-p"}},{"entity":{"reference":"Patient/bravo-p"}}]}`},
-				{"/Patient/linked", `{"resourceType":"Patient","id":"linked","link":[{"other":{"reference":"Patient/alpha-p"},"type":"seealso"}]}`},
-			} {
-				if res := c.do(http.MethodPut, f[0], []byte(f[1]), "Authorization", admin); res.status >= 300 {
-					t.Fatalf("fixture %s: %d %s", f[0], res.status, res.body)
-				}
-			}
+			c.putAll(admin,
+				fixture{"/Patient/alpha-p", `{"resourceType":"Patient","id":"alpha-p"}`},
+				fixture{"/Patient/bravo-p", `{"resourceType":"Patient","id":"bravo-p"}`},
+				fixture{"/Observation/shared-put", fmt.Sprintf(shared, "shared-put")},
+				fixture{"/Observation/shared-patch", fmt.Sprintf(shared, "shared-patch")},
+				fixture{"/Observation/shared-del", fmt.Sprintf(shared, "shared-del")},
+				fixture{"/Group/grp", `{"resourceType":"Group","id":"grp","type":"person","actual":true,"member":[{"entity":{"reference":"Patient/alpha-p"}},{"entity":{"reference":"Patient/bravo-p"}}]}`},
+				fixture{"/Patient/linked", `{"resourceType":"Patient","id":"linked","link":[{"other":{"reference":"Patient/alpha-p"},"type":"seealso"}]}`},
+			)
 			a := "Bearer " + iss.Token(t, "alpha-app", "patient/*.cruds launch/patient", map[string]any{"patient": "alpha-p"})
 			for _, tc := range []struct{ method, path, body, ctype string }{
 				{"PUT", "/Observation/shared-put", `{"resourceType":"Observation","id":"shared-put","status":"final","code":{"text":"taken"},"subject":{"reference":"Patient/alpha-p"}}`, ""},
@@ -587,15 +575,11 @@ func TestPatientOwnDeletion(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			_, c := serve(t, server.Config{Store: b.open(t), Auth: v})
 			admin := "Bearer " + iss.Token(t, "admin", "user/*.cruds", nil)
-			for _, f := range [][2]string{
-				{"/Patient/alpha-p", `{"resourceType":"Patient","id":"alpha-p"}`},
-				{"/Patient/bravo-p", `{"resourceType":"Patient","id":"bravo-p"}`},
-				{"/Observation/mine", `{"resourceType":"Observation","id":"mine","status":"final","code":{"text":"hr"},"subject":{"reference":"Patient/alpha-p"}}`},
-			} {
-				if res := c.do(http.MethodPut, f[0], []byte(f[1]), "Authorization", admin); res.status >= 300 {
-					t.Fatalf("fixture %s: %d %s", f[0], res.status, res.body)
-				}
-			}
+			c.putAll(admin,
+				fixture{"/Patient/alpha-p", `{"resourceType":"Patient","id":"alpha-p"}`},
+				fixture{"/Patient/bravo-p", `{"resourceType":"Patient","id":"bravo-p"}`},
+				fixture{"/Observation/mine", `{"resourceType":"Observation","id":"mine","status":"final","code":{"text":"hr"},"subject":{"reference":"Patient/alpha-p"}}`},
+			)
 			a := "Bearer " + iss.Token(t, "alpha-app", "patient/*.cruds launch/patient", map[string]any{"patient": "alpha-p"})
 			bravo := "Bearer " + iss.Token(t, "bravo-app", "patient/*.cruds launch/patient", map[string]any{"patient": "bravo-p"})
 			if res := c.do(http.MethodDelete, "/Observation/mine", nil, "Authorization", a); res.status >= 300 {
@@ -632,14 +616,10 @@ func TestDeletedLabelledHistory(t *testing.T) {
 			app := "Bearer " + iss.Token(t, "app", "patient/*.rs launch/patient", map[string]any{"roles": []string{"patient"}, "patient": "alpha-p"})
 			nurse := "Bearer " + iss.Token(t, "n", "user/*.rs", map[string]any{"roles": []string{"nurse"}})
 			psy := `"meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"PSY"}]},`
-			for _, f := range [][2]string{
-				{"/Patient/alpha-p", `{"resourceType":"Patient","id":"alpha-p"}`},
-				{"/Observation/psy-note", `{"resourceType":"Observation","id":"psy-note",` + psy + `"status":"final","code":{"text":"x"},"subject":{"reference":"Patient/alpha-p"}}`},
-			} {
-				if res := c.do(http.MethodPut, f[0], []byte(f[1]), "Authorization", admin); res.status >= 300 {
-					t.Fatalf("fixture %s: %d %s", f[0], res.status, res.body)
-				}
-			}
+			c.putAll(admin,
+				fixture{"/Patient/alpha-p", `{"resourceType":"Patient","id":"alpha-p"}`},
+				fixture{"/Observation/psy-note", `{"resourceType":"Observation","id":"psy-note",` + psy + `"status":"final","code":{"text":"x"},"subject":{"reference":"Patient/alpha-p"}}`},
+			)
 			if res := c.do(http.MethodDelete, "/Observation/psy-note", nil, "Authorization", admin); res.status >= 300 {
 				t.Fatalf("admin deletes: %d %s", res.status, res.body)
 			}

@@ -405,16 +405,12 @@ func TestOperationAccess(t *testing.T) {
 			iss, c := servePolicy(t, b, nil)
 			token := func(scope string, roles ...string) string { return scopeToken(t, iss, scope, roles...) }
 			admin := token("user/*.cruds", "admin")
-			for _, f := range []struct{ path, body string }{
-				{"/Patient/p1", `{"resourceType":"Patient","id":"p1"}`},
-				{"/Condition/c1", `{"resourceType":"Condition","id":"c1","subject":{"reference":"Patient/p1"},"code":{"text":"c"}}`},
-				{"/Observation/o1", `{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"o"},"subject":{"reference":"Patient/p1"}}`},
-				{"/Encounter/e1", `{"resourceType":"Encounter","id":"e1","status":"finished","class":{"code":"AMB"},"subject":{"reference":"Patient/p1"}}`},
-			} {
-				if res := c.do(http.MethodPut, f.path, []byte(f.body), "Authorization", admin); res.status >= 300 {
-					t.Fatalf("PUT %s: %d %s", f.path, res.status, res.body)
-				}
-			}
+			c.putAll(admin,
+				fixture{"/Patient/p1", `{"resourceType":"Patient","id":"p1"}`},
+				fixture{"/Condition/c1", `{"resourceType":"Condition","id":"c1","subject":{"reference":"Patient/p1"},"code":{"text":"c"}}`},
+				fixture{"/Observation/o1", `{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"o"},"subject":{"reference":"Patient/p1"}}`},
+				fixture{"/Encounter/e1", `{"resourceType":"Encounter","id":"e1","status":"finished","class":{"code":"AMB"},"subject":{"reference":"Patient/p1"}}`},
+			)
 			for _, tc := range []struct {
 				name, authz string
 				want        []string // ids returned; the others of p1 must not be
@@ -657,14 +653,10 @@ func TestSensitiveTerminology(t *testing.T) {
 			_, c := serve(t, server.Config{Store: b.open(t), Auth: v, Authorizer: pol, Operations: ops})
 			psych := scopeToken(t, iss, "user/*.cruds", "admin", "sensitive-access")
 			doctor := scopeToken(t, iss, "user/*.rs", "doctor")
-			for _, f := range [][2]string{
-				{"/CodeSystem/cs-psy", `{"resourceType":"CodeSystem","id":"cs-psy",` + psy + `"url":"http://x/cs-psy","status":"active","content":"complete","concept":[{"code":"secret-dx","display":"SECRET DIAGNOSIS"}]}`},
-				{"/ValueSet/vs-psy", `{"resourceType":"ValueSet","id":"vs-psy",` + psy + `"url":"http://x/vs-psy","status":"active","description":"SECRET VS","compose":{"include":[{"system":"http://x/cs-psy"}]}}`},
-			} {
-				if res := c.do(http.MethodPut, f[0], []byte(f[1]), "Authorization", psych); res.status >= 300 {
-					t.Fatalf("%s: %d %s", f[0], res.status, res.body)
-				}
-			}
+			c.putAll(psych,
+				fixture{"/CodeSystem/cs-psy", `{"resourceType":"CodeSystem","id":"cs-psy",` + psy + `"url":"http://x/cs-psy","status":"active","content":"complete","concept":[{"code":"secret-dx","display":"SECRET DIAGNOSIS"}]}`},
+				fixture{"/ValueSet/vs-psy", `{"resourceType":"ValueSet","id":"vs-psy",` + psy + `"url":"http://x/vs-psy","status":"active","description":"SECRET VS","compose":{"include":[{"system":"http://x/cs-psy"}]}}`},
+			)
 			for _, path := range []string{"/ValueSet/vs-psy/$expand", "/ValueSet/$expand?url=http://x/vs-psy",
 				"/CodeSystem/$lookup?system=http://x/cs-psy&code=secret-dx"} {
 				if res := c.do(http.MethodGet, path, nil, "Authorization", doctor); res.status < 400 || strings.Contains(string(res.body), "SECRET") {
