@@ -95,10 +95,43 @@ func valueEnd(data []byte, i int) int {
 	return len(data)
 }
 
+// instantLayout is FormatInstant's layout.
+const instantLayout = "2006-01-02T15:04:05.000000Z"
+
 // FormatInstant renders t as a FHIR instant in UTC with microseconds, the
-// precision the stores keep.
+// precision the stores keep. Digits are written directly for the years
+// 0000-9999 (every write stamps one and every request's AuditEvent two;
+// time.Format's layout interpretation was most of that cost); other years
+// as time.Format writes them.
 func FormatInstant(t time.Time) string {
-	return t.UTC().Format("2006-01-02T15:04:05.000000Z")
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.Format(instantLayout)
+	}
+	hour, minute, sec := t.Clock()
+	var b [len(instantLayout)]byte
+	digits := func(at, n, v int) {
+		for i := at + n - 1; i >= at; i-- {
+			b[i] = byte('0' + v%10)
+			v /= 10
+		}
+	}
+	digits(0, 4, year)
+	b[4] = '-'
+	digits(5, 2, int(month))
+	b[7] = '-'
+	digits(8, 2, day)
+	b[10] = 'T'
+	digits(11, 2, hour)
+	b[13] = ':'
+	digits(14, 2, minute)
+	b[16] = ':'
+	digits(17, 2, sec)
+	b[19] = '.'
+	digits(20, 6, t.Nanosecond()/1000)
+	b[26] = 'Z'
+	return string(b[:])
 }
 
 // Stamp returns the canonical JSON of a resource: resourceType first, then id,
