@@ -6,7 +6,7 @@ import "slices"
 // of each event's JSON is the same in all of them: the codings of its type,
 // agent type, source and entities, and the names of its elements (about a
 // thousand of its 1,300 bytes). The audit log keeps events packed: the byte
-// auditPackMark, then the JSON with each occurrence of a fixed list of
+// AuditPackMark, then the JSON with each occurrence of a fixed list of
 // fragments replaced by one byte. That is a quarter of the bytes to copy,
 // write ahead, store and cache per event. Stores pack what they write to
 // the audit log (PackAudit) and unpack what they read from it (UnpackAudit).
@@ -19,9 +19,9 @@ import "slices"
 // (the events written before packing, data of other kinds) returns it
 // unchanged.
 
-// auditPackMark begins packed data; the bytes standing for fragments
+// AuditPackMark begins packed data; the bytes standing for fragments
 // follow it: auditFragments[i] is byte i+2.
-const auditPackMark = 0x01
+const AuditPackMark byte = 0x01
 
 // auditFragments are the fragments packing replaces. Packed events in
 // databases name them by position: never change, remove or reorder one;
@@ -80,7 +80,7 @@ func PackAudit(data []byte) []byte {
 		return data
 	}
 	out := make([]byte, 1, len(data)/3+64)
-	out[0] = auditPackMark
+	out[0] = AuditPackMark
 	run := 0 // data[run:i] is still to copy
 	for i := 0; i < len(data); i++ {
 		c := data[i]
@@ -106,7 +106,7 @@ func PackAudit(data []byte) []byte {
 // UnpackAudit returns the JSON of an AuditEvent as the audit log keeps it:
 // data itself unless PackAudit packed it.
 func UnpackAudit(data []byte) []byte {
-	if len(data) == 0 || data[0] != auditPackMark {
+	if len(data) == 0 || data[0] != AuditPackMark {
 		return data
 	}
 	n := 0
@@ -126,4 +126,16 @@ func UnpackAudit(data []byte) []byte {
 		}
 	}
 	return out
+}
+
+// AuditFragmentCode is the byte standing for fragment in packed data, for
+// writers that pack as they write (the server's AuditEvents); false when
+// fragment is not one of the fixed fragments.
+func AuditFragmentCode(fragment string) (byte, bool) {
+	for i, f := range auditFragments {
+		if f == fragment {
+			return byte(i + 2), true
+		}
+	}
+	return 0, false
 }

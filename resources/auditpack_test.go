@@ -23,7 +23,7 @@ const serverEvent = `{"resourceType":"AuditEvent","id":"019ac3b2-7c1e-7d2a-9a55-
 // is kept as it is; data without the mark unpacks to itself.
 func TestPackAudit(t *testing.T) {
 	packed := PackAudit([]byte(serverEvent))
-	if len(packed) > len(serverEvent)/5 || packed[0] != auditPackMark {
+	if len(packed) > len(serverEvent)/5 || packed[0] != AuditPackMark {
 		t.Errorf("server event packs to %d of %d bytes: %q", len(packed), len(serverEvent), packed)
 	}
 	if got := UnpackAudit(packed); string(got) != serverEvent {
@@ -78,7 +78,7 @@ func FuzzPackAudit(f *testing.F) {
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		UnpackAudit(data)
-		if len(data) > 0 && data[0] == auditPackMark {
+		if len(data) > 0 && data[0] == AuditPackMark {
 			return
 		}
 		packed := PackAudit(data)

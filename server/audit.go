@@ -528,14 +528,18 @@ func (a *auditor) event(r *http.Request, interaction, typ, id string, status int
 	}
 	// The audit log keeps the JSON packed (resources.PackAudit): packed
 	// here, the event holds a fifth of the bytes while it waits for the
-	// writer, and the JSON's buffer is used again.
-	buf := jsonBuffers.Get().(*[]byte)
-	*buf = ev.appendJSON((*buf)[:0])
-	rec.data = resources.PackAudit(*buf)
-	if len(rec.data) > 0 && &rec.data[0] == &(*buf)[0] {
-		rec.data = append([]byte(nil), rec.data...) // not packed: keep a copy
+	// writer. Written packed (appendPacked), or else written as JSON into a
+	// buffer used again and packed from there.
+	var ok bool
+	if rec.data, ok = ev.appendPacked(make([]byte, 0, 320)); !ok {
+		buf := jsonBuffers.Get().(*[]byte)
+		*buf = ev.appendJSON((*buf)[:0])
+		rec.data = resources.PackAudit(*buf)
+		if len(rec.data) > 0 && &rec.data[0] == &(*buf)[0] {
+			rec.data = append([]byte(nil), rec.data...) // not packed: keep a copy
+		}
+		jsonBuffers.Put(buf)
 	}
-	jsonBuffers.Put(buf)
 	rec.row = auditRow(&ev, now, x.Base())
 	return rec
 }

@@ -2,7 +2,12 @@ package server
 
 import (
 	"encoding/json"
+	"net/http/httptest"
+	"net/url"
 	"testing"
+
+	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/server/auth"
 )
 
 // FuzzAppendString: appendString writes any string as encoding/json does
@@ -19,6 +24,44 @@ func FuzzAppendString(f *testing.F) {
 		}
 		if got := appendString(nil, s); string(got) != string(want) {
 			t.Fatalf("appendString(%q) = %s, encoding/json gives %s", s, got, want)
+		}
+	})
+}
+
+// FuzzAppendPacked: an event the server builds from any principal, remote
+// address, request and break-the-glass reason, written packed
+// (appendPacked), unpacks to its JSON, and is no longer than PackAudit
+// makes that JSON.
+func FuzzAppendPacked(f *testing.F) {
+	f.Add("dr-li", "Practitioner/li", "his", "", "127.0.0.1:5555", "/Patient/p1", "read", "Patient", "p1", "", 200)
+	f.Add("", "", "", "", "[::1]:1", "/Observation?code=8867-4", "search-type", "Observation", "", "", 403)
+	f.Add("Zhang\"San<>", "Patient/p4", "app \u2028", "p4", "bad", "/?_type=Patient&x=\"}]}", "search-system", "", "", "急诊 \"}]", 500)
+	f.Add("a", "https://h/fhir/Patient/p2", "c", "p2", "1.2.3.4:5", "/Condition/c1", "delete", "Condition", "c1", "reason", 204)
+	f.Fuzz(func(t *testing.T, subject, fhirUser, client, patient, remote, target, interaction, typ, id, reason string, status int) {
+		u, err := url.ParseRequestURI(target)
+		if err != nil || status < 100 || status > 599 {
+			return
+		}
+		r := httptest.NewRequest("GET", "/", nil)
+		r.URL, r.RemoteAddr = u, remote
+		if subject != "" {
+			r = r.WithContext(auth.NewContext(r.Context(), &auth.Principal{Subject: subject, FHIRUser: fhirUser, ClientID: client, Patient: patient}))
+		}
+		if reason != "" {
+			r.Header.Set(BreakGlassHeader, reason)
+		}
+		ev, _ := buildEvent(r, interaction, typ, id, status)
+		ev.ID, ev.Meta = "e1", auditMeta{VersionID: "1", LastUpdated: ev.Recorded}
+		data := ev.appendJSON(nil)
+		packed, ok := ev.appendPacked(nil)
+		if !ok {
+			t.Fatalf("appendPacked refused an event buildEvent made: %s", data)
+		}
+		if got := resources.UnpackAudit(packed); string(got) != string(data) {
+			t.Fatalf("appendPacked unpacks to\n%s\nwant\n%s", got, data)
+		}
+		if greedy := resources.PackAudit(data); len(packed) > len(greedy) {
+			t.Fatalf("appendPacked wrote %d bytes, PackAudit %d:\n%q\n%q", len(packed), len(greedy), packed, greedy)
 		}
 	})
 }

@@ -21,9 +21,6 @@ import (
 func auditRow(ev *auditEvent, recorded time.Time, base string) *resources.AuditRow {
 	row := &resources.AuditRow{Recorded: recorded.UnixMicro(), Outcome: ev.Outcome, Action: ev.Action,
 		Refs: make([]resources.AuditRef, 0, len(ev.Agent)+len(ev.Entity))}
-	// Two lines per subtype, altid and address value.
-	var terms resources.Lines
-	terms.Grow(256, 2*len(ev.Subtype)+4*len(ev.Agent))
 	ref := func(roles int, reference string) {
 		e, ok := index.ReferenceEntry("", "Reference", reference)
 		if !ok {
@@ -37,17 +34,8 @@ func auditRow(ev *auditEvent, recorded time.Time, base string) *resources.AuditR
 		}
 		row.Refs = resources.AddAuditRef(row.Refs, roles, e)
 	}
-	for _, c := range ev.Subtype {
-		resources.AddAuditToken(&terms, "subtype", c.System, c.Code)
-	}
 	for _, a := range ev.Agent {
 		ref(resources.AuditRoleAgent, a.Who.Reference)
-		if a.AltID != "" {
-			resources.AddAuditToken(&terms, "altid", "", a.AltID)
-		}
-		if addr := a.Network.Address; addr != "" {
-			resources.AddAuditString(&terms, "address", index.Fold(addr), addr)
-		}
 		// agent.purposeOfUse (break-the-glass) has no R4 search parameter.
 	}
 	for _, e := range ev.Entity {
@@ -55,7 +43,7 @@ func auditRow(ev *auditEvent, recorded time.Time, base string) *resources.AuditR
 			ref(resources.AuditRoleEntity, e.What.Reference)
 		}
 	}
-	row.Terms = terms.Packed()
+	row.Terms = auditTerms(ev)
 	if len(row.Refs) == 0 {
 		row.Refs = nil // as search.AuditRowOf leaves it
 	}
@@ -86,4 +74,56 @@ func referenceType(ref string) string {
 		return typ
 	}
 	return ""
+}
+
+// auditTerms is the Terms of an event's audit log row (resources.Lines
+// packed): two lines per subtype, altid and address value. The events the
+// server builds have one agent and at most one subtype, whose lines come
+// in sorted order when written param by param (address=, address~, altid#,
+// altid|, subtype#, subtype|) and cannot repeat: those are written
+// directly, without sorting; other shapes go through resources.Lines.
+func auditTerms(ev *auditEvent) string {
+	if len(ev.Agent) != 1 || len(ev.Subtype) > 1 {
+		var terms resources.Lines
+		for _, c := range ev.Subtype {
+			resources.AddAuditToken(&terms, "subtype", c.System, c.Code)
+		}
+		for _, a := range ev.Agent {
+			if a.AltID != "" {
+				resources.AddAuditToken(&terms, "altid", "", a.AltID)
+			}
+			if addr := a.Network.Address; addr != "" {
+				resources.AddAuditString(&terms, "address", index.Fold(addr), addr)
+			}
+		}
+		return terms.Packed()
+	}
+	var buf [320]byte
+	b := buf[:0]
+	line := func(parts ...string) {
+		for _, p := range parts {
+			b = append(b, resources.OneLine(p)...)
+		}
+		b = append(b, '\n')
+	}
+	b = append(b, '\n')
+	a := &ev.Agent[0]
+	if addr := a.Network.Address; addr != "" {
+		line("address=", addr)
+		line("address~", index.Fold(addr))
+	}
+	if a.AltID != "" {
+		line("altid#", a.AltID)
+		line("altid||", a.AltID)
+	}
+	for _, c := range ev.Subtype {
+		if c.Code != "" {
+			line("subtype#", c.Code)
+		}
+		line("subtype|", c.System, "|", c.Code)
+	}
+	if len(b) == 1 {
+		return ""
+	}
+	return string(b)
 }

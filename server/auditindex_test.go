@@ -92,6 +92,20 @@ func TestAuditIndex(t *testing.T) {
 								t.Fatalf("packed event (%d of %d bytes) does not unpack, or packing saves little:\n%q\n%s", len(packed), len(data), packed, data)
 							}
 						}
+						// The server writes events packed as it builds them
+						// (appendPacked), to no more bytes than packing their
+						// JSON; an event not stamped it leaves to PackAudit.
+						st := ev
+						st.ID, st.Meta = "e1", auditMeta{VersionID: "1", LastUpdated: ev.Recorded}
+						stJSON := st.appendJSON(nil)
+						packed := resources.PackAudit(stJSON)
+						direct, ok := st.appendPacked([]byte("x"))
+						if !ok || string(direct[:1]) != "x" || string(resources.UnpackAudit(direct[1:])) != string(stJSON) || len(direct)-1 > len(packed) {
+							t.Fatalf("appendPacked (%v, %d bytes) does not unpack to the event (packed: %d bytes):\n%q\n%s", ok, len(direct)-1, len(packed), direct, stJSON)
+						}
+						if unstamped, ok := ev.appendPacked(nil); ev.Meta == (auditMeta{}) && (ok || len(unstamped) > 0) {
+							t.Fatalf("appendPacked wrote an event that is not stamped: %q", unstamped)
+						}
 						want, err := x.Extract("AuditEvent", data)
 						if err != nil {
 							t.Fatalf("extract: %v\n%s", err, data)

@@ -166,8 +166,13 @@ func (e auditEntity) appendJSON(b []byte) []byte {
 // quotes, backslashes and control characters escaped, <, > and & too (its
 // HTML-safe default), U+2028 and U+2029 escaped, invalid UTF-8 replaced.
 func appendString(b []byte, s string) []byte {
+	return append(appendStringContent(append(b, '"'), s), '"')
+}
+
+// appendStringContent appends s as the inside of a JSON string
+// (appendString without the quotes).
+func appendStringContent(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
-	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -214,8 +219,7 @@ func appendString(b []byte, s string) []byte {
 		}
 		i += size
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return append(b, s[start:]...)
 }
 
 // jsonSafe marks the bytes appendString copies as they are: ASCII but the
