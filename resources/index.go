@@ -63,12 +63,6 @@ type Lines struct {
 	spans [][2]int
 }
 
-// Grow makes room for n more bytes in k more lines.
-func (l *Lines) Grow(n, k int) {
-	l.buf = slices.Grow(l.buf, n)
-	l.spans = slices.Grow(l.spans, k)
-}
-
 // Add appends a line made of parts, each kept on one line (OneLine).
 func (l *Lines) Add(parts ...string) {
 	start := len(l.buf)

@@ -528,24 +528,15 @@ func (a *auditor) event(r *http.Request, interaction, typ, id string, status int
 	}
 	// The audit log keeps the JSON packed (resources.PackAudit): packed
 	// here, the event holds a fifth of the bytes while it waits for the
-	// writer. Written packed (appendPacked), or else written as JSON into a
-	// buffer used again and packed from there.
+	// writer. appendPacked writes every shape buildEvent makes
+	// (FuzzAppendPacked); any other is packed from its JSON.
 	var ok bool
 	if rec.data, ok = ev.appendPacked(make([]byte, 0, 320)); !ok {
-		buf := jsonBuffers.Get().(*[]byte)
-		*buf = ev.appendJSON((*buf)[:0])
-		rec.data = resources.PackAudit(*buf)
-		if len(rec.data) > 0 && &rec.data[0] == &(*buf)[0] {
-			rec.data = append([]byte(nil), rec.data...) // not packed: keep a copy
-		}
-		jsonBuffers.Put(buf)
+		rec.data = resources.PackAudit(ev.appendJSON(nil))
 	}
 	rec.row = auditRow(&ev, now, x.Base())
 	return rec
 }
-
-// jsonBuffers hold the buffers events are written into before packing.
-var jsonBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 // buildEvent is the AuditEvent of a request and the instant it records.
 func buildEvent(r *http.Request, interaction, typ, id string, status int) (auditEvent, time.Time) {

@@ -100,9 +100,12 @@ func auditTerms(ev *auditEvent) string {
 	}
 	var buf [320]byte
 	b := buf[:0]
-	line := func(parts ...string) {
-		for _, p := range parts {
-			b = append(b, resources.OneLine(p)...)
+	// line appends a line: the constant head, then the values, each kept on
+	// one line (resources.Lines.Add).
+	line := func(head string, values ...string) {
+		b = append(b, head...)
+		for _, v := range values {
+			b = append(b, resources.OneLine(v)...)
 		}
 		b = append(b, '\n')
 	}
