@@ -199,7 +199,8 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 // Verify checks rawToken (a JWT) and returns its Principal. The issuer is
 // chosen by the token's iss among the configured ones; the signature, alg,
 // aud, exp and nbf (with the clock skew) are then checked. Rejections are
-// *Error with status 401; a canceled ctx returns ctx.Err().
+// *Error with status 401 (error="invalid_request" for a token that is not
+// an RFC 6750 b64token); a canceled ctx returns ctx.Err().
 func (v *Verifier) Verify(ctx context.Context, rawToken string) (*Principal, error) {
 	if rawToken == "" {
 		return nil, invalidToken("empty bearer token", nil)
@@ -207,22 +208,24 @@ func (v *Verifier) Verify(ctx context.Context, rawToken string) (*Principal, err
 	if len(rawToken) > maxTokenBytes {
 		return nil, invalidToken("bearer token too large", nil)
 	}
-	key := tokenKey(rawToken)
-	if p, ok := v.cache.get(key, v.now()); ok {
+	if p, ok := v.cache.get(rawToken, v.now()); ok {
 		return p, nil
+	}
+	if !isB64Token(rawToken) {
+		return nil, invalidRequest("malformed bearer token")
 	}
 	p, nbf, err := v.verify(ctx, rawToken)
 	if err != nil {
 		return nil, err
 	}
-	e := cacheEntry{p: p, validUntil: p.Expiry.Add(v.cfg.ClockSkew)}
+	e := cacheEntry{token: rawToken, p: p, validUntil: p.Expiry.Add(v.cfg.ClockSkew)}
 	if until := v.now().Add(v.cfg.CacheTTL); until.Before(e.validUntil) {
 		e.validUntil = until
 	}
 	if !nbf.IsZero() {
 		e.notBefore = nbf.Add(-v.cfg.ClockSkew)
 	}
-	v.cache.put(key, e)
+	v.cache.put(e)
 	return p, nil
 }
 
