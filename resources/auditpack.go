@@ -76,8 +76,8 @@ var auditByFirst = func() (t [256][]byte) {
 // UnpackAudit(PackAudit(data)) is data for any data that does not begin
 // with byte 0x01, as JSON never does.
 func PackAudit(data []byte) []byte {
-	if len(data) == 0 {
-		return data
+	if len(data) == 0 || data[0] < 0x20 {
+		return data // (packed already, among others)
 	}
 	out := make([]byte, 1, len(data)/3+64)
 	out[0] = AuditPackMark

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -16,8 +17,19 @@ import (
 // which cost more than building the audit event did.
 type copyBuf struct{ b []byte }
 
+// copyBufs keeps the buffers of past streams for the next ones (the audit
+// writer builds two per batch, every batch), up to maxPooledCopyBuf each.
+var copyBufs sync.Pool
+
+const maxPooledCopyBuf = 1 << 20
+
 func newCopyBuf(size int) *copyBuf {
-	b := make([]byte, 0, size)
+	var b []byte
+	if c, ok := copyBufs.Get().(*copyBuf); ok && cap(c.b) >= size {
+		b = c.b[:0]
+	} else {
+		b = make([]byte, 0, size)
+	}
 	b = append(b, "PGCOPY\n\xff\r\n\x00"...)
 	b = binary.BigEndian.AppendUint32(b, 0) // flags
 	b = binary.BigEndian.AppendUint32(b, 0) // header extension length
@@ -55,10 +67,13 @@ func (c *copyBuf) bytea(v []byte) {
 func (c *copyBuf) bytes() []byte { return binary.BigEndian.AppendUint16(c.b, 0xffff) }
 
 // copyBinary copies the stream c into table's columns through the
-// connection of the transaction tx. table and columns are the package's own
-// constants, never input.
+// connection of the transaction tx, and gives c's buffer back for reuse.
+// table and columns are the package's own constants, never input.
 func copyBinary(ctx context.Context, tx pgx.Tx, table string, columns []string, c *copyBuf) error {
 	_, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(c.bytes()),
 		"COPY "+table+" ("+strings.Join(columns, ", ")+") FROM STDIN (FORMAT binary)")
+	if cap(c.b) <= maxPooledCopyBuf {
+		copyBufs.Put(c)
+	}
 	return err
 }

@@ -140,6 +140,9 @@ func (o *ops) CreateMany(ctx context.Context, ps []resources.CreateParams) ([]re
 		}
 		out[i] = r
 		if p.Type == search.AuditType {
+			if audit == nil {
+				audit = make([]search.AuditRow, 0, len(ps)-i)
+			}
 			audit = append(audit, search.AuditRowFor(r, p))
 		} else {
 			rest, restIdx = append(rest, r), append(restIdx, p.Index)
