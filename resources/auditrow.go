@@ -79,11 +79,27 @@ func PackAuditRefs(refs []AuditRef) string {
 		b.WriteString(strconv.Itoa(r.Roles))
 		for _, f := range [3]string{r.TargetType, r.TargetID, r.URL} {
 			b.WriteByte('\t')
-			b.WriteString(strings.ReplaceAll(OneLine(f), "\t", " "))
+			if hasControl(f) {
+				f = strings.ReplaceAll(OneLine(f), "\t", " ")
+			}
+			b.WriteString(f)
 		}
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// hasControl reports whether s holds a byte below 0x20: the line breaks,
+// NUL and tab that PackAuditRefs replaces are among them. (One pass over
+// the references every audit event names, where OneLine and ReplaceAll
+// would make four.)
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 {
+			return true
+		}
+	}
+	return false
 }
 
 // AddAuditToken adds to an AuditRow's Terms the entries of a token value

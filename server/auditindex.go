@@ -29,7 +29,13 @@ func auditRow(ev *auditEvent, recorded time.Time, base string) *resources.AuditR
 		if base != "" {
 			index.LocalizeEntry(&e, base)
 		}
-		if referenceType(reference) == "Patient" {
+		// A relative reference's type is the one ReferenceEntry checked;
+		// an absolute one's is in its URL.
+		typ := e.TargetType
+		if e.URL != "" {
+			typ = referenceType(reference)
+		}
+		if typ == "Patient" {
 			roles |= resources.AuditRolePatient
 		}
 		row.Refs = resources.AddAuditRef(row.Refs, roles, e)
