@@ -409,6 +409,78 @@ func testAuditRowCreate(t *testing.T, s resources.Store) {
 	}
 }
 
+// testAuditWriteOrder: history lists the audit log newest first in the
+// order it was written, across events written one at a time and batches
+// copied in several blocks of sequence numbers (PostgreSQL hands the
+// writer 1,024 at a time), page after page, with none lost or repeated.
+func testAuditWriteOrder(t *testing.T, s resources.Store) {
+	ctx := context.Background()
+	pa := mustCreate(t, s, "Patient", patient("A"))
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	var written []string
+	event := func() resources.CreateParams {
+		id := fmt.Sprintf("w-%05d", len(written))
+		written = append(written, id)
+		data := serverAuditEvent(id, at, "Practitioner/dr-li", "Patient/"+pa.ID)
+		x := &resources.Index{
+			Dates:      []resources.DateEntry{{Param: "date", Low: at.UnixMicro(), High: at.UnixMicro()}},
+			References: []resources.ReferenceEntry{{Param: "patient", TargetType: "Patient", TargetID: pa.ID}},
+		}
+		row := search.AuditRowOf(resources.Resource{Type: search.AuditType, ID: id, LastUpdated: at, Data: data}, x)
+		return resources.CreateParams{Type: search.AuditType, ID: id, Data: data, Stamped: at, Audit: &row}
+	}
+	batch := func(n int) {
+		ps := make([]resources.CreateParams, n)
+		for i := range ps {
+			ps[i] = event()
+		}
+		if _, err := s.(resources.BatchCreator).CreateMany(ctx, ps); err != nil {
+			t.Fatalf("CreateMany of %d AuditEvents: %v", n, err)
+		}
+	}
+	one := func() {
+		if _, err := s.Create(ctx, event()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	one()
+	batch(2100) // three blocks
+	one()
+	batch(30)
+	one()
+	batch(1024) // exactly one block
+	one()
+	var listed []string
+	p := resources.HistoryParams{Type: search.AuditType, Count: 500}
+	for pages := 0; pages < 20; pages++ {
+		h, err := s.History(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range h.Entries {
+			listed = append(listed, e.ID)
+		}
+		if h.Next == "" {
+			break
+		}
+		p.Cursor = h.Next
+	}
+	want := slices.Clone(written)
+	slices.Reverse(want)
+	if !slices.Equal(listed, want) {
+		n := 0
+		for n < min(len(listed), len(want)) && listed[n] == want[n] {
+			n++
+		}
+		t.Fatalf("AuditEvent history lists %d events, want %d; first difference at %d", len(listed), len(want), n)
+	}
+	for _, id := range []string{written[0], written[1], written[2100], written[2101], written[len(written)-1]} {
+		if r, err := s.Read(ctx, search.AuditType, id); err != nil || r.ID != id {
+			t.Errorf("read AuditEvent/%s: %v", id, err)
+		}
+	}
+}
+
 // serverAuditEvent is the JSON of an AuditEvent as the server's audit trail
 // writes one, stamped with id and at: agent's read of patient.
 func serverAuditEvent(id string, at time.Time, agent, patient string) []byte {

@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) resources.Store) {
 		{"AuditLog", testAuditLog},
 		{"AuditRowCreate", testAuditRowCreate},
 		{"AuditPacked", testAuditPacked},
+		{"AuditWriteOrder", testAuditWriteOrder},
 		{"AuditControlCharacters", testAuditControlCharacters},
 		{"SecurityLabels", testSecurityLabels},
 		{"LabelGuard", testLabelGuard},
