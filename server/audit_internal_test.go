@@ -79,8 +79,9 @@ func TestFixedCoding(t *testing.T) {
 }
 
 // TestAuditQueue: events queue for the writer, which is woken once when a
-// batch is full; beyond maxQueuedAudit batches enqueue refuses (the request
-// then writes its own event); take hands over everything queued.
+// batch is full; beyond queueLimit (maxQueuedAudit events, or two batches
+// if more) enqueue refuses (the request then writes its own event); take
+// hands over everything queued.
 func TestAuditQueue(t *testing.T) {
 	a := &auditor{cfg: AuditConfig{BatchSize: 3}, wake: make(chan struct{}, 1)}
 	woken := func() bool {
@@ -103,19 +104,25 @@ func TestAuditQueue(t *testing.T) {
 	if !woken() {
 		t.Fatal("writer not woken when a batch is full")
 	}
-	for i := 3; i < maxQueuedAudit*3; i++ {
+	if a.queueLimit() != maxQueuedAudit {
+		t.Fatalf("queue limit %d with batches of 3, want %d", a.queueLimit(), maxQueuedAudit)
+	}
+	for i := 3; i < maxQueuedAudit; i++ {
 		if !a.enqueue(auditRecord{id: "x"}) {
 			t.Fatalf("enqueue refused at %d, below the bound", i)
 		}
 	}
 	if a.enqueue(auditRecord{id: "over"}) {
-		t.Fatal("enqueue accepted beyond maxQueuedAudit batches")
+		t.Fatal("enqueue accepted beyond maxQueuedAudit events")
 	}
 	batch := a.take([]auditRecord{{id: "kept"}})
-	if len(batch) != 1+maxQueuedAudit*3 || batch[0].id != "kept" || batch[1].id != "a" || batch[3].id != "c" {
+	if len(batch) != 1+maxQueuedAudit || batch[0].id != "kept" || batch[1].id != "a" || batch[3].id != "c" {
 		t.Fatalf("take: %d events, first %q %q", len(batch), batch[0].id, batch[1].id)
 	}
 	if len(a.queue) != 0 || !a.enqueue(auditRecord{id: "d"}) {
 		t.Fatal("the queue is not empty after take")
+	}
+	if big := (&auditor{cfg: AuditConfig{BatchSize: 4000}}); big.queueLimit() != 8000 {
+		t.Fatalf("queue limit %d with batches of 4,000, want two batches", big.queueLimit())
 	}
 }

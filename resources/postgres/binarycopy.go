@@ -18,10 +18,11 @@ import (
 type copyBuf struct{ b []byte }
 
 // copyBufs keeps the buffers of past streams for the next ones (the audit
-// writer builds two per batch, every batch), up to maxPooledCopyBuf each.
+// writer builds two per batch, every batch), up to maxPooledCopyBuf each
+// (a batch of 2,000 server-built events copies about 1.2 MB).
 var copyBufs sync.Pool
 
-const maxPooledCopyBuf = 1 << 20
+const maxPooledCopyBuf = 4 << 20
 
 func newCopyBuf(size int) *copyBuf {
 	var b []byte
