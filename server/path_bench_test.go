@@ -16,8 +16,9 @@ import (
 	"github.com/meizhou-yiyang/yiyang/server/policy"
 )
 
-// BenchmarkRequestPath: the server's own CPU per read through its whole
-// handler (no network, no load generator), with auth off, with
+// BenchmarkRequestPath: the server's own CPU per read and per name search
+// (as BenchmarkSecurityOverhead makes them) through its whole handler (no
+// network, no load generator), with auth off, with
 // authentication and policy, and with the audit trail too, on the store of
 // BenchmarkSecurityOverhead (PostgreSQL when TEST_DATABASE_URL is set, else
 // SQLite). The differences between the sub-benchmarks are the security
@@ -49,7 +50,7 @@ func BenchmarkRequestPath(b *testing.B) {
 		return s
 	}
 	off := newServer(server.Config{AuthDisabled: true})
-	const patients = 100
+	const patients = 500
 	for i := range patients {
 		body := fmt.Appendf(nil, `{"resourceType":"Patient","id":"p%d","gender":"female","name":[{"family":"Li%d"}],"birthDate":"1950-01-0%d"}`, i, i%50, 1+i%9)
 		req := httptest.NewRequest(http.MethodPut, fmt.Sprintf("/Patient/p%d", i), bytes.NewReader(body))
@@ -62,7 +63,14 @@ func BenchmarkRequestPath(b *testing.B) {
 	}
 	token := "Bearer " + iss.Sign(iss.Claims("dr-li", "user/*.cruds", map[string]any{"roles": []string{"doctor"},
 		"exp": time.Now().Add(time.Hour).Unix()}))
-	for _, c := range []struct {
+	kinds := []struct {
+		name string
+		path func(i int64) string
+	}{
+		{"read", func(i int64) string { return fmt.Sprintf("/Patient/p%d", i%patients) }},
+		{"search", func(i int64) string { return fmt.Sprintf("/Patient?name=Li%d&_count=10", i%50) }},
+	}
+	configs := []struct {
 		name  string
 		srv   *server.Server
 		authz string
@@ -70,34 +78,37 @@ func BenchmarkRequestPath(b *testing.B) {
 		{"auth-off", off, ""},
 		{"auth+policy", newServer(server.Config{Auth: v, Authorizer: pol}), token},
 		{"auth+policy+audit", newServer(server.Config{Auth: v, Authorizer: pol, Audit: &server.AuditConfig{}}), token},
-	} {
-		b.Run(c.name, func(b *testing.B) {
-			h := c.srv.Handler()
-			b.ReportAllocs()
-			b.SetParallelism(4)
-			var n atomic.Int64
-			cpu0, db0 := processCPU(), postgresCPU()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					req := httptest.NewRequest(http.MethodGet, fmt.Sprintf("/Patient/p%d", n.Add(1)%patients), nil)
-					req.RemoteAddr = "10.1.2.3:4567"
-					if c.authz != "" {
-						req.Header.Set("Authorization", c.authz)
+	}
+	for _, k := range kinds {
+		for _, c := range configs {
+			b.Run(k.name+"/"+c.name, func(b *testing.B) {
+				h := c.srv.Handler()
+				b.ReportAllocs()
+				b.SetParallelism(4)
+				var n atomic.Int64
+				cpu0, db0 := processCPU(), postgresCPU()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						req := httptest.NewRequest(http.MethodGet, k.path(n.Add(1)), nil)
+						req.RemoteAddr = "10.1.2.3:4567"
+						if c.authz != "" {
+							req.Header.Set("Authorization", c.authz)
+						}
+						w := httptest.NewRecorder()
+						h.ServeHTTP(w, req)
+						if w.Code != http.StatusOK {
+							b.Errorf("%d %s", w.Code, w.Body)
+							return
+						}
 					}
-					w := httptest.NewRecorder()
-					h.ServeHTTP(w, req)
-					if w.Code != http.StatusOK {
-						b.Errorf("%d %s", w.Code, w.Body)
-						return
-					}
+				})
+				if err := c.srv.FlushAudit(context.Background()); err != nil {
+					b.Fatal(err)
 				}
+				ops := float64(b.N)
+				b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/ops/1000, "cpu-µs/op")
+				b.ReportMetric(float64(postgresSince(db0).Nanoseconds())/ops/1000, "db-µs/op")
 			})
-			if err := c.srv.FlushAudit(context.Background()); err != nil {
-				b.Fatal(err)
-			}
-			ops := float64(b.N)
-			b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/ops/1000, "cpu-µs/op")
-			b.ReportMetric(float64((postgresCPU()-db0).Nanoseconds())/ops/1000, "db-µs/op")
-		})
+		}
 	}
 }

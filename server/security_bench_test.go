@@ -194,7 +194,7 @@ func compareOverhead(b *testing.B, kind, store string, cs []overheadConfig, hc *
 			rps[c.name] = append(rps[c.name], done/elapsed.Seconds())
 			flushes[c.name] = append(flushes[c.name], float64(flushed.Microseconds())/1000)
 			cpu[c.name] = append(cpu[c.name], perReq(processCPU()-cpu0))
-			db[c.name] = append(db[c.name], perReq(postgresCPU()-db0))
+			db[c.name] = append(db[c.name], perReq(postgresSince(db0)))
 			machine[c.name] = append(machine[c.name], perReq(machineCPU()-machine0))
 		}
 	}
@@ -245,14 +245,15 @@ func processCPU() time.Duration {
 }
 
 // postgresCPU is the CPU time (user and system) of the processes named
-// postgres that this machine's /proc shows: the database's share when it
-// runs here, as it does in the benchmark's set-up. 0 without /proc.
-func postgresCPU() time.Duration {
+// postgres that this machine's /proc shows, per process id: the database's
+// share when it runs here, as it does in the benchmark's set-up. nil
+// without /proc.
+func postgresCPU() map[string]int64 {
 	dirs, err := os.ReadDir("/proc")
 	if err != nil {
-		return 0
+		return nil
 	}
-	var ticks int64
+	ticks := map[string]int64{}
 	for _, d := range dirs {
 		if d.Name()[0] < '0' || d.Name()[0] > '9' {
 			continue
@@ -261,7 +262,24 @@ func postgresCPU() time.Duration {
 		if err != nil || !bytes.Contains(stat, []byte("(postgres)")) {
 			continue
 		}
-		ticks += statTicks(stat)
+		ticks[d.Name()] = statTicks(stat)
+	}
+	return ticks
+}
+
+// postgresSince is the CPU time the postgres processes used since the
+// snapshot before (postgresCPU): of each process now running, what it used
+// since then, or all it used if it started since. A process that ended in
+// between counts for nothing (its time is gone from /proc); summing totals
+// instead counted it against the interval, as when the connection that ran
+// ANALYZE before a round closed during its first slot.
+func postgresSince(before map[string]int64) time.Duration {
+	var ticks int64
+	for pid, t := range postgresCPU() {
+		if t0, ok := before[pid]; ok && t0 <= t {
+			t -= t0
+		}
+		ticks += t
 	}
 	return ticksToDuration(ticks)
 }
