@@ -1,19 +1,14 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/meizhou-yiyang/yiyang/resources"
 	"github.com/meizhou-yiyang/yiyang/server"
-	"github.com/meizhou-yiyang/yiyang/server/policy"
 )
 
 // BenchmarkRequestPath: the server's own CPU per read and per name search
@@ -34,52 +29,17 @@ func BenchmarkRequestPath(b *testing.B) {
 	if os.Getenv("TEST_DATABASE_URL") != "" {
 		st = backends()[1].open(b)
 	}
-	iss, v := testIssuer(b)
-	pol, err := policy.New(context.Background(), "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	parser, _ := resources.NewParser()
-	newServer := func(cfg server.Config) *server.Server {
-		cfg.Store, cfg.Parser, cfg.Logger = st, parser, testLogger(b)
-		s, err := server.New(cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { s.Close() })
-		return s
-	}
-	off := newServer(server.Config{AuthDisabled: true})
-	const patients = 500
-	for i := range patients {
-		body := fmt.Appendf(nil, `{"resourceType":"Patient","id":"p%d","gender":"female","name":[{"family":"Li%d"}],"birthDate":"1950-01-0%d"}`, i, i%50, 1+i%9)
-		req := httptest.NewRequest(http.MethodPut, fmt.Sprintf("/Patient/p%d", i), bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/fhir+json")
-		w := httptest.NewRecorder()
-		off.Handler().ServeHTTP(w, req)
-		if w.Code >= 300 {
-			b.Fatalf("seed: %d %s", w.Code, w.Body)
-		}
-	}
-	token := "Bearer " + iss.Sign(iss.Claims("dr-li", "user/*.cruds", map[string]any{"roles": []string{"doctor"},
-		"exp": time.Now().Add(time.Hour).Unix()}))
-	kinds := []struct {
-		name string
-		path func(i int64) string
-	}{
-		{"read", func(i int64) string { return fmt.Sprintf("/Patient/p%d", i%patients) }},
-		{"search", func(i int64) string { return fmt.Sprintf("/Patient?name=Li%d&_count=10", i%50) }},
-	}
+	sv := newSecurityServers(b, st)
 	configs := []struct {
 		name  string
 		srv   *server.Server
 		authz string
 	}{
-		{"auth-off", off, ""},
-		{"auth+policy", newServer(server.Config{Auth: v, Authorizer: pol}), token},
-		{"auth+policy+audit", newServer(server.Config{Auth: v, Authorizer: pol, Audit: &server.AuditConfig{}}), token},
+		{"auth-off", sv.off, ""},
+		{"auth+policy", sv.noAudit, sv.token},
+		{"auth+policy+audit", sv.on, sv.token},
 	}
-	for _, k := range kinds {
+	for _, k := range securityKinds {
 		for _, c := range configs {
 			b.Run(k.name+"/"+c.name, func(b *testing.B) {
 				h := c.srv.Handler()

@@ -59,50 +59,15 @@ func BenchmarkSecurityOverhead(b *testing.B) {
 			}
 		}
 	}
-	iss, v := testIssuer(b)
-	pol, err := policy.New(context.Background(), "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	parser, _ := resources.NewParser()
-	off, err := server.New(server.Config{Store: st, Parser: parser, Logger: testLogger(b), AuthDisabled: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	on, err := server.New(server.Config{Store: st, Parser: parser, Logger: testLogger(b), Auth: v, Authorizer: pol,
-		Audit: &server.AuditConfig{}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { on.Close() })
-	noAudit, err := server.New(server.Config{Store: st, Parser: parser, Logger: testLogger(b), Auth: v, Authorizer: pol})
-	if err != nil {
-		b.Fatal(err)
-	}
-	offURL, onURL, noAuditURL := serveBench(b, off), serveBench(b, on), serveBench(b, noAudit)
-
-	const patients = 500
+	sv := newSecurityServers(b, st)
+	offURL, onURL, noAuditURL := serveBench(b, sv.off), serveBench(b, sv.on), serveBench(b, sv.noAudit)
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	for i := range patients {
-		body := fmt.Appendf(nil, `{"resourceType":"Patient","id":"p%d","gender":"female","name":[{"family":"Li%d"}],"birthDate":"1950-01-0%d"}`, i, i%50, 1+i%9)
-		req, _ := http.NewRequest(http.MethodPut, fmt.Sprintf("%s/Patient/p%d", offURL, i), bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/fhir+json")
-		if _, err := do(hc, req); err != nil {
-			b.Fatal(err)
-		}
-	}
-	token := "Bearer " + iss.Sign(iss.Claims("dr-li", "user/*.cruds", map[string]any{"roles": []string{"doctor"},
-		"exp": time.Now().Add(time.Hour).Unix()}))
-
-	read := func(i int64) string { return fmt.Sprintf("/Patient/p%d", i%patients) }
-	search := func(i int64) string { return fmt.Sprintf("/Patient?name=Li%d&_count=10", i%50) }
-	configs := []overheadConfig{
-		{"read/auth-off", offURL, "", read},
-		{"read/auth+policy", noAuditURL, token, read},
-		{"read/auth+policy+audit", onURL, token, read},
-		{"search/auth-off", offURL, "", search},
-		{"search/auth+policy", noAuditURL, token, search},
-		{"search/auth+policy+audit", onURL, token, search},
+	var configs []overheadConfig
+	for _, k := range securityKinds {
+		configs = append(configs,
+			overheadConfig{k.name + "/auth-off", offURL, "", k.path},
+			overheadConfig{k.name + "/auth+policy", noAuditURL, sv.token, k.path},
+			overheadConfig{k.name + "/auth+policy+audit", onURL, sv.token, k.path})
 	}
 	for _, kind := range []string{"read", "search"} {
 		b.Run(kind, func(b *testing.B) {
@@ -112,9 +77,67 @@ func BenchmarkSecurityOverhead(b *testing.B) {
 					cs = append(cs, c)
 				}
 			}
-			compareOverhead(b, kind, store, cs, hc, on, analyze)
+			compareOverhead(b, kind, store, cs, hc, sv.on, analyze)
 		})
 	}
+}
+
+// securityServers are the servers the security benchmarks compare, on one
+// store seeded with benchPatients patients: auth off, authentication and
+// policy, and the same with the audit trail; token is the bearer token
+// (a doctor's, user/*.cruds) of the two with auth.
+type securityServers struct {
+	off, noAudit, on *server.Server
+	token            string
+}
+
+// benchPatients is the number of patients the security benchmarks read.
+const benchPatients = 500
+
+// securityKinds are the requests the security benchmarks make: reads by id
+// and name searches.
+var securityKinds = []struct {
+	name string
+	path func(i int64) string
+}{
+	{"read", func(i int64) string { return fmt.Sprintf("/Patient/p%d", i%benchPatients) }},
+	{"search", func(i int64) string { return fmt.Sprintf("/Patient?name=Li%d&_count=10", i%50) }},
+}
+
+func newSecurityServers(b *testing.B, st resources.Store) securityServers {
+	iss, v := testIssuer(b)
+	pol, err := policy.New(context.Background(), "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	parser, _ := resources.NewParser()
+	newServer := func(cfg server.Config) *server.Server {
+		cfg.Store, cfg.Parser, cfg.Logger = st, parser, testLogger(b)
+		s, err := server.New(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		return s
+	}
+	sv := securityServers{
+		off:     newServer(server.Config{AuthDisabled: true}),
+		noAudit: newServer(server.Config{Auth: v, Authorizer: pol}),
+		on:      newServer(server.Config{Auth: v, Authorizer: pol, Audit: &server.AuditConfig{}}),
+		token: "Bearer " + iss.Sign(iss.Claims("dr-li", "user/*.cruds", map[string]any{"roles": []string{"doctor"},
+			"exp": time.Now().Add(time.Hour).Unix()})),
+	}
+	for i := range benchPatients {
+		body := fmt.Appendf(nil, `{"resourceType":"Patient","id":"p%d","gender":"female","name":[{"family":"Li%d"}],"birthDate":"1950-01-0%d"}`, i, i%50, 1+i%9)
+		req := httptest.NewRequest(http.MethodPut, fmt.Sprintf("/Patient/p%d", i), bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/fhir+json")
+		w := httptest.NewRecorder()
+		sv.off.Handler().ServeHTTP(w, req)
+		if w.Code >= 300 {
+			b.Fatalf("seed: %d %s", w.Code, w.Body)
+		}
+	}
+	return sv
 }
 
 // overheadConfig is one configuration compareOverhead measures: requests
