@@ -107,20 +107,22 @@ type patientsKey struct{}
 
 // withAuditPatients marks r with the patients an auditor searching by
 // patient must find its event by: those of the resource a read, vread or
-// write returned (by the type's Patient compartment parameters, extracted
-// from it), and those a search names (patient=x, subject=Patient/x) unless
-// it runs in a patient's context. r itself when there are none or nothing
-// is audited.
+// write returned (by the type's Patient compartment parameters: as the
+// store recorded them with the version, which reads and version reads
+// tell, else extracted from the resource), and those a search names
+// (patient=x, subject=Patient/x) unless it runs in a patient's context.
+// r itself when there are none or nothing is audited.
 func (s *Server) withAuditPatients(r *http.Request, interaction, typ string, resp *response) *http.Request {
-	if s.audit == nil || typ == "" || typ == "Patient" {
+	if !s.auditsPatients(typ) {
 		return r
 	}
 	params := search.PatientParams(typ)
-	if len(params) == 0 {
-		return r
-	}
 	var ids []string
-	if resp != nil && resp.resource != nil && len(resp.resource.Data) > 0 {
+	if resp != nil && resp.resource != nil && resp.resource.Patients != "" {
+		// As the store recorded them with the version (reads and version
+		// reads): extracting them again costs more than building the event.
+		ids = strings.Split(strings.Trim(resp.resource.Patients, "\n"), "\n")
+	} else if resp != nil && resp.resource != nil && len(resp.resource.Data) > 0 {
 		if x, err := s.indexer.ExtractParams(typ, resp.resource.Data, params); err == nil {
 			ids = search.PatientIDs(typ, resp.resource.ID, x)
 		}
@@ -147,6 +149,13 @@ func (s *Server) withAuditPatients(r *http.Request, interaction, typ string, res
 		return r
 	}
 	return r.WithContext(context.WithValue(r.Context(), patientsKey{}, ids))
+}
+
+// auditsPatients reports whether the AuditEvents of requests on typ name
+// the patients of the resources they touch beyond the URL's: typ is in the
+// Patient compartment by references (a Patient is named by its URL).
+func (s *Server) auditsPatients(typ string) bool {
+	return s.audit != nil && typ != "" && typ != "Patient" && len(search.PatientParams(typ)) > 0
 }
 
 // refusalsKey carries, on a throttled request that is audited, how many

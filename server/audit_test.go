@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -404,8 +405,10 @@ func TestAuditPanic(t *testing.T) {
 
 // TestAuditByPatient: an auditor finds by patient the reads, searches and
 // writes of that patient's resources of any type, not only of the Patient
-// itself: the patient is taken from the resource (its Patient compartment
-// references) or from the search's patient parameters. Both backends.
+// itself: the patient is taken from the version as the store recorded it
+// (reads and version reads, whatever part of the resource they return),
+// from the resource (its Patient compartment references) or from the
+// search's patient parameters. Both backends.
 func TestAuditByPatient(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
@@ -415,6 +418,16 @@ func TestAuditByPatient(t *testing.T) {
 			auditor := "Bearer " + iss.Token(t, "auditor", "user/AuditEvent.rs", nil)
 			c.do(http.MethodPut, "/Condition/c1", []byte(`{"resourceType":"Condition","id":"c1","subject":{"reference":"Patient/p1"},"code":{"text":"x"}}`), "Authorization", doctor)
 			c.do(http.MethodGet, "/Condition/c1", nil, "Authorization", doctor)
+			// The patients come from the store, as recorded with the version:
+			// a read whose answer leaves the subject out (_elements), a 304
+			// without a body, and a version read name p1 too.
+			if res := c.do(http.MethodGet, "/Condition/c1?_elements=code", nil, "Authorization", doctor); res.status != http.StatusOK || bytes.Contains(res.body, []byte("Patient/p1")) {
+				t.Fatalf("_elements=code: %d %s", res.status, res.body)
+			}
+			if res := c.do(http.MethodGet, "/Condition/c1", nil, "Authorization", doctor, "If-None-Match", `W/"1"`); res.status != http.StatusNotModified {
+				t.Fatalf("If-None-Match: %d %s", res.status, res.body)
+			}
+			c.do(http.MethodGet, "/Condition/c1/_history/1", nil, "Authorization", doctor)
 			c.do(http.MethodGet, "/Observation?subject=Patient/p1", nil, "Authorization", doctor)
 			c.do(http.MethodGet, "/Encounter?patient=p1", nil, "Authorization", doctor)
 			c.do(http.MethodGet, "/Condition?subject=Patient/p2", nil, "Authorization", doctor)
@@ -437,7 +450,7 @@ func TestAuditByPatient(t *testing.T) {
 				}
 			}
 			slices.Sort(got)
-			if want := []string{"read", "search-type", "search-type", "update"}; !slices.Equal(got, want) {
+			if want := []string{"read", "read", "read", "search-type", "search-type", "update", "vread"}; !slices.Equal(got, want) {
 				t.Fatalf("events of patient p1: %v, want %v", got, want)
 			}
 		})

@@ -178,7 +178,12 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request) (*response, error)
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.ops(r.Context()).Read(r.Context(), typ, id)
+	ctx := r.Context()
+	if s.auditsPatients(typ) {
+		// The store has the version's patients, which the AuditEvent names.
+		ctx = resources.WithPatients(ctx)
+	}
+	res, err := s.ops(ctx).Read(ctx, typ, id)
 	if errors.Is(err, resources.ErrGone) {
 		return nil, goneError(res)
 	}
@@ -209,7 +214,7 @@ func notModified(r *http.Request, resp *response) (*response, error) {
 			tag = strings.TrimSpace(tag)
 			if v, err := parseETag(tag, "If-None-Match"); tag == "*" || (err == nil && v == res.VersionID) {
 				resp.status, resp.body = http.StatusNotModified, nil
-				resp.resource = &resources.Resource{VersionID: res.VersionID, LastUpdated: res.LastUpdated}
+				resp.resource = &resources.Resource{VersionID: res.VersionID, LastUpdated: res.LastUpdated, Patients: res.Patients}
 				return resp, nil
 			}
 		}

@@ -73,9 +73,14 @@ SELECT count(*) FROM r`
 )
 
 const (
-	sqlRead  = `SELECT version, last_updated, deleted, data FROM resources WHERE type = $1 AND id = $2`
+	sqlRead = `SELECT version, last_updated, deleted, data FROM resources WHERE type = $1 AND id = $2`
+	// sqlReadPatients reads as sqlRead does, with the patients recorded
+	// with the version in history (NULL when history has no row for it).
+	sqlReadPatients = `SELECT r.version, r.last_updated, r.deleted, r.data, h.patients FROM resources r
+LEFT JOIN resource_history h ON h.type = r.type AND h.id = r.id AND h.version = r.version
+WHERE r.type = $1 AND r.id = $2`
 	sqlLock  = `SELECT version, last_updated, deleted, labels FROM resources WHERE type = $1 AND id = $2 FOR UPDATE`
-	sqlVRead = `SELECT last_updated, deleted, method, data FROM resource_history
+	sqlVRead = `SELECT last_updated, deleted, method, data, patients FROM resource_history
 WHERE type = $1 AND id = $2 AND version = $3`
 	// sqlPatients selects the patients of a version (search.PatientsOf).
 	sqlPatients = `SELECT patients FROM resource_history WHERE type = $1 AND id = $2 AND version = $3`
@@ -230,6 +235,14 @@ func (o *ops) Read(ctx context.Context, typ, id string) (resources.Resource, err
 	}
 	r := resources.Resource{Type: typ, ID: id}
 	var micros int64
+	if resources.PatientsWanted(ctx) {
+		var patients *string
+		err := o.q.QueryRow(ctx, sqlReadPatients, typ, id).Scan(&r.VersionID, &micros, &r.Deleted, &r.Data, &patients)
+		if patients != nil {
+			r.Patients = *patients
+		}
+		return scanned(ctx, r, micros, err, "read")
+	}
 	err := o.q.QueryRow(ctx, sqlRead, typ, id).Scan(&r.VersionID, &micros, &r.Deleted, &r.Data)
 	return scanned(ctx, r, micros, err, "read")
 }
@@ -240,7 +253,7 @@ func (o *ops) VRead(ctx context.Context, typ, id string, version int64) (resourc
 	}
 	r := resources.Resource{Type: typ, ID: id, VersionID: version}
 	var micros int64
-	err := o.q.QueryRow(ctx, sqlVRead, typ, id, version).Scan(&micros, &r.Deleted, &r.Method, &r.Data)
+	err := o.q.QueryRow(ctx, sqlVRead, typ, id, version).Scan(&micros, &r.Deleted, &r.Method, &r.Data, &r.Patients)
 	return scanned(ctx, r, micros, err, "vread")
 }
 

@@ -16,8 +16,8 @@ import (
 // statements are prepared once per pool: SQLite's prepare is a large part
 // of a cheap statement's cost.
 type statements struct {
-	insert, history, read, vread, current, upsert, remove *sql.Stmt
-	auditInsert, auditRef                                 *sql.Stmt
+	insert, history, read, readPatients, vread, current, upsert, remove *sql.Stmt
+	auditInsert, auditRef                                               *sql.Stmt
 }
 
 func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
@@ -31,7 +31,10 @@ func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
 		{&st.history, `INSERT INTO resource_history (type, id, version, last_updated, method, deleted, data, labels, patients)
 			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`},
 		{&st.read, `SELECT version, last_updated, deleted, data FROM resources WHERE type = ?1 AND id = ?2`},
-		{&st.vread, `SELECT last_updated, deleted, method, data FROM resource_history WHERE type = ?1 AND id = ?2 AND version = ?3`},
+		{&st.readPatients, `SELECT r.version, r.last_updated, r.deleted, r.data, h.patients FROM resources r
+LEFT JOIN resource_history h ON h.type = r.type AND h.id = r.id AND h.version = r.version
+WHERE r.type = ?1 AND r.id = ?2`},
+		{&st.vread, `SELECT last_updated, deleted, method, data, patients FROM resource_history WHERE type = ?1 AND id = ?2 AND version = ?3`},
 		{&st.current, `SELECT version, last_updated, deleted, labels FROM resources WHERE type = ?1 AND id = ?2`},
 		{&st.upsert, `INSERT INTO resources (type, id, version, last_updated, deleted, data, labels) VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)
 			ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, last_updated = excluded.last_updated,
@@ -186,6 +189,14 @@ func (o ops) Read(ctx context.Context, typ, id string) (resources.Resource, erro
 	}
 	r := resources.Resource{Type: typ, ID: id}
 	var micros int64
+	if resources.PatientsWanted(ctx) {
+		// (With the patients history recorded with the version: NULL when
+		// history has no row for it.)
+		var patients sql.NullString
+		err := o.stmt(ctx, o.st.readPatients).QueryRowContext(ctx, typ, id).Scan(&r.VersionID, &micros, &r.Deleted, &r.Data, &patients)
+		r.Patients = patients.String
+		return finish(r, micros, err, "read")
+	}
 	err := o.stmt(ctx, o.st.read).QueryRowContext(ctx, typ, id).Scan(&r.VersionID, &micros, &r.Deleted, &r.Data)
 	return finish(r, micros, err, "read")
 }
@@ -196,7 +207,7 @@ func (o ops) VRead(ctx context.Context, typ, id string, version int64) (resource
 	}
 	r := resources.Resource{Type: typ, ID: id, VersionID: version}
 	var micros int64
-	err := o.stmt(ctx, o.st.vread).QueryRowContext(ctx, typ, id, version).Scan(&micros, &r.Deleted, &r.Method, &r.Data)
+	err := o.stmt(ctx, o.st.vread).QueryRowContext(ctx, typ, id, version).Scan(&micros, &r.Deleted, &r.Method, &r.Data, &r.Patients)
 	return finish(r, micros, err, "vread")
 }
 
