@@ -49,10 +49,11 @@ type Resource struct {
 	Labels string
 	// Patients are, when not empty, the ids of the patients in whose
 	// compartment this version is, as the store recorded them when it was
-	// written (search.PatientsOf packs them: one per line). VRead sets them,
-	// and Read when its context asks (WithPatients): the server names them
-	// in the AuditEvent of the read instead of extracting them from Data.
-	// Empty when the store does not tell (then Data does).
+	// written (search.PatientsOf packs them: one per line). Create,
+	// CreateMany, Update and VRead set them, and Read when its context asks
+	// (WithPatients): the server names them in the AuditEvent of the
+	// request instead of extracting them from Data. Empty when the store
+	// does not tell (then Data does).
 	Patients string
 }
 

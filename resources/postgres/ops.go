@@ -143,6 +143,9 @@ func (o *ops) CreateMany(ctx context.Context, ps []resources.CreateParams) ([]re
 		if err != nil {
 			return nil, err
 		}
+		if p.Type != search.AuditType {
+			r.Patients = search.PatientsOf(r.Type, r.ID, p.Index)
+		}
 		out[i] = r
 		if p.Type == search.AuditType {
 			if audit == nil {
@@ -168,8 +171,8 @@ func (o *ops) CreateMany(ctx context.Context, ps []resources.CreateParams) ([]re
 		return out, nil
 	}
 	batch := &pgx.Batch{}
-	for i, r := range rest {
-		sql, args := insertStatement(r, restIdx[i])
+	for i := range rest {
+		sql, args := insertStatement(&rest[i], restIdx[i])
 		batch.Queue(sql, args...)
 	}
 	br := o.q.SendBatch(ctx, batch)
@@ -194,7 +197,7 @@ func insert(ctx context.Context, q querier, typ, id string, data []byte, idx *re
 		return resources.Resource{}, false, err
 	}
 	var n int64
-	sql, args := insertStatement(r, idx)
+	sql, args := insertStatement(&r, idx)
 	if err := q.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
 		return resources.Resource{}, false, wrap(ctx, "create", err)
 	}
@@ -221,12 +224,14 @@ func version1(typ, id string, data []byte, method string) (resources.Resource, e
 	return r, err
 }
 
-// insertStatement is the statement (insertSQL) and arguments creating r.
-func insertStatement(r resources.Resource, idx *resources.Index) (string, []any) {
+// insertStatement is the statement (insertSQL) and arguments creating r;
+// it sets r's Patients, which the statement records.
+func insertStatement(r *resources.Resource, idx *resources.Index) (string, []any) {
 	ia := indexArgs(idx)
 	m := maskOf(ia)
+	r.Patients = search.PatientsOf(r.Type, r.ID, idx)
 	return insertSQL.sql(m), append([]any{r.Type, r.ID, r.LastUpdated.UnixMicro(), r.Data, r.Method, idx.SecurityLabels(),
-		search.PatientsOf(r.Type, r.ID, idx)}, pick(ia, m)...)
+		r.Patients}, pick(ia, m)...)
 }
 
 func (o *ops) Read(ctx context.Context, typ, id string) (resources.Resource, error) {
@@ -443,6 +448,7 @@ func write(ctx context.Context, q querier, typ, id string, cur current, data []b
 	labels, patients := cur.labels, cur.patients
 	if !r.Deleted {
 		labels, patients = idx.SecurityLabels(), search.PatientsOf(typ, id, idx)
+		r.Patients = patients
 	}
 	args := append([]any{typ, id, r.VersionID, micros, r.Deleted, r.Data, method, labels, patients}, pick(ia, m)...)
 	if err := q.QueryRow(ctx, writeSQL.sql(m), args...).Scan(&n); err != nil {

@@ -148,7 +148,8 @@ func (o ops) insert(ctx context.Context, r resources.Resource, idx *resources.In
 	if err != nil {
 		return resources.Resource{}, wrap("create", err)
 	}
-	if err := o.history(ctx, r, data, labels, search.PatientsOf(r.Type, r.ID, idx)); err != nil {
+	r.Patients = search.PatientsOf(r.Type, r.ID, idx)
+	if err := o.history(ctx, r, data, labels, r.Patients); err != nil {
 		return resources.Resource{}, err
 	}
 	return r, o.writeIndex(ctx, rid, r.Type, idx, false)
@@ -282,7 +283,8 @@ func (o ops) Update(ctx context.Context, p resources.UpdateParams) (resources.Re
 	if err := o.stmt(ctx, o.st.upsert).QueryRowContext(ctx, p.Type, p.ID, r.VersionID, micros, data, newLabels).Scan(&rid); err != nil {
 		return resources.Resource{}, false, wrap("update", err)
 	}
-	if err := o.history(ctx, r, data, newLabels, search.PatientsOf(r.Type, r.ID, p.Index)); err != nil {
+	r.Patients = search.PatientsOf(r.Type, r.ID, p.Index)
+	if err := o.history(ctx, r, data, newLabels, r.Patients); err != nil {
 		return resources.Resource{}, false, err
 	}
 	if err := o.writeIndex(ctx, rid, p.Type, p.Index, found); err != nil {

@@ -394,13 +394,33 @@ func testDeviceVersions(t *testing.T, s resources.Store) {
 	}
 }
 
-// testReadPatients: Read tells the patients recorded with the current
-// version when its context asks (resources.WithPatients), and only then;
-// VRead tells those of the version it reads; a resource in no patient's
+// testReadPatients: Create, CreateMany and Update tell the patients of the
+// version they write; Read tells those recorded with the current version
+// when its context asks (resources.WithPatients), and only then; VRead
+// tells those of the version it reads; a resource in no patient's
 // compartment has none.
 func testReadPatients(t *testing.T, s resources.Store) {
 	ctx := context.Background()
 	o := observation(t, s, "pa", "vital-signs")
+	if o.Patients != "\npa\n" {
+		t.Fatalf("create: patients %q", o.Patients)
+	}
+	for _, n := range []int{2, 20} { // pipelined, and copied (PostgreSQL)
+		var ps []resources.CreateParams
+		for i := range n {
+			ps = append(ps, resources.CreateParams{Type: "Observation", Data: []byte(`{"resourceType":"Observation","status":"final","code":{"text":"x"}}`),
+				Index: &resources.Index{References: []resources.ReferenceEntry{{Param: "subject", TargetType: "Patient", TargetID: fmt.Sprintf("pm%d", i)}}}})
+		}
+		many, err := s.(resources.BatchCreator).CreateMany(ctx, ps)
+		if err != nil || len(many) != n {
+			t.Fatalf("CreateMany of %d: %d %v", n, len(many), err)
+		}
+		for i, r := range many {
+			if want := fmt.Sprintf("\npm%d\n", i); r.Patients != want {
+				t.Fatalf("CreateMany of %d, resource %d: patients %q, want %q", n, i, r.Patients, want)
+			}
+		}
+	}
 	if r, err := s.Read(ctx, "Observation", o.ID); err != nil || r.Patients != "" {
 		t.Fatalf("read without asking: %q %v", r.Patients, err)
 	}
@@ -410,8 +430,8 @@ func testReadPatients(t *testing.T, s resources.Store) {
 	data := []byte(`{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/pb"},"performer":[{"reference":"Patient/pa"}]}`)
 	x := &resources.Index{References: []resources.ReferenceEntry{{Param: "subject", TargetType: "Patient", TargetID: "pb"},
 		{Param: "patient", TargetType: "Patient", TargetID: "pb"}, {Param: "performer", TargetType: "Patient", TargetID: "pa"}}}
-	if _, _, err := s.Update(ctx, resources.UpdateParams{Type: "Observation", ID: o.ID, Data: data, Index: x}); err != nil {
-		t.Fatal(err)
+	if r, _, err := s.Update(ctx, resources.UpdateParams{Type: "Observation", ID: o.ID, Data: data, Index: x}); err != nil || r.Patients != "\npa\npb\n" {
+		t.Fatalf("update: patients %q %v", r.Patients, err)
 	}
 	if r, err := s.Read(resources.WithPatients(ctx), "Observation", o.ID); err != nil || r.Patients != "\npa\npb\n" || r.VersionID != 2 {
 		t.Fatalf("read of version 2 asking for patients: %q v%d %v", r.Patients, r.VersionID, err)
