@@ -108,7 +108,7 @@ type Scope struct {
 
 func (s Scope) String() string { return s.Raw }
 
-func (s Scope) grants(in Interaction) bool {
+func (s *Scope) grants(in Interaction) bool {
 	switch in {
 	case Read:
 		return s.Read
@@ -230,9 +230,9 @@ func isTypeName(s string) bool {
 // resourceType (system-level interactions) is granted only by * scopes.
 func (p *Principal) Grants(in Interaction, resourceType string) []Scope {
 	var out []Scope
-	for _, s := range p.Scopes {
-		if (s.Type == "*" || s.Type == resourceType) && s.grants(in) {
-			out = append(out, s)
+	for i := range p.Scopes {
+		if p.Scopes[i].grantsOn(in, resourceType) {
+			out = append(out, p.Scopes[i])
 		}
 	}
 	return out
@@ -241,7 +241,18 @@ func (p *Principal) Grants(in Interaction, resourceType string) []Scope {
 // Allows reports whether some scope grants in on resourceType. It may still
 // be limited by Restrictions and PatientScoped.
 func (p *Principal) Allows(in Interaction, resourceType string) bool {
-	return len(p.Grants(in, resourceType)) > 0
+	for i := range p.Scopes {
+		if p.Scopes[i].grantsOn(in, resourceType) {
+			return true
+		}
+	}
+	return false
+}
+
+// grantsOn reports whether s grants in on resourceType (Grants lists them;
+// Allows and PatientScoped, asked on every request, look without copying).
+func (s *Scope) grantsOn(in Interaction, resourceType string) bool {
+	return (s.Type == "*" || s.Type == resourceType) && s.grants(in)
 }
 
 // Restrictions returns the granular (SMART v2) parameter sets limiting in on
@@ -263,13 +274,16 @@ func (p *Principal) Restrictions(in Interaction, resourceType string) []url.Valu
 // PatientScoped reports whether in on resourceType is granted only by
 // patient/ scopes, so it must be limited to the compartment of p.Patient.
 func (p *Principal) PatientScoped(in Interaction, resourceType string) bool {
-	gs := p.Grants(in, resourceType)
-	for _, s := range gs {
-		if s.Context != "patient" {
-			return false
+	granted := false
+	for i := range p.Scopes {
+		if p.Scopes[i].grantsOn(in, resourceType) {
+			if p.Scopes[i].Context != "patient" {
+				return false
+			}
+			granted = true
 		}
 	}
-	return len(gs) > 0
+	return granted
 }
 
 // Authorize returns nil when the scopes allow in on resourceType, and a 403
@@ -285,8 +299,8 @@ func (p *Principal) Authorize(in Interaction, resourceType string) error {
 		typ = "*"
 	}
 	letter := string("rscud"[in])
-	need := "patient/" + typ + "." + letter + " user/" + typ + "." + letter + " system/" + typ + "." + letter
 	if !p.Allows(in, resourceType) {
+		need := "patient/" + typ + "." + letter + " user/" + typ + "." + letter + " system/" + typ + "." + letter
 		msg := fmt.Sprintf("the token's scopes do not permit %s on %s", in, typ)
 		return &Error{Status: http.StatusForbidden, Code: "forbidden", Msg: msg,
 			Challenge: challenge("insufficient_scope", msg, need)}
