@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -21,14 +22,15 @@ const minCopyBatch = 16
 
 // copyCreate writes new resources (stamped, version 1) with their index
 // entries by COPY into resources, resource_history and the index tables, in
-// the transaction q. A resource whose id is taken fails the whole copy with
+// the transaction q; their Patients are set (search.PatientsOf of their
+// index entries). A resource whose id is taken fails the whole copy with
 // ErrVersionConflict; the caller's transaction must then roll back. It
 // returns the number of index rows written.
 func copyCreate(ctx context.Context, q querier, rs []resources.Resource, idx []*resources.Index) (int64, error) {
 	micros := func(r resources.Resource) int64 { return r.LastUpdated.UnixMicro() }
-	labels, patients := make([]string, len(rs)), make([]string, len(rs))
-	for j, r := range rs {
-		labels[j], patients[j] = idx[j].SecurityLabels(), search.PatientsOf(r.Type, r.ID, idx[j])
+	labels := make([]string, len(rs))
+	for j := range rs {
+		labels[j] = idx[j].SecurityLabels()
 	}
 	_, err := q.CopyFrom(ctx, pgx.Identifier{"resources"}, []string{"type", "id", "version", "last_updated", "deleted", "data", "labels"},
 		pgx.CopyFromSlice(len(rs), func(j int) ([]any, error) {
@@ -65,7 +67,7 @@ func copyCreate(ctx context.Context, q querier, rs []resources.Resource, idx []*
 	}
 	_, err = q.CopyFrom(ctx, pgx.Identifier{"resource_history"}, []string{"type", "id", "version", "last_updated", "method", "deleted", "data", "labels", "patients"},
 		pgx.CopyFromSlice(len(rs), func(j int) ([]any, error) {
-			return []any{rs[j].Type, rs[j].ID, int64(1), micros(rs[j]), methodPOST, false, rs[j].Data, labels[j], patients[j]}, nil
+			return []any{rs[j].Type, rs[j].ID, int64(1), micros(rs[j]), methodPOST, false, rs[j].Data, labels[j], rs[j].Patients}, nil
 		}))
 	if err != nil {
 		return 0, copyError(ctx, err)
@@ -116,6 +118,10 @@ func copyCreate(ctx context.Context, q querier, rs []resources.Resource, idx []*
 // COPY in one transaction: the bulk path for loading data sets (the search
 // benchmark). It returns the number of index rows written.
 func CopyNew(ctx context.Context, pool *pgxpool.Pool, rs []resources.Resource, idx []*resources.Index) (int64, error) {
+	rs = slices.Clone(rs)
+	for j, r := range rs {
+		rs[j].Patients = search.PatientsOf(r.Type, r.ID, idx[j])
+	}
 	var n int64
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		var err error

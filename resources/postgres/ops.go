@@ -171,8 +171,8 @@ func (o *ops) CreateMany(ctx context.Context, ps []resources.CreateParams) ([]re
 		return out, nil
 	}
 	batch := &pgx.Batch{}
-	for i := range rest {
-		sql, args := insertStatement(&rest[i], restIdx[i])
+	for i, r := range rest {
+		sql, args := insertStatement(r, restIdx[i])
 		batch.Queue(sql, args...)
 	}
 	br := o.q.SendBatch(ctx, batch)
@@ -196,8 +196,9 @@ func insert(ctx context.Context, q querier, typ, id string, data []byte, idx *re
 	if err != nil {
 		return resources.Resource{}, false, err
 	}
+	r.Patients = search.PatientsOf(r.Type, r.ID, idx)
 	var n int64
-	sql, args := insertStatement(&r, idx)
+	sql, args := insertStatement(r, idx)
 	if err := q.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
 		return resources.Resource{}, false, wrap(ctx, "create", err)
 	}
@@ -224,12 +225,11 @@ func version1(typ, id string, data []byte, method string) (resources.Resource, e
 	return r, err
 }
 
-// insertStatement is the statement (insertSQL) and arguments creating r;
-// it sets r's Patients, which the statement records.
-func insertStatement(r *resources.Resource, idx *resources.Index) (string, []any) {
+// insertStatement is the statement (insertSQL) and arguments creating r
+// (its Patients set: search.PatientsOf of idx).
+func insertStatement(r resources.Resource, idx *resources.Index) (string, []any) {
 	ia := indexArgs(idx)
 	m := maskOf(ia)
-	r.Patients = search.PatientsOf(r.Type, r.ID, idx)
 	return insertSQL.sql(m), append([]any{r.Type, r.ID, r.LastUpdated.UnixMicro(), r.Data, r.Method, idx.SecurityLabels(),
 		r.Patients}, pick(ia, m)...)
 }
