@@ -218,14 +218,14 @@ func (v *Verifier) Verify(ctx context.Context, rawToken string) (*Principal, err
 	if err != nil {
 		return nil, err
 	}
-	e := cacheEntry{token: rawToken, p: p, validUntil: p.Expiry.Add(v.cfg.ClockSkew)}
+	e := cacheEntry{p: p, validUntil: p.Expiry.Add(v.cfg.ClockSkew)}
 	if until := v.now().Add(v.cfg.CacheTTL); until.Before(e.validUntil) {
 		e.validUntil = until
 	}
 	if !nbf.IsZero() {
 		e.notBefore = nbf.Add(-v.cfg.ClockSkew)
 	}
-	v.cache.put(e)
+	v.cache.put(rawToken, e)
 	return p, nil
 }
 

@@ -9,21 +9,20 @@ import (
 // tokenCache remembers tokens verified recently, so that a client sending
 // the same bearer token on every request pays for one signature check per
 // TTL instead of one per request (an RS256 check and the claims' JSON are
-// most of what authentication costs). Entries are found by a seeded hash of
-// the token (hash/maphash, random per process: tens of times cheaper than a
-// SHA-256 of a kilobyte token, which was a third of a cached request's
-// authentication) and answer only for the very token they were made from,
-// which they keep: a hash collision is a miss, never another token's
-// principal. They hold the immutable Principal, and end at the token's own expiry
+// most of what authentication costs). Entries are keyed by the token itself
+// (a map with string keys hashes them with a seed random per map and
+// compares them whole: tens of times cheaper than the SHA-256 of a kilobyte
+// token it replaced, which was a third of a cached request's
+// authentication). They hold the immutable Principal, and end at the token's own expiry
 // (plus skew) or after the TTL, whichever is first; a token is never valid
 // longer from the cache than it would be verified afresh, except that a key
 // withdrawn from the issuer's JWKS keeps admitting its tokens for up to the
 // TTL. Failures are never cached.
 type tokenCache struct {
 	ttl      time.Duration
-	max      int // entries per shard
-	maxBytes int // bytes of tokens per shard
-	seed     maphash.Seed
+	max      int          // entries per shard
+	maxBytes int          // bytes of tokens per shard
+	seed     maphash.Seed // picks a token's shard (shard)
 	shards   [cacheShards]cacheShard
 }
 
@@ -31,8 +30,8 @@ const cacheShards = 16
 
 type cacheShard struct {
 	mu    sync.Mutex
-	m     map[uint64]cacheEntry
-	bytes int // of the tokens held
+	m     map[string]cacheEntry // by token
+	bytes int                   // of the tokens held
 }
 
 // maxCachedTokenBytes bounds the bytes of the tokens the cache keeps, over
@@ -41,7 +40,6 @@ type cacheShard struct {
 const maxCachedTokenBytes = 16 << 20
 
 type cacheEntry struct {
-	token      string
 	p          *Principal
 	notBefore  time.Time // nbf minus skew; zero when the token has none
 	validUntil time.Time // min(exp + skew, verified + TTL)
@@ -53,26 +51,28 @@ func newTokenCache(ttl time.Duration, size int) *tokenCache {
 	}
 	c := &tokenCache{ttl: ttl, max: max(1, size/cacheShards), maxBytes: maxCachedTokenBytes / cacheShards, seed: maphash.MakeSeed()}
 	for i := range c.shards {
-		c.shards[i].m = map[uint64]cacheEntry{}
+		c.shards[i].m = map[string]cacheEntry{}
 	}
 	return c
 }
 
-// key is the hash of token that finds its entry.
-func (c *tokenCache) key(token string) uint64 { return maphash.String(c.seed, token) }
+// shard is the shard holding token's entry, chosen by the token's last
+// bytes (a JWT's end is its signature), so that a token is hashed whole
+// once, by its shard's map.
+func (c *tokenCache) shard(token string) *cacheShard {
+	return &c.shards[maphash.String(c.seed, token[max(0, len(token)-16):])%cacheShards]
+}
 
 func (c *tokenCache) get(token string, now time.Time) (*Principal, bool) {
 	if c == nil {
 		return nil, false
 	}
-	key := c.key(token)
-	sh := &c.shards[key%cacheShards]
+	sh := c.shard(token)
 	sh.mu.Lock()
-	e, ok := sh.m[key]
-	ok = ok && e.token == token
+	e, ok := sh.m[token]
 	if ok && (!now.Before(e.validUntil) || now.Before(e.notBefore)) {
 		if !now.Before(e.validUntil) {
-			sh.drop(key)
+			sh.drop(token)
 		}
 		ok = false
 	}
@@ -80,16 +80,15 @@ func (c *tokenCache) get(token string, now time.Time) (*Principal, bool) {
 	return e.p, ok
 }
 
-func (c *tokenCache) put(e cacheEntry) {
-	if c == nil || len(e.token) > c.maxBytes {
+func (c *tokenCache) put(token string, e cacheEntry) {
+	if c == nil || len(token) > c.maxBytes {
 		return
 	}
-	key := c.key(e.token)
-	sh := &c.shards[key%cacheShards]
+	sh := c.shard(token)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	sh.drop(key) // a colliding token's entry gives way
-	if len(sh.m) >= c.max || sh.bytes+len(e.token) > c.maxBytes {
+	sh.drop(token)
+	if len(sh.m) >= c.max || sh.bytes+len(token) > c.maxBytes {
 		// Drop what has ended; if the shard is still full, drop arbitrary
 		// entries (map order): they are only re-verified on next use.
 		now := time.Now()
@@ -99,21 +98,21 @@ func (c *tokenCache) put(e cacheEntry) {
 			}
 		}
 		for k := range sh.m {
-			if len(sh.m) < c.max && sh.bytes+len(e.token) <= c.maxBytes {
+			if len(sh.m) < c.max && sh.bytes+len(token) <= c.maxBytes {
 				break
 			}
 			sh.drop(k)
 		}
 	}
-	sh.m[key] = e
-	sh.bytes += len(e.token)
+	sh.m[token] = e
+	sh.bytes += len(token)
 }
 
-// drop removes the entry of key, if any (sh.mu held).
-func (sh *cacheShard) drop(key uint64) {
-	if old, ok := sh.m[key]; ok {
-		sh.bytes -= len(old.token)
-		delete(sh.m, key)
+// drop removes the entry of token, if any (sh.mu held).
+func (sh *cacheShard) drop(token string) {
+	if _, ok := sh.m[token]; ok {
+		sh.bytes -= len(token)
+		delete(sh.m, token)
 	}
 }
 

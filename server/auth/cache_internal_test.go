@@ -8,31 +8,37 @@ import (
 )
 
 // TestTokenCacheExactToken: an entry answers only for the token it was made
-// from. Two tokens whose hashes collide (forced here by filing one token's
-// entry under the other's hash) never share a principal; the later put
-// replaces the earlier entry.
+// from. Tokens that differ in one byte, in the same shard (the same
+// signature tail), never share a principal, and a token that differs from
+// a cached one gets none; a later put replaces the earlier entry of its
+// token only.
 func TestTokenCacheExactToken(t *testing.T) {
 	c := newTokenCache(time.Minute, 100)
 	now := time.Now()
-	alice := &Principal{Subject: "alice"}
-	e := cacheEntry{token: "alice.token.sig", p: alice, validUntil: now.Add(time.Minute)}
-	c.put(e)
-	if p, ok := c.get("alice.token.sig", now); !ok || p != alice {
+	alice, mallory := "eyJhbGc.alice.sig-0123456789abcdef", "eyJhbGc.alicf.sig-0123456789abcdef"
+	if c.shard(alice) != c.shard(mallory) {
+		t.Fatal("tokens with the same last bytes in different shards")
+	}
+	pa := &Principal{Subject: "alice"}
+	c.put(alice, cacheEntry{p: pa, validUntil: now.Add(time.Minute)})
+	if p, ok := c.get(alice, now); !ok || p != pa {
 		t.Fatalf("get(alice) = %v, %v", p, ok)
 	}
-	// Forge a collision: mallory's token finds alice's entry by its hash.
-	mallory := "mallory.token.sig"
-	key := c.key(mallory)
-	sh := &c.shards[key%cacheShards]
-	sh.m[key] = e
-	sh.bytes += len(e.token)
 	if p, ok := c.get(mallory, now); ok {
-		t.Fatalf("a token whose hash collides got %q's principal", p.Subject)
+		t.Fatalf("a token one byte off got %q's principal", p.Subject)
 	}
-	mal := &Principal{Subject: "mallory"}
-	c.put(cacheEntry{token: mallory, p: mal, validUntil: now.Add(time.Minute)})
-	if p, ok := c.get(mallory, now); !ok || p != mal {
+	pm := &Principal{Subject: "mallory"}
+	c.put(mallory, cacheEntry{p: pm, validUntil: now.Add(time.Minute)})
+	if p, ok := c.get(mallory, now); !ok || p != pm {
 		t.Fatalf("after put, get(mallory) = %v, %v", p, ok)
+	}
+	if p, ok := c.get(alice, now); !ok || p != pa {
+		t.Fatalf("after mallory's put, get(alice) = %v, %v", p, ok)
+	}
+	pa2 := &Principal{Subject: "alice again"}
+	c.put(alice, cacheEntry{p: pa2, validUntil: now.Add(time.Minute)})
+	if p, ok := c.get(alice, now); !ok || p != pa2 || c.len() != 2 {
+		t.Fatalf("after a second put, get(alice) = %v, %v with %d entries", p, ok, c.len())
 	}
 	checkBytes(t, c)
 }
@@ -46,7 +52,7 @@ func TestTokenCacheBytes(t *testing.T) {
 	now := time.Now()
 	for i := range 3000 {
 		tok := strings.Repeat("x", 12<<10) + "." + strings.Repeat("y", i%7) + "." + strconv.Itoa(i)
-		c.put(cacheEntry{token: tok, p: &Principal{}, validUntil: now.Add(time.Duration(i%3) * time.Second)})
+		c.put(tok, cacheEntry{p: &Principal{}, validUntil: now.Add(time.Duration(i%3) * time.Second)})
 	}
 	total := checkBytes(t, c)
 	if total > maxCachedTokenBytes {
@@ -62,7 +68,7 @@ func TestTokenCacheBytes(t *testing.T) {
 	if total := checkBytes(t, c); total != 0 {
 		t.Fatalf("%d bytes left after every entry expired", total)
 	}
-	c.put(cacheEntry{token: strings.Repeat("z", c.maxBytes+1), p: &Principal{}, validUntil: now.Add(time.Minute)})
+	c.put(strings.Repeat("z", c.maxBytes+1), cacheEntry{p: &Principal{}, validUntil: now.Add(time.Minute)})
 	if n := c.len(); n != 0 {
 		t.Fatalf("a token larger than a shard's share was cached (%d entries)", n)
 	}
@@ -76,8 +82,8 @@ func checkBytes(t *testing.T, c *tokenCache) int {
 	for i := range c.shards {
 		sh := &c.shards[i]
 		n := 0
-		for _, e := range sh.m {
-			n += len(e.token)
+		for tok := range sh.m {
+			n += len(tok)
 		}
 		if n != sh.bytes {
 			t.Fatalf("shard %d counts %d bytes, holds %d", i, sh.bytes, n)
