@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/meizhou-yiyang/yiyang/resources/postgres/pgtest"
 	"github.com/meizhou-yiyang/yiyang/server"
 )
 
@@ -46,7 +47,7 @@ func BenchmarkRequestPath(b *testing.B) {
 				b.ReportAllocs()
 				b.SetParallelism(4)
 				var n atomic.Int64
-				cpu0, db0 := processCPU(), postgresCPU()
+				cpu0, db0 := processCPU(), pgtest.CPU()
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
 						req := httptest.NewRequest(http.MethodGet, k.path(n.Add(1)), nil)
@@ -67,7 +68,7 @@ func BenchmarkRequestPath(b *testing.B) {
 				}
 				ops := float64(b.N)
 				b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/ops/1000, "cpu-µs/op")
-				b.ReportMetric(float64(postgresSince(db0).Nanoseconds())/ops/1000, "db-µs/op")
+				b.ReportMetric(float64(db0.Since().Nanoseconds())/ops/1000, "db-µs/op")
 			})
 		}
 	}

@@ -180,7 +180,7 @@ func compareOverhead(b *testing.B, kind, store string, cs []overheadConfig, hc *
 		}
 		for _, c := range order {
 			var n, failed atomic.Int64
-			cpu0, db0, machine0 := processCPU(), postgresCPU(), machineCPU()
+			cpu0, db0, machine0 := processCPU(), pgtest.CPU(), machineCPU()
 			start := time.Now()
 			deadline := start.Add(overheadSlot)
 			var wg sync.WaitGroup
@@ -217,7 +217,7 @@ func compareOverhead(b *testing.B, kind, store string, cs []overheadConfig, hc *
 			rps[c.name] = append(rps[c.name], done/elapsed.Seconds())
 			flushes[c.name] = append(flushes[c.name], float64(flushed.Microseconds())/1000)
 			cpu[c.name] = append(cpu[c.name], perReq(processCPU()-cpu0))
-			db[c.name] = append(db[c.name], perReq(postgresSince(db0)))
+			db[c.name] = append(db[c.name], perReq(db0.Since()))
 			machine[c.name] = append(machine[c.name], perReq(machineCPU()-machine0))
 		}
 	}
@@ -267,62 +267,6 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// postgresCPU is the CPU time (user and system) of the processes named
-// postgres that this machine's /proc shows, per process id: the database's
-// share when it runs here, as it does in the benchmark's set-up. nil
-// without /proc.
-func postgresCPU() map[string]int64 {
-	dirs, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	ticks := map[string]int64{}
-	for _, d := range dirs {
-		if d.Name()[0] < '0' || d.Name()[0] > '9' {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + d.Name() + "/stat")
-		if err != nil || !bytes.Contains(stat, []byte("(postgres)")) {
-			continue
-		}
-		ticks[d.Name()] = statTicks(stat)
-	}
-	return ticks
-}
-
-// postgresSince is the CPU time the postgres processes used since the
-// snapshot before (postgresCPU): of each process now running, what it used
-// since then, or all it used if it started since. A process that ended in
-// between counts for nothing (its time is gone from /proc); summing totals
-// instead counted it against the interval, as when the connection that ran
-// ANALYZE before a round closed during its first slot.
-func postgresSince(before map[string]int64) time.Duration {
-	var ticks int64
-	for pid, t := range postgresCPU() {
-		if t0, ok := before[pid]; ok && t0 <= t {
-			t -= t0
-		}
-		ticks += t
-	}
-	return ticksToDuration(ticks)
-}
-
-// statTicks is utime + stime of a /proc/<pid>/stat line: fields 14 and 15,
-// counted after the parenthesised command name.
-func statTicks(stat []byte) int64 {
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	s, _ := strconv.ParseInt(f[12], 10, 64)
-	return u + s
-}
-
 // machineCPU is the busy CPU time of the whole machine (all but idle and
 // iowait in /proc/stat's cpu line). 0 without /proc.
 func machineCPU() time.Duration {
@@ -343,11 +287,8 @@ func machineCPU() time.Duration {
 		n, _ := strconv.ParseInt(v, 10, 64)
 		ticks += n
 	}
-	return ticksToDuration(ticks)
+	return pgtest.TicksToDuration(ticks)
 }
-
-// ticksToDuration converts clock ticks of /proc (USER_HZ, 100 on Linux).
-func ticksToDuration(ticks int64) time.Duration { return time.Duration(ticks) * 10 * time.Millisecond }
 
 // rounds1 rounds to one decimal, for printing.
 func rounds1(xs []float64) []float64 {
