@@ -11,15 +11,15 @@ import (
 )
 
 // sqlAuditInsert writes one AuditEvent into the audit log with its
-// references (resources/search/audit.go); it returns 0 when the id is
-// taken.
+// references (resources/search/audit.go), an audit_ref row of one number
+// each; it returns 0 when the id is taken.
 const sqlAuditInsert = `WITH e AS (
 	INSERT INTO audit_event (id, recorded, last_updated, outcome, action, terms, refs, data)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 	ON CONFLICT DO NOTHING
 	RETURNING seq),
-x AS (INSERT INTO audit_ref (seq, roles, target_type, target_id, url)
-	SELECT e.seq, r.o, r.t, r.i, r.u FROM e, unnest($9::int[], $10::text[], $11::text[], $12::text[]) AS r(o, t, i, u))
+x AS (INSERT INTO audit_ref (seqs, roles, target_type, target_id, url)
+	SELECT ARRAY[e.seq], r.o, r.t, r.i, r.u FROM e, unnest($9::int[], $10::text[], $11::text[], $12::text[]) AS r(o, t, i, u))
 SELECT count(*) FROM e`
 
 // sqlAuditSeqs reserves the sequence numbers of a batch that is copied, in
@@ -35,8 +35,12 @@ const auditSeqBlock = 1024
 // The columns createAudit copies, in its order.
 var (
 	auditEventColumns = []string{"seq", "id", "recorded", "last_updated", "outcome", "action", "terms", "refs", "data"}
-	auditRefColumns   = []string{"seq", "roles", "target_type", "target_id", "url"}
+	auditRefColumns   = []string{"seqs", "roles", "target_type", "target_id", "url"}
 )
+
+// maxRefSeqs is the most sequence numbers an audit_ref row holds
+// (migration 14): 1.5 KiB of array, short of TOAST.
+const maxRefSeqs = 192
 
 var errShortSeqs = errors.New("the audit log's sequence returned too few numbers")
 
@@ -123,19 +127,46 @@ func createAudit(ctx context.Context, q querier, rows []search.AuditRow) error {
 	if nrefs == 0 {
 		return nil
 	}
-	refs := newCopyBuf(nrefs * 64)
-	for _, r := range rows {
-		for _, x := range r.Refs {
-			refs.row(5)
-			refs.int8(r.Seq)
-			refs.int4(int32(x.Roles))
-			refs.text(x.TargetType)
-			refs.text(x.TargetID)
-			refs.text(x.URL)
-		}
+	groups := groupAuditRefs(rows, nrefs)
+	refs := newCopyBuf(len(groups)*64 + nrefs*12)
+	for _, g := range groups {
+		refs.row(5)
+		refs.int8Array(g.seqs)
+		refs.int4(int32(g.Roles))
+		refs.text(g.TargetType)
+		refs.text(g.TargetID)
+		refs.text(g.URL)
 	}
 	if err := copyBinary(ctx, tx, "audit_ref", auditRefColumns, refs); err != nil {
 		return copyError(ctx, err)
 	}
 	return nil
+}
+
+// refGroup is an audit_ref row: a reference in its roles and the events
+// that hold it so.
+type refGroup struct {
+	resources.AuditRef
+	seqs []int64
+}
+
+// groupAuditRefs groups the references of numbered rows into audit_ref
+// rows, in the order each first appears, with at most maxRefSeqs numbers
+// each, ascending (rows come in sequence order). nrefs is the number of
+// references in all.
+func groupAuditRefs(rows []search.AuditRow, nrefs int) []refGroup {
+	var groups []refGroup
+	open := make(map[resources.AuditRef]int, min(nrefs, 1024)) // index of a reference's open group
+	for _, r := range rows {
+		for _, x := range r.Refs {
+			i, ok := open[x]
+			if !ok || len(groups[i].seqs) == maxRefSeqs {
+				i = len(groups)
+				open[x] = i
+				groups = append(groups, refGroup{AuditRef: x})
+			}
+			groups[i].seqs = append(groups[i].seqs, r.Seq)
+		}
+	}
+	return groups
 }

@@ -78,3 +78,20 @@ func copyBinary(ctx context.Context, tx pgx.Tx, table string, columns []string, 
 	}
 	return err
 }
+
+// int8Array appends a one-dimensional bigint[] field without nulls: the
+// array header (dimensions, null flag, element type int8, length, lower
+// bound 1), then each element as a length and its bytes.
+func (c *copyBuf) int8Array(vs []int64) {
+	const int8OID = 20
+	c.b = binary.BigEndian.AppendUint32(c.b, uint32(20+12*len(vs)))
+	c.b = binary.BigEndian.AppendUint32(c.b, 1) // dimensions
+	c.b = binary.BigEndian.AppendUint32(c.b, 0) // no nulls
+	c.b = binary.BigEndian.AppendUint32(c.b, int8OID)
+	c.b = binary.BigEndian.AppendUint32(c.b, uint32(len(vs)))
+	c.b = binary.BigEndian.AppendUint32(c.b, 1) // lower bound
+	for _, v := range vs {
+		c.b = binary.BigEndian.AppendUint32(c.b, 8)
+		c.b = binary.BigEndian.AppendUint64(c.b, uint64(v))
+	}
+}

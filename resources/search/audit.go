@@ -197,8 +197,8 @@ func (b *builder) auditWhere(a string, f Filter) (string, error) {
 		for _, v := range f.Values {
 			ors = append(ors, b.reference(x, f, v))
 		}
-		return fmt.Sprintf("%s.seq IN (SELECT %s.seq FROM audit_ref %s WHERE (%s) AND (%s.roles & %d) <> 0)",
-			a, x, x, strings.Join(ors, " OR "), x, auditRoles[code]), nil
+		return fmt.Sprintf("%s.seq IN (SELECT %s FROM audit_ref %s WHERE (%s) AND (%s.roles & %d) <> 0)",
+			a, b.d.AuditSeqs(x), x, strings.Join(ors, " OR "), x, auditRoles[code]), nil
 	case "subtype", "altid":
 		if err := modifier("not"); err != nil {
 			return "", err
@@ -250,8 +250,8 @@ func auditCompartment(b *builder, a string, c *Compartment) string {
 		return "1 = 0"
 	}
 	x := b.alias("c")
-	return fmt.Sprintf("%s.seq IN (SELECT %s.seq FROM audit_ref %s WHERE %s.target_id = %s AND %s.target_type = %s AND (%s.roles & %d) <> 0)",
-		a, x, x, x, b.arg(c.ID), x, b.arg(c.Type), x, roles)
+	return fmt.Sprintf("%s.seq IN (SELECT %s FROM audit_ref %s WHERE %s.target_id = %s AND %s.target_type = %s AND (%s.roles & %d) <> 0)",
+		a, b.d.AuditSeqs(x), x, x, b.arg(c.ID), x, b.arg(c.Type), x, roles)
 }
 
 // auditFilters compiles an AuditEvent search's filters, compartment and
@@ -455,12 +455,11 @@ func (e Engine) auditRevinclude(ctx context.Context, ex Executor, inc Include, t
 	if !inc.Wildcard {
 		cond += fmt.Sprintf(" AND (x.roles & %d) <> 0", auditRoles[inc.Param.Code])
 	}
-	cond, err := b.andConfined(cond, "s", AuditType)
+	cond, err := b.andConfined(fmt.Sprintf("s.seq IN (SELECT %s FROM audit_ref x WHERE %s)", b.d.AuditSeqs("x"), cond), "s", AuditType)
 	if err != nil {
 		return err
 	}
-	sql := fmt.Sprintf(`SELECT DISTINCT %s, s.seq FROM audit_ref x JOIN audit_event s ON s.seq = x.seq
-WHERE %s ORDER BY s.seq LIMIT %d`, auditColumns("s"), cond, maxIncluded)
+	sql := fmt.Sprintf(`SELECT %s, s.seq FROM audit_event s WHERE %s ORDER BY s.seq LIMIT %d`, auditColumns("s"), cond, maxIncluded)
 	return ex.Each(ctx, sql, b.args, func(scan func(...any) error) error {
 		var r resources.Resource
 		var micros, seq int64
@@ -488,9 +487,9 @@ func (b *builder) auditHas(r string, h *Has) (string, error) {
 	if inner, err = b.andConfined(inner, s, AuditType); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf(`EXISTS (SELECT 1 FROM audit_ref %s JOIN audit_event %s ON %s.seq = %s.seq
-		WHERE %s.target_id = %s.id AND %s.target_type = %s.type AND (%s.roles & %d) <> 0 AND %s%s)`,
-		x, s, s, x, x, r, x, r, x, auditRoles[h.Param.Code], inner, b.d.NoFlatten), nil
+	return fmt.Sprintf(`EXISTS (SELECT 1 FROM audit_event %s WHERE %s.seq IN (SELECT %s FROM audit_ref %s
+		WHERE %s.target_id = %s.id AND %s.target_type = %s.type AND (%s.roles & %d) <> 0) AND %s%s)`,
+		s, s, b.d.AuditSeqs(x), x, x, r, x, r, x, auditRoles[h.Param.Code], inner, b.d.NoFlatten), nil
 }
 
 // AuditImmutable is the error of an update or delete of an AuditEvent,

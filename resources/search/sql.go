@@ -30,14 +30,20 @@ type Dialect struct {
 	// LabelArrays tests excluded security labels as one text[] parameter
 	// (Query.ExcludeLabels); otherwise with a LIKE per label.
 	LabelArrays bool
+	// AuditSeqs is the set of audit_event sequence numbers an audit_ref
+	// row (alias x) names: one column in SQLite; in PostgreSQL an array
+	// of them (migration 14), unnested.
+	AuditSeqs func(x string) string
 }
 
 // Postgres and SQLite are the dialects of the two stores. SQLite
 // connections must run with case_sensitive_like on, so that LIKE behaves as
 // in PostgreSQL and prefix matches use the indexes.
 var (
-	Postgres = Dialect{Placeholder: func(n int) string { return "$" + strconv.Itoa(n) }, False: "false", Collate: ` COLLATE "C"`, NoFlatten: " OFFSET 0", PlanEstimate: true, Pairs: postgresPairs, LabelArrays: true}
-	SQLite   = Dialect{Placeholder: func(n int) string { return "?" + strconv.Itoa(n) }, False: "0", Pairs: sqlitePairs}
+	Postgres = Dialect{Placeholder: func(n int) string { return "$" + strconv.Itoa(n) }, False: "false", Collate: ` COLLATE "C"`, NoFlatten: " OFFSET 0", PlanEstimate: true, Pairs: postgresPairs, LabelArrays: true,
+		AuditSeqs: func(x string) string { return "unnest(" + x + ".seqs)" }}
+	SQLite = Dialect{Placeholder: func(n int) string { return "?" + strconv.Itoa(n) }, False: "0", Pairs: sqlitePairs,
+		AuditSeqs: func(x string) string { return x + ".seq" }}
 )
 
 // Folder normalises string values as the index extractor does; the search

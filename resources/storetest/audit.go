@@ -421,10 +421,13 @@ func testAuditWriteOrder(t *testing.T, s resources.Store) {
 	event := func() resources.CreateParams {
 		id := fmt.Sprintf("w-%05d", len(written))
 		written = append(written, id)
-		data := serverAuditEvent(id, at, "Practitioner/dr-li", "Patient/"+pa.ID)
+		data := ServerAuditEvent(id, at, "Practitioner/dr-li", "Patient/"+pa.ID)
 		x := &resources.Index{
-			Dates:      []resources.DateEntry{{Param: "date", Low: at.UnixMicro(), High: at.UnixMicro()}},
-			References: []resources.ReferenceEntry{{Param: "patient", TargetType: "Patient", TargetID: pa.ID}},
+			Dates: []resources.DateEntry{{Param: "date", Low: at.UnixMicro(), High: at.UnixMicro()}},
+			References: []resources.ReferenceEntry{
+				{Param: "patient", TargetType: "Patient", TargetID: pa.ID},
+				{Param: "agent", TargetType: "Practitioner", TargetID: "dr-li"},
+			},
 		}
 		row := search.AuditRowOf(resources.Resource{Type: search.AuditType, ID: id, LastUpdated: at, Data: data}, x)
 		return resources.CreateParams{Type: search.AuditType, ID: id, Data: data, Stamped: at, Audit: &row}
@@ -479,11 +482,46 @@ func testAuditWriteOrder(t *testing.T, s resources.Store) {
 			t.Errorf("read AuditEvent/%s: %v", id, err)
 		}
 	}
+
+	// Every event is found by its references, which a batch stores
+	// grouped (PostgreSQL: a row per reference and up to 192 events).
+	search1 := func(typ, query string) search.Page {
+		t.Helper()
+		vals, _ := url.ParseQuery(query)
+		q, err := search.Parse(search.R4, typ, vals, search.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, err := s.(Searcher).Search(ctx, q)
+		if err != nil {
+			t.Fatalf("%s?%s: %v", typ, query, err)
+		}
+		return page
+	}
+	for _, q := range []string{"patient=Patient/" + pa.ID, "agent=Practitioner/dr-li", "patient=" + pa.ID + "&agent=dr-li"} {
+		if page := search1(search.AuditType, q+"&_summary=count"); page.Total != int64(len(written)) {
+			t.Errorf("AuditEvent?%s: %d events, want %d", q, page.Total, len(written))
+		}
+	}
+	// _revinclude includes the first 1,000 written (search.maxIncluded),
+	// from every group that holds them.
+	page := search1("Patient", "_id="+pa.ID+"&_revinclude=AuditEvent:patient")
+	var included []string
+	for _, inc := range page.Included {
+		included = append(included, inc.ID)
+	}
+	slices.Sort(included)
+	if !slices.Equal(included, written[:1000]) {
+		t.Errorf("Patient?_revinclude=AuditEvent:patient includes %d events, not the first 1000 written", len(included))
+	}
+	if page := search1("Patient", "_has:AuditEvent:patient:agent=Practitioner/dr-li"); len(page.Matches) != 1 || page.Matches[0].ID != pa.ID {
+		t.Errorf("Patient?_has:AuditEvent:patient:agent: %d matches", len(page.Matches))
+	}
 }
 
-// serverAuditEvent is the JSON of an AuditEvent as the server's audit trail
+// ServerAuditEvent is the JSON of an AuditEvent as the server's audit trail
 // writes one, stamped with id and at: agent's read of patient.
-func serverAuditEvent(id string, at time.Time, agent, patient string) []byte {
+func ServerAuditEvent(id string, at time.Time, agent, patient string) []byte {
 	instant := resources.FormatInstant(at)
 	return fmt.Appendf(nil, `{"resourceType":"AuditEvent","id":%q,"meta":{"versionId":"1","lastUpdated":%q},`+
 		`"type":{"system":"http://terminology.hl7.org/CodeSystem/audit-event-type","code":"rest","display":"Restful Operation"},`+
@@ -510,7 +548,7 @@ func testAuditPacked(t *testing.T, s resources.Store) {
 	at := time.Now().UTC().Truncate(time.Microsecond)
 	written := map[string][]byte{}
 	event := func(id string, withRow bool) resources.CreateParams {
-		data := serverAuditEvent(id, at, PR, A)
+		data := ServerAuditEvent(id, at, PR, A)
 		written[id] = data
 		x := &resources.Index{
 			Dates:      []resources.DateEntry{{Param: "date", Low: at.UnixMicro(), High: at.UnixMicro()}},
@@ -594,7 +632,7 @@ func testAuditPacked(t *testing.T, s resources.Store) {
 func CheckAuditPacked(t *testing.T, s resources.Store, storedLen func(id string) (int, error)) {
 	t.Helper()
 	at := time.Now().UTC().Truncate(time.Microsecond)
-	data := serverAuditEvent("packed-size", at, "Practitioner/dr-li", "Patient/p1")
+	data := ServerAuditEvent("packed-size", at, "Practitioner/dr-li", "Patient/p1")
 	if _, err := s.Create(context.Background(), resources.CreateParams{Type: search.AuditType, ID: "packed-size", Data: data, Stamped: at}); err != nil {
 		t.Fatal(err)
 	}
