@@ -50,25 +50,10 @@ type Resource struct {
 	// Patients are, when not empty, the ids of the patients in whose
 	// compartment this version is, as the store recorded them when it was
 	// written (search.PatientsOf packs them: one per line). Create,
-	// CreateMany, Update and VRead set them, and Read when its context asks
-	// (WithPatients): the server names them in the AuditEvent of the
-	// request instead of extracting them from Data. Empty when the store
-	// does not tell (then Data does).
+	// CreateMany, Update, Read and VRead set them: the server names them in
+	// the AuditEvent of the request instead of extracting them from Data.
+	// Empty when the store does not tell (then Data does).
 	Patients string
-}
-
-type patientsKey struct{}
-
-// WithPatients returns ctx asking Read for the version's Patients as well
-// (a join the read does not otherwise pay for).
-func WithPatients(ctx context.Context) context.Context {
-	return context.WithValue(ctx, patientsKey{}, true)
-}
-
-// PatientsWanted reports whether ctx asks Read for Patients (WithPatients).
-func PatientsWanted(ctx context.Context) bool {
-	want, _ := ctx.Value(patientsKey{}).(bool)
-	return want
 }
 
 // CreateParams describes a create.

@@ -179,10 +179,6 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request) (*response, error)
 		return nil, err
 	}
 	ctx := r.Context()
-	if s.auditsPatients(typ) {
-		// The store has the version's patients, which the AuditEvent names.
-		ctx = resources.WithPatients(ctx)
-	}
 	res, err := s.ops(ctx).Read(ctx, typ, id)
 	if errors.Is(err, resources.ErrGone) {
 		return nil, goneError(res)

@@ -32,9 +32,9 @@ func copyCreate(ctx context.Context, q querier, rs []resources.Resource, idx []*
 	for j := range rs {
 		labels[j] = idx[j].SecurityLabels()
 	}
-	_, err := q.CopyFrom(ctx, pgx.Identifier{"resources"}, []string{"type", "id", "version", "last_updated", "deleted", "data", "labels"},
+	_, err := q.CopyFrom(ctx, pgx.Identifier{"resources"}, []string{"type", "id", "version", "last_updated", "deleted", "data", "labels", "patients"},
 		pgx.CopyFromSlice(len(rs), func(j int) ([]any, error) {
-			return []any{rs[j].Type, rs[j].ID, int64(1), micros(rs[j]), false, rs[j].Data, labels[j]}, nil
+			return []any{rs[j].Type, rs[j].ID, int64(1), micros(rs[j]), false, rs[j].Data, labels[j], rs[j].Patients}, nil
 		}))
 	if err != nil {
 		return 0, copyError(ctx, err)

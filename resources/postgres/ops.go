@@ -52,8 +52,8 @@ const maxCreateRaces = 5
 var (
 	insertSQL = statements{build: func(m tableMask) string {
 		return `WITH r AS (
-	INSERT INTO resources (type, id, version, last_updated, deleted, data, labels)
-	VALUES ($1, $2, 1, $3, false, $4, $6)
+	INSERT INTO resources (type, id, version, last_updated, deleted, data, labels, patients)
+	VALUES ($1, $2, 1, $3, false, $4, $6, $7)
 	ON CONFLICT DO NOTHING
 	RETURNING rid),
 h AS (INSERT INTO resource_history (type, id, version, last_updated, method, deleted, data, labels, patients)
@@ -63,7 +63,7 @@ SELECT count(*) FROM r`
 
 	writeSQL = statements{build: func(m tableMask) string {
 		return `WITH r AS (
-	UPDATE resources SET version = $3, last_updated = $4, deleted = $5, data = $6, labels = $8
+	UPDATE resources SET version = $3, last_updated = $4, deleted = $5, data = $6, labels = $8, patients = $9
 	WHERE type = $1 AND id = $2
 	RETURNING rid),
 h AS (INSERT INTO resource_history (type, id, version, last_updated, method, deleted, data, labels, patients)
@@ -73,17 +73,10 @@ SELECT count(*) FROM r`
 )
 
 const (
-	sqlRead = `SELECT version, last_updated, deleted, data FROM resources WHERE type = $1 AND id = $2`
-	// sqlReadPatients reads as sqlRead does, with the patients recorded
-	// with the version in history (NULL when history has no row for it).
-	sqlReadPatients = `SELECT r.version, r.last_updated, r.deleted, r.data, h.patients FROM resources r
-LEFT JOIN resource_history h ON h.type = r.type AND h.id = r.id AND h.version = r.version
-WHERE r.type = $1 AND r.id = $2`
-	sqlLock  = `SELECT version, last_updated, deleted, labels FROM resources WHERE type = $1 AND id = $2 FOR UPDATE`
+	sqlRead  = `SELECT version, last_updated, deleted, data, patients FROM resources WHERE type = $1 AND id = $2`
+	sqlLock  = `SELECT version, last_updated, deleted, labels, patients FROM resources WHERE type = $1 AND id = $2 FOR UPDATE`
 	sqlVRead = `SELECT last_updated, deleted, method, data, patients FROM resource_history
 WHERE type = $1 AND id = $2 AND version = $3`
-	// sqlPatients selects the patients of a version (search.PatientsOf).
-	sqlPatients = `SELECT patients FROM resource_history WHERE type = $1 AND id = $2 AND version = $3`
 )
 
 func (o *ops) Create(ctx context.Context, p resources.CreateParams) (resources.Resource, error) {
@@ -240,15 +233,7 @@ func (o *ops) Read(ctx context.Context, typ, id string) (resources.Resource, err
 	}
 	r := resources.Resource{Type: typ, ID: id}
 	var micros int64
-	if resources.PatientsWanted(ctx) {
-		var patients *string
-		err := o.q.QueryRow(ctx, sqlReadPatients, typ, id).Scan(&r.VersionID, &micros, &r.Deleted, &r.Data, &patients)
-		if patients != nil {
-			r.Patients = *patients
-		}
-		return scanned(ctx, r, micros, err, "read")
-	}
-	err := o.q.QueryRow(ctx, sqlRead, typ, id).Scan(&r.VersionID, &micros, &r.Deleted, &r.Data)
+	err := o.q.QueryRow(ctx, sqlRead, typ, id).Scan(&r.VersionID, &micros, &r.Deleted, &r.Data, &r.Patients)
 	return scanned(ctx, r, micros, err, "read")
 }
 
@@ -391,15 +376,12 @@ func remove(ctx context.Context, q querier, p resources.DeleteParams) (resources
 			LastUpdated: time.UnixMicro(cur.micros).UTC(), Deleted: true, Method: methodDELETE}, nil
 	}
 	// The deletion is in the compartments of the version it removes
-	// (search.VersionScope).
-	if err := q.QueryRow(ctx, sqlPatients, p.Type, p.ID, cur.version).Scan(&cur.patients); err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return resources.Resource{}, wrap(ctx, "delete", err)
-	}
+	// (search.VersionScope): cur.patients.
 	return write(ctx, q, p.Type, p.ID, cur, nil, nil, methodDELETE)
 }
 
-// current is the locked current row of a resource; patients, for a delete,
-// are those of the version it removes (search.PatientsOf).
+// current is the locked current row of a resource; its patients are those
+// of its version (search.PatientsOf), which a deletion keeps.
 type current struct {
 	version, micros  int64
 	deleted          bool
@@ -416,7 +398,7 @@ func (cur current) guard(g resources.LabelGuard) error {
 
 // lock selects the current row FOR UPDATE; found is false when there is none.
 func lock(ctx context.Context, q querier, typ, id, op string) (cur current, found bool, err error) {
-	err = q.QueryRow(ctx, sqlLock, typ, id).Scan(&cur.version, &cur.micros, &cur.deleted, &cur.labels)
+	err = q.QueryRow(ctx, sqlLock, typ, id).Scan(&cur.version, &cur.micros, &cur.deleted, &cur.labels, &cur.patients)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return current{}, false, nil
 	}

@@ -498,7 +498,7 @@ func (e Engine) Read(ctx context.Context, ex Executor, typ, id string) (resource
 		return resources.Resource{}, err
 	}
 	d := e.Dialect
-	sql := fmt.Sprintf("SELECT r.version, r.last_updated, r.deleted, r.data FROM resources r WHERE r.type = %s AND r.id = %s",
+	sql := fmt.Sprintf("SELECT r.version, r.last_updated, r.deleted, r.data, r.patients FROM resources r WHERE r.type = %s AND r.id = %s",
 		d.Placeholder(1), d.Placeholder(2))
 	if cond != "" {
 		sql += " AND " + cond
@@ -508,7 +508,7 @@ func (e Engine) Read(ctx context.Context, ex Executor, typ, id string) (resource
 	found := false
 	err = ex.Each(ctx, sql, args, func(scan func(...any) error) error {
 		found = true
-		return scan(&r.VersionID, &micros, &r.Deleted, &r.Data)
+		return scan(&r.VersionID, &micros, &r.Deleted, &r.Data, &r.Patients)
 	})
 	return finishRead(r, micros, found, err)
 }

@@ -16,8 +16,8 @@ import (
 // statements are prepared once per pool: SQLite's prepare is a large part
 // of a cheap statement's cost.
 type statements struct {
-	insert, history, read, readPatients, vread, current, upsert, remove *sql.Stmt
-	auditInsert, auditRef                                               *sql.Stmt
+	insert, history, read, vread, current, upsert, remove *sql.Stmt
+	auditInsert, auditRef                                 *sql.Stmt
 }
 
 func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
@@ -26,19 +26,16 @@ func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
 		dst **sql.Stmt
 		sql string
 	}{
-		{&st.insert, `INSERT INTO resources (type, id, version, last_updated, deleted, data, labels)
-			VALUES (?1, ?2, 1, ?3, 0, ?4, ?5) ON CONFLICT DO NOTHING RETURNING rid`},
+		{&st.insert, `INSERT INTO resources (type, id, version, last_updated, deleted, data, labels, patients)
+			VALUES (?1, ?2, 1, ?3, 0, ?4, ?5, ?6) ON CONFLICT DO NOTHING RETURNING rid`},
 		{&st.history, `INSERT INTO resource_history (type, id, version, last_updated, method, deleted, data, labels, patients)
 			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`},
-		{&st.read, `SELECT version, last_updated, deleted, data FROM resources WHERE type = ?1 AND id = ?2`},
-		{&st.readPatients, `SELECT r.version, r.last_updated, r.deleted, r.data, h.patients FROM resources r
-LEFT JOIN resource_history h ON h.type = r.type AND h.id = r.id AND h.version = r.version
-WHERE r.type = ?1 AND r.id = ?2`},
+		{&st.read, `SELECT version, last_updated, deleted, data, patients FROM resources WHERE type = ?1 AND id = ?2`},
 		{&st.vread, `SELECT last_updated, deleted, method, data, patients FROM resource_history WHERE type = ?1 AND id = ?2 AND version = ?3`},
-		{&st.current, `SELECT version, last_updated, deleted, labels FROM resources WHERE type = ?1 AND id = ?2`},
-		{&st.upsert, `INSERT INTO resources (type, id, version, last_updated, deleted, data, labels) VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)
+		{&st.current, `SELECT version, last_updated, deleted, labels, patients FROM resources WHERE type = ?1 AND id = ?2`},
+		{&st.upsert, `INSERT INTO resources (type, id, version, last_updated, deleted, data, labels, patients) VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7)
 			ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, last_updated = excluded.last_updated,
-				deleted = 0, data = excluded.data, labels = excluded.labels RETURNING rid`},
+				deleted = 0, data = excluded.data, labels = excluded.labels, patients = excluded.patients RETURNING rid`},
 		{&st.remove, `UPDATE resources SET version = ?3, last_updated = ?4, deleted = 1, data = NULL WHERE type = ?1 AND id = ?2 RETURNING rid`},
 		{&st.auditInsert, `INSERT INTO audit_event (id, recorded, last_updated, outcome, action, terms, refs, data)
 			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING RETURNING seq`},
@@ -141,14 +138,14 @@ func (o ops) insert(ctx context.Context, r resources.Resource, idx *resources.In
 	data := r.Data
 	var rid int64
 	labels := idx.SecurityLabels()
-	err := o.stmt(ctx, o.st.insert).QueryRowContext(ctx, r.Type, r.ID, r.LastUpdated.UnixMicro(), data, labels).Scan(&rid)
+	r.Patients = search.PatientsOf(r.Type, r.ID, idx)
+	err := o.stmt(ctx, o.st.insert).QueryRowContext(ctx, r.Type, r.ID, r.LastUpdated.UnixMicro(), data, labels, r.Patients).Scan(&rid)
 	if errors.Is(err, sql.ErrNoRows) {
 		return resources.Resource{}, resources.ErrVersionConflict
 	}
 	if err != nil {
 		return resources.Resource{}, wrap("create", err)
 	}
-	r.Patients = search.PatientsOf(r.Type, r.ID, idx)
 	if err := o.history(ctx, r, data, labels, r.Patients); err != nil {
 		return resources.Resource{}, err
 	}
@@ -190,15 +187,7 @@ func (o ops) Read(ctx context.Context, typ, id string) (resources.Resource, erro
 	}
 	r := resources.Resource{Type: typ, ID: id}
 	var micros int64
-	if resources.PatientsWanted(ctx) {
-		// (With the patients history recorded with the version: NULL when
-		// history has no row for it.)
-		var patients sql.NullString
-		err := o.stmt(ctx, o.st.readPatients).QueryRowContext(ctx, typ, id).Scan(&r.VersionID, &micros, &r.Deleted, &r.Data, &patients)
-		r.Patients = patients.String
-		return finish(r, micros, err, "read")
-	}
-	err := o.stmt(ctx, o.st.read).QueryRowContext(ctx, typ, id).Scan(&r.VersionID, &micros, &r.Deleted, &r.Data)
+	err := o.stmt(ctx, o.st.read).QueryRowContext(ctx, typ, id).Scan(&r.VersionID, &micros, &r.Deleted, &r.Data, &r.Patients)
 	return finish(r, micros, err, "read")
 }
 
@@ -228,112 +217,114 @@ func finish(r resources.Resource, micros int64, err error, op string) (resources
 	return r, nil
 }
 
-// current returns the current version row of a resource (its version,
-// lastUpdated, whether it is deleted and its labels), or found=false.
-func (o ops) current(ctx context.Context, typ, id string) (version, micros int64, deleted, found bool, labels string, err error) {
-	err = o.stmt(ctx, o.st.current).QueryRowContext(ctx, typ, id).Scan(&version, &micros, &deleted, &labels)
+// current is the current version row of a resource: its version,
+// lastUpdated, whether it is deleted, its labels and its patients
+// (search.PatientsOf; a deletion keeps those of the version it removes).
+type current struct {
+	found, deleted   bool
+	version, micros  int64
+	labels, patients string
+}
+
+// current reads the current version row of a resource (found is false
+// when there is none).
+func (o ops) current(ctx context.Context, typ, id string) (current, error) {
+	var c current
+	err := o.stmt(ctx, o.st.current).QueryRowContext(ctx, typ, id).Scan(&c.version, &c.micros, &c.deleted, &c.labels, &c.patients)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, 0, false, false, "", nil
+		return current{}, nil
 	}
-	return version, micros, deleted, err == nil, labels, wrap("lock", err)
+	c.found = err == nil
+	return c, wrap("lock", err)
 }
 
 // guard applies a write's LabelGuard to the current version, when there is
 // one that is not deleted. Writes are serialised: nothing changes the
 // labels between this and the write.
-func guard(g resources.LabelGuard, found, deleted bool, labels string) error {
-	if g == nil || !found || deleted {
+func guard(g resources.LabelGuard, cur current) error {
+	if g == nil || !cur.found || cur.deleted {
 		return nil
 	}
-	return g(labels)
+	return g(cur.labels)
 }
 
 func (o ops) Update(ctx context.Context, p resources.UpdateParams) (resources.Resource, bool, error) {
 	if err := search.AuditImmutable(p.Type); err != nil {
 		return resources.Resource{}, false, err
 	}
-	version, prev, deleted, found, labels, err := o.current(ctx, p.Type, p.ID)
+	cur, err := o.current(ctx, p.Type, p.ID)
 	if err != nil {
 		return resources.Resource{}, false, err
 	}
 	// The caller's scope is judged first, then the labels, then the
 	// version: outside the scope, whether a resource exists, what it is
 	// labelled and its version are none of the caller's business.
-	if err := o.admit(ctx, p.Type, p.ID, found, p.Index); err != nil {
+	if err := o.admit(ctx, p.Type, p.ID, cur.found, p.Index); err != nil {
 		return resources.Resource{}, false, err
 	}
-	if err := guard(p.Guard, found, deleted, labels); err != nil {
+	if err := guard(p.Guard, cur); err != nil {
 		return resources.Resource{}, false, err
 	}
-	if p.IfMatch > 0 && (!found || p.IfMatch != version) {
+	if p.IfMatch > 0 && (!cur.found || p.IfMatch != cur.version) {
 		return resources.Resource{}, false, resources.ErrPreconditionFailed
 	}
 	method := p.Method
 	if method == "" {
 		method = "PUT"
 	}
-	micros := resources.NextMicros(time.Now(), prev)
-	r := resources.Resource{Type: p.Type, ID: p.ID, VersionID: version + 1, LastUpdated: time.UnixMicro(micros).UTC(), Method: method}
+	micros := resources.NextMicros(time.Now(), cur.micros)
+	r := resources.Resource{Type: p.Type, ID: p.ID, VersionID: cur.version + 1, LastUpdated: time.UnixMicro(micros).UTC(), Method: method}
 	data, err := resources.Stamp(p.Data, p.ID, r.VersionID, r.LastUpdated)
 	if err != nil {
 		return resources.Resource{}, false, err
 	}
 	var rid int64
 	newLabels := p.Index.SecurityLabels()
-	if err := o.stmt(ctx, o.st.upsert).QueryRowContext(ctx, p.Type, p.ID, r.VersionID, micros, data, newLabels).Scan(&rid); err != nil {
+	r.Patients = search.PatientsOf(r.Type, r.ID, p.Index)
+	if err := o.stmt(ctx, o.st.upsert).QueryRowContext(ctx, p.Type, p.ID, r.VersionID, micros, data, newLabels, r.Patients).Scan(&rid); err != nil {
 		return resources.Resource{}, false, wrap("update", err)
 	}
-	r.Patients = search.PatientsOf(r.Type, r.ID, p.Index)
 	if err := o.history(ctx, r, data, newLabels, r.Patients); err != nil {
 		return resources.Resource{}, false, err
 	}
-	if err := o.writeIndex(ctx, rid, p.Type, p.Index, found); err != nil {
+	if err := o.writeIndex(ctx, rid, p.Type, p.Index, cur.found); err != nil {
 		return resources.Resource{}, false, err
 	}
 	r.Data = data
-	return r, !found, nil
+	return r, !cur.found, nil
 }
-
-// sqlPatients selects the patients of a version (search.PatientsOf).
-const sqlPatients = `SELECT patients FROM resource_history WHERE type = ?1 AND id = ?2 AND version = ?3`
 
 func (o ops) Delete(ctx context.Context, p resources.DeleteParams) (resources.Resource, error) {
 	if err := search.AuditImmutable(p.Type); err != nil {
 		return resources.Resource{}, err
 	}
-	version, prev, deleted, found, labels, err := o.current(ctx, p.Type, p.ID)
+	cur, err := o.current(ctx, p.Type, p.ID)
 	switch {
 	case err != nil:
 		return resources.Resource{}, err
-	case !found:
+	case !cur.found:
 		return resources.Resource{}, resources.ErrNotFound
 	}
 	// Scope, then labels, then version (see Update).
-	if ok, err := engine.Permits(ctx, o, p.Type, p.ID, deleted); err != nil {
+	if ok, err := engine.Permits(ctx, o, p.Type, p.ID, cur.deleted); err != nil {
 		return resources.Resource{}, err
 	} else if !ok {
 		// Outside the caller's scope the resource is as good as absent.
 		return resources.Resource{}, resources.ErrNotFound
 	}
-	if err := guard(p.Guard, found, deleted, labels); err != nil {
+	if err := guard(p.Guard, cur); err != nil {
 		return resources.Resource{}, err
 	}
-	if p.IfMatch > 0 && p.IfMatch != version {
+	if p.IfMatch > 0 && p.IfMatch != cur.version {
 		return resources.Resource{}, resources.ErrPreconditionFailed
 	}
-	if deleted {
-		return resources.Resource{Type: p.Type, ID: p.ID, VersionID: version, LastUpdated: time.UnixMicro(prev).UTC(),
+	if cur.deleted {
+		return resources.Resource{Type: p.Type, ID: p.ID, VersionID: cur.version, LastUpdated: time.UnixMicro(cur.micros).UTC(),
 			Deleted: true, Method: "DELETE"}, nil
 	}
-	micros := resources.NextMicros(time.Now(), prev)
-	r := resources.Resource{Type: p.Type, ID: p.ID, VersionID: version + 1, LastUpdated: time.UnixMicro(micros).UTC(),
+	micros := resources.NextMicros(time.Now(), cur.micros)
+	r := resources.Resource{Type: p.Type, ID: p.ID, VersionID: cur.version + 1, LastUpdated: time.UnixMicro(micros).UTC(),
 		Deleted: true, Method: "DELETE"}
-	// The deletion is in the compartments of the version it removes
-	// (search.VersionScope).
-	var patients string
-	if err := o.tx.QueryRowContext(ctx, sqlPatients, p.Type, p.ID, version).Scan(&patients); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return resources.Resource{}, wrap("delete", err)
-	}
 	var rid int64
 	if err := o.stmt(ctx, o.st.remove).QueryRowContext(ctx, p.Type, p.ID, r.VersionID, micros).Scan(&rid); err != nil {
 		return resources.Resource{}, wrap("delete", err)
@@ -341,9 +332,10 @@ func (o ops) Delete(ctx context.Context, p resources.DeleteParams) (resources.Re
 	if err := o.writeIndex(ctx, rid, p.Type, nil, true); err != nil {
 		return resources.Resource{}, err
 	}
-	// It keeps the labels of that version too (resources keeps them), so
-	// that it is hidden as that version was.
-	return r, o.history(ctx, r, nil, labels, patients)
+	// The deletion is in the compartments of the version it removes
+	// (search.VersionScope) and keeps its labels, so that it is hidden as
+	// that version was (resources keeps both).
+	return r, o.history(ctx, r, nil, cur.labels, cur.patients)
 }
 
 // admit checks an update against the caller's scope, in the write
@@ -391,8 +383,8 @@ func (s *Store) History(ctx context.Context, p resources.HistoryParams) (resourc
 			}
 		} else {
 			var one int
-			var labels string
-			err = s.rs.current.QueryRowContext(ctx, p.Type, p.ID).Scan(&one, &one, &one, &labels)
+			var text string
+			err = s.rs.current.QueryRowContext(ctx, p.Type, p.ID).Scan(&one, &one, &one, &text, &text)
 			found = err == nil
 			if errors.Is(err, sql.ErrNoRows) {
 				err = nil

@@ -129,8 +129,9 @@ type Backfill struct {
 
 // Backfills are migrations 9 (resources.labels from the _security index
 // entries), 10 (resource_history.labels from each version's meta.security),
-// 11 (resource_history.patients from the reference index) and 12 (the
-// patients and labels of deletions from the versions they removed).
+// 11 (resource_history.patients from the reference index), 12 (the
+// patients and labels of deletions from the versions they removed) and 15
+// (resources.patients from the current version's history row).
 var Backfills = []Backfill{
 	{"ResourceLabels", LabelledForMigration, LegacyLabelsSQL, CheckMigratedLabels},
 	{"HistoryLabels", HistoryLabelledForMigration, LegacyHistoryLabelsSQL, CheckMigratedHistoryLabels},
@@ -140,6 +141,32 @@ var Backfills = []Backfill{
 	}, checkMigratedPatients},
 	{"DeletionPatients", deletedForMigration, legacyDeletions, checkMigratedDeletion},
 	{"DeletionLabels", deletedLabelledForMigration, legacyDeletions, checkMigratedDeletionLabels},
+	{"ResourcePatients", patientsForMigration, []string{
+		"ALTER TABLE resources DROP COLUMN patients",
+		"DELETE FROM schema_migrations WHERE version = 15",
+	}, checkMigratedResourcePatients},
+}
+
+// checkMigratedResourcePatients checks that migration 15 gave the current
+// versions written before it their patients: reads tell them, and a
+// deletion keeps them (a's scope lists it in the Observation's history).
+func checkMigratedResourcePatients(t *testing.T, s resources.Store, observationID, patientID string) {
+	t.Helper()
+	ctx := context.Background()
+	want := "\n" + patientID + "\n"
+	for typ, id := range map[string]string{"Observation": observationID, "Patient": patientID} {
+		if r, err := s.Read(ctx, typ, id); err != nil || r.Patients != want {
+			t.Errorf("after migration 15, read of %s/%s: patients %q (%v), want %q", typ, id, r.Patients, err, want)
+		}
+	}
+	if _, err := s.Delete(ctx, resources.DeleteParams{Type: "Observation", ID: observationID}); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := search.CompartmentOf("Patient", patientID, true)
+	page, err := s.History(search.WithScope(ctx, &search.Scope{Compartment: c}), resources.HistoryParams{Type: "Observation", ID: observationID, Count: 10})
+	if err != nil || len(page.Entries) != 2 {
+		t.Errorf("after migration 15, the deleted Observation's history under its patient's scope has %d versions (%v), want 2", len(page.Entries), err)
+	}
 }
 
 // legacyDeletions puts the deletions back to before migration 12: no

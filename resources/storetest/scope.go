@@ -395,10 +395,9 @@ func testDeviceVersions(t *testing.T, s resources.Store) {
 }
 
 // testReadPatients: Create, CreateMany and Update tell the patients of the
-// version they write; Read tells those recorded with the current version
-// when its context asks (resources.WithPatients), and only then; VRead
-// tells those of the version it reads; a resource in no patient's
-// compartment has none.
+// version they write; Read tells those recorded with the current version,
+// also under a patient's scope; VRead tells those of the version it reads;
+// a resource in no patient's compartment has none.
 func testReadPatients(t *testing.T, s resources.Store) {
 	ctx := context.Background()
 	o := observation(t, s, "pa", "vital-signs")
@@ -421,11 +420,8 @@ func testReadPatients(t *testing.T, s resources.Store) {
 			}
 		}
 	}
-	if r, err := s.Read(ctx, "Observation", o.ID); err != nil || r.Patients != "" {
-		t.Fatalf("read without asking: %q %v", r.Patients, err)
-	}
-	if r, err := s.Read(resources.WithPatients(ctx), "Observation", o.ID); err != nil || r.Patients != "\npa\n" {
-		t.Fatalf("read asking for patients: %q %v", r.Patients, err)
+	if r, err := s.Read(ctx, "Observation", o.ID); err != nil || r.Patients != "\npa\n" {
+		t.Fatalf("read: patients %q %v", r.Patients, err)
 	}
 	data := []byte(`{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/pb"},"performer":[{"reference":"Patient/pa"}]}`)
 	x := &resources.Index{References: []resources.ReferenceEntry{{Param: "subject", TargetType: "Patient", TargetID: "pb"},
@@ -433,20 +429,30 @@ func testReadPatients(t *testing.T, s resources.Store) {
 	if r, _, err := s.Update(ctx, resources.UpdateParams{Type: "Observation", ID: o.ID, Data: data, Index: x}); err != nil || r.Patients != "\npa\npb\n" {
 		t.Fatalf("update: patients %q %v", r.Patients, err)
 	}
-	if r, err := s.Read(resources.WithPatients(ctx), "Observation", o.ID); err != nil || r.Patients != "\npa\npb\n" || r.VersionID != 2 {
-		t.Fatalf("read of version 2 asking for patients: %q v%d %v", r.Patients, r.VersionID, err)
+	if r, err := s.Read(ctx, "Observation", o.ID); err != nil || r.Patients != "\npa\npb\n" || r.VersionID != 2 {
+		t.Fatalf("read of version 2: patients %q v%d %v", r.Patients, r.VersionID, err)
+	}
+	pb, _ := search.CompartmentOf("Patient", "pb", true)
+	if r, err := s.Read(search.WithScope(ctx, &search.Scope{Compartment: pb}), "Observation", o.ID); err != nil || r.Patients != "\npa\npb\n" {
+		t.Fatalf("read of version 2 under pb's scope: patients %q %v", r.Patients, err)
 	}
 	if r, err := s.VRead(ctx, "Observation", o.ID, 1); err != nil || r.Patients != "\npa\n" {
 		t.Fatalf("vread of version 1: %q %v", r.Patients, err)
 	}
 	org := mustCreate(t, s, "Organization", []byte(`{"resourceType":"Organization","name":"x"}`))
-	if r, err := s.Read(resources.WithPatients(ctx), "Organization", org.ID); err != nil || r.Patients != "" {
-		t.Fatalf("read of an Organization asking for patients: %q %v", r.Patients, err)
+	if r, err := s.Read(ctx, "Organization", org.ID); err != nil || r.Patients != "" {
+		t.Fatalf("read of an Organization: patients %q %v", r.Patients, err)
 	}
 	if _, err := s.Delete(ctx, resources.DeleteParams{Type: "Observation", ID: o.ID}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Read(resources.WithPatients(ctx), "Observation", o.ID); !errors.Is(err, resources.ErrGone) {
-		t.Fatalf("read of a deleted resource asking for patients: %v", err)
+	if _, err := s.Read(ctx, "Observation", o.ID); !errors.Is(err, resources.ErrGone) {
+		t.Fatalf("read of a deleted resource: %v", err)
+	}
+	// The deletion keeps the patients of the version it removed: pb's
+	// history of the Observation lists it.
+	h, err := s.History(search.WithScope(ctx, &search.Scope{Compartment: pb}), resources.HistoryParams{Type: "Observation", ID: o.ID, Count: 10})
+	if err != nil || len(h.Entries) != 2 || !h.Entries[0].Deleted {
+		t.Fatalf("history of the deleted Observation under pb's scope: %d entries %v", len(h.Entries), err)
 	}
 }
