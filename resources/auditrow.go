@@ -73,20 +73,23 @@ func PackAuditRefs(refs []AuditRef) string {
 	for _, r := range refs {
 		n += 8 + len(r.TargetType) + len(r.TargetID) + len(r.URL)
 	}
-	var b strings.Builder
-	b.Grow(n)
+	return string(AppendAuditRefs(make([]byte, 0, n), refs))
+}
+
+// AppendAuditRefs appends PackAuditRefs(refs).
+func AppendAuditRefs(b []byte, refs []AuditRef) []byte {
 	for _, r := range refs {
-		b.WriteString(strconv.Itoa(r.Roles))
+		b = strconv.AppendInt(b, int64(r.Roles), 10)
 		for _, f := range [3]string{r.TargetType, r.TargetID, r.URL} {
-			b.WriteByte('\t')
+			b = append(b, '\t')
 			if hasControl(f) {
 				f = strings.ReplaceAll(OneLine(f), "\t", " ")
 			}
-			b.WriteString(f)
+			b = append(b, f...)
 		}
-		b.WriteByte('\n')
+		b = append(b, '\n')
 	}
-	return b.String()
+	return b
 }
 
 // hasControl reports whether s holds a byte below 0x20: the line breaks,

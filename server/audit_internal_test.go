@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/meizhou-yiyang/yiyang/resources"
 	"github.com/meizhou-yiyang/yiyang/server/auth"
 )
@@ -50,7 +52,8 @@ func FuzzAppendPacked(f *testing.F) {
 		if reason != "" {
 			r.Header.Set(BreakGlassHeader, reason)
 		}
-		ev, _ := buildEvent(r, interaction, typ, id, status)
+		ev := &auditEvent{}
+		buildEvent(ev, r, interaction, typ, id, status)
 		ev.ID, ev.Meta = "e1", auditMeta{VersionID: "1", LastUpdated: ev.Recorded}
 		data := ev.appendJSON(nil)
 		packed, ok := ev.appendPacked(nil)
@@ -124,5 +127,19 @@ func TestAuditQueue(t *testing.T) {
 	}
 	if big := (&auditor{cfg: AuditConfig{BatchSize: 4000}}); big.queueLimit() != 8000 {
 		t.Fatalf("queue limit %d with batches of 4,000, want two batches", big.queueLimit())
+	}
+}
+
+// TestAppendUUID: the audit trail writes event ids as uuid.UUID.String
+// does.
+func TestAppendUUID(t *testing.T) {
+	for range 1000 {
+		u := uuid.Must(uuid.NewV7())
+		if got := string(appendUUID([]byte("x"), u)); got != "x"+u.String() {
+			t.Fatalf("appendUUID(%v) = %q", u, got)
+		}
+	}
+	if got := string(appendUUID(nil, uuid.UUID{})); got != uuid.Nil.String() {
+		t.Fatalf("appendUUID(nil UUID) = %q", got)
 	}
 }

@@ -16,11 +16,17 @@ import (
 // without evaluating the R4 AuditEvent parameters' FHIRPath over it or
 // listing index entries first. The audit trail writes an event per
 // request, and this was the largest part of that cost. base is the
-// extractor's (Extractor.SetBase). ID, LastUpdated and Data are the store's
-// to set.
-func auditRow(ev *auditEvent, recorded time.Time, base string) *resources.AuditRow {
-	row := &resources.AuditRow{Recorded: recorded.UnixMicro(), Outcome: ev.Outcome, Action: ev.Action,
-		Refs: make([]resources.AuditRef, 0, len(ev.Agent)+len(ev.Entity))}
+// extractor's (Extractor.SetBase); id, when not empty, is the event's id,
+// which the row takes. LastUpdated and Data are the store's to set.
+//
+// The row and its first references are one allocation (auditRowRoom), and
+// its id, terms and packed references one string: the row waits for the
+// audit writer, and what it holds is garbage the collector would
+// otherwise count piece by piece on every request.
+func auditRow(ev *auditEvent, recorded time.Time, base string, id []byte) *resources.AuditRow {
+	room := &auditRowRoom{}
+	row := &room.row
+	*row = resources.AuditRow{Recorded: recorded.UnixMicro(), Outcome: ev.Outcome, Action: ev.Action, Refs: room.refs[:0]}
 	ref := func(roles int, reference string) {
 		e, ok := index.ReferenceEntry("", "Reference", reference)
 		if !ok {
@@ -49,13 +55,25 @@ func auditRow(ev *auditEvent, recorded time.Time, base string) *resources.AuditR
 			ref(resources.AuditRoleEntity, e.What.Reference)
 		}
 	}
-	row.Terms = auditTerms(ev)
 	if len(row.Refs) == 0 {
 		row.Refs = nil // as search.AuditRowOf leaves it
 	}
 	resources.SortAuditRefs(row.Refs)
-	row.Packed = resources.PackAuditRefs(row.Refs)
+	var buf [512]byte
+	b := append(buf[:0], id...)
+	b = appendAuditTerms(b, ev)
+	terms := len(b)
+	b = resources.AppendAuditRefs(b, row.Refs)
+	text := string(b)
+	row.ID, row.Terms, row.Packed = text[:len(id)], text[len(id):terms], text[terms:]
 	return row
+}
+
+// auditRowRoom is an audit log row with room for the references of the
+// events the server builds most: an agent, the resource and its patient.
+type auditRowRoom struct {
+	row  resources.AuditRow
+	refs [3]resources.AuditRef
 }
 
 // referenceType is the type FHIRPath's resolve() gives a reference: the
@@ -82,13 +100,14 @@ func referenceType(ref string) string {
 	return ""
 }
 
-// auditTerms is the Terms of an event's audit log row (resources.Lines
-// packed): two lines per subtype, altid and address value. The events the
-// server builds have one agent and at most one subtype, whose lines come
-// in sorted order when written param by param (address=, address~, altid#,
-// altid|, subtype#, subtype|) and cannot repeat: those are written
-// directly, without sorting; other shapes go through resources.Lines.
-func auditTerms(ev *auditEvent) string {
+// appendAuditTerms appends the Terms of an event's audit log row
+// (resources.Lines packed): two lines per subtype, altid and address
+// value; nothing when there are none. The events the server builds have
+// one agent and at most one subtype, whose lines come in sorted order when
+// written param by param (address=, address~, altid#, altid|, subtype#,
+// subtype|) and cannot repeat: those are written directly, without
+// sorting; other shapes go through resources.Lines.
+func appendAuditTerms(b []byte, ev *auditEvent) []byte {
 	if len(ev.Agent) != 1 || len(ev.Subtype) > 1 {
 		var terms resources.Lines
 		for _, c := range ev.Subtype {
@@ -102,10 +121,9 @@ func auditTerms(ev *auditEvent) string {
 				resources.AddAuditString(&terms, "address", index.Fold(addr), addr)
 			}
 		}
-		return terms.Packed()
+		return append(b, terms.Packed()...)
 	}
-	var buf [320]byte
-	b := buf[:0]
+	start := len(b)
 	// line appends a line: the constant head, then the values, each kept on
 	// one line (resources.Lines.Add).
 	line := func(head string, values ...string) {
@@ -131,8 +149,8 @@ func auditTerms(ev *auditEvent) string {
 		}
 		line("subtype|", c.System, "|", c.Code)
 	}
-	if len(b) == 1 {
-		return ""
+	if len(b) == start+1 {
+		return b[:start]
 	}
-	return string(b)
+	return b
 }

@@ -68,7 +68,8 @@ func TestAuditIndex(t *testing.T) {
 						if glass != "" {
 							r.Header.Set(BreakGlassHeader, glass)
 						}
-						ev, now := buildEvent(r, rq.interaction, rq.typ, rq.id, status)
+						var ev auditEvent
+						now := buildEvent(&ev, r, rq.interaction, rq.typ, rq.id, status)
 						if n%2 == 1 {
 							// As the auditor writes it: stamped (CreateParams.Stamped).
 							ev.ID, ev.Meta = "e1", auditMeta{VersionID: "1", LastUpdated: ev.Recorded}
@@ -111,7 +112,7 @@ func TestAuditIndex(t *testing.T) {
 							t.Fatalf("extract: %v\n%s", err, data)
 						}
 						stamped := resources.Resource{Type: search.AuditType, ID: "e1", LastUpdated: now, Data: data}
-						got := search.AuditRowFor(stamped, resources.CreateParams{Type: search.AuditType, Stamped: now, Audit: auditRow(&ev, now, x.Base())})
+						got := search.AuditRowFor(stamped, resources.CreateParams{Type: search.AuditType, Stamped: now, Audit: auditRow(&ev, now, x.Base(), nil)})
 						if w := search.AuditRowOf(stamped, want); !reflect.DeepEqual(got, w) {
 							g, w := fmt.Sprintf("%q %q %q %q %+v", got.Outcome, got.Action, got.Terms, got.Packed, got.Recorded), fmt.Sprintf("%q %q %q %q %+v", w.Outcome, w.Action, w.Terms, w.Packed, w.Recorded)
 							t.Fatalf("auditRow gives another audit row than the extractor for %s %s (principal %d, status %d, base %q):\n got %+v\nwant %+v\n%s",
