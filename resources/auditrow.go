@@ -69,11 +69,8 @@ func SortAuditRefs(refs []AuditRef) {
 // PackAuditRefs renders references one per line: roles, type, id and URL
 // separated by tabs.
 func PackAuditRefs(refs []AuditRef) string {
-	n := 0
-	for _, r := range refs {
-		n += 8 + len(r.TargetType) + len(r.TargetID) + len(r.URL)
-	}
-	return string(AppendAuditRefs(make([]byte, 0, n), refs))
+	var buf [256]byte // an event's few references fit: one allocation, the string
+	return string(AppendAuditRefs(buf[:0], refs))
 }
 
 // AppendAuditRefs appends PackAuditRefs(refs).

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -578,12 +579,9 @@ func (a *auditor) event(r *http.Request, interaction, typ, id string, status int
 // appendUUID appends u in its canonical text form (as u.String() gives
 // it).
 func appendUUID(b []byte, u uuid.UUID) []byte {
-	const digits = "0123456789abcdef"
-	for i, c := range u {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			b = append(b, '-')
-		}
-		b = append(b, digits[c>>4], digits[c&0xf])
+	b = hex.AppendEncode(b, u[:4])
+	for _, part := range [][]byte{u[4:6], u[6:8], u[8:10], u[10:]} {
+		b = hex.AppendEncode(append(b, '-'), part)
 	}
 	return b
 }
