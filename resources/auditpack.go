@@ -23,9 +23,15 @@ import "slices"
 // follow it: auditFragments[i] is byte i+2.
 const AuditPackMark byte = 0x01
 
+// AuditIDCode in packed data stands for the event's id, which the audit log
+// keeps beside it (AuditRow.AssignedID): the server packs its events before
+// the log has numbered them (resources.CreateParams.Audit).
+const AuditIDCode byte = 0x1f
+
 // auditFragments are the fragments packing replaces. Packed events in
 // databases name them by position: never change, remove or reorder one;
-// new ones may be added at the end, up to byte 0x1f (30 in all).
+// new ones may be added at the end, up to byte 0x1e (29 in all): 0x1f is
+// AuditIDCode.
 var auditFragments = [...]string{
 	// 0x02..0x0a: the head of an event the server writes.
 	`{"resourceType":"AuditEvent","id":"`,
@@ -103,9 +109,10 @@ func PackAudit(data []byte) []byte {
 	return out
 }
 
-// UnpackAudit returns the JSON of an AuditEvent as the audit log keeps it:
-// data itself unless PackAudit packed it.
-func UnpackAudit(data []byte) []byte {
+// UnpackAudit returns the JSON of the AuditEvent id as the audit log keeps
+// it: data itself unless it was packed (PackAudit, or the server's packing
+// with AuditIDCode where id goes).
+func UnpackAudit(data []byte, id string) []byte {
 	if len(data) == 0 || data[0] != AuditPackMark {
 		return data
 	}
@@ -113,6 +120,8 @@ func UnpackAudit(data []byte) []byte {
 	for _, c := range data[1:] {
 		if k := int(c) - 2; k >= 0 && k < len(auditFragments) {
 			n += len(auditFragments[k])
+		} else if c == AuditIDCode {
+			n += len(id)
 		} else {
 			n++
 		}
@@ -121,6 +130,8 @@ func UnpackAudit(data []byte) []byte {
 	for _, c := range data[1:] {
 		if k := int(c) - 2; k >= 0 && k < len(auditFragments) {
 			out = append(out, auditFragments[k]...)
+		} else if c == AuditIDCode {
+			out = append(out, id...)
 		} else {
 			out = append(out, c)
 		}

@@ -2,6 +2,8 @@ package resources
 
 import (
 	"bytes"
+	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -26,7 +28,7 @@ func TestPackAudit(t *testing.T) {
 	if len(packed) > len(serverEvent)/5 || packed[0] != AuditPackMark {
 		t.Errorf("server event packs to %d of %d bytes: %q", len(packed), len(serverEvent), packed)
 	}
-	if got := UnpackAudit(packed); string(got) != serverEvent {
+	if got := UnpackAudit(packed, "other"); string(got) != serverEvent {
 		t.Errorf("unpacked:\n%s\nwant\n%s", got, serverEvent)
 	}
 	for _, keep := range []string{
@@ -40,22 +42,48 @@ func TestPackAudit(t *testing.T) {
 		}
 	}
 	for _, plain := range []string{"", serverEvent, `{"resourceType":"AuditEvent"}`, "\x02\x03"} {
-		if got := UnpackAudit([]byte(plain)); string(got) != plain {
+		if got := UnpackAudit([]byte(plain), "x"); string(got) != plain {
 			t.Errorf("UnpackAudit(%.40q) = %.40q, want it unchanged", plain, got)
 		}
 	}
 	// A fragment's text inside a string value (escaped there) is left.
 	quoted := `{"resourceType":"AuditEvent","outcomeDesc":"{\"resourceType\":\"AuditEvent\",\"id\":\""}`
-	if got := UnpackAudit(PackAudit([]byte(quoted))); string(got) != quoted {
+	if got := UnpackAudit(PackAudit([]byte(quoted)), "x"); string(got) != quoted {
 		t.Errorf("round trip of %s gave %s", quoted, got)
+	}
+}
+
+// TestUnpackAuditID: AuditIDCode in packed data unpacks to the id the
+// audit log keeps beside the event, wherever it stands.
+func TestUnpackAuditID(t *testing.T) {
+	var ev map[string]any
+	if err := json.Unmarshal([]byte(serverEvent), &ev); err != nil {
+		t.Fatal(err)
+	}
+	id := ev["id"].(string)
+	packed := PackAudit([]byte(serverEvent))
+	i := bytes.Index(packed, []byte(id))
+	if i < 0 {
+		t.Fatalf("the packed event does not hold its id %q: %q", id, packed)
+	}
+	withCode := slices.Concat(packed[:i], []byte{AuditIDCode}, packed[i+len(id):])
+	for _, other := range []string{id, "ae-1048577", ""} {
+		want := strings.Replace(serverEvent, `"id":"`+id+`"`, `"id":"`+other+`"`, 1)
+		if got := UnpackAudit(withCode, other); string(got) != want {
+			t.Errorf("with id %q unpacked to\n%s\nwant\n%s", other, got, want)
+		}
+	}
+	// Only in packed data: elsewhere the byte is the data's own.
+	if got := UnpackAudit([]byte{'x', AuditIDCode}, "ae-1"); string(got) != "x\x1f" {
+		t.Errorf("unpacked data that is not packed: %q", got)
 	}
 }
 
 // TestAuditFragments: the table packing depends on stays within its
 // bytes, and no fragment could be taken for packed data.
 func TestAuditFragments(t *testing.T) {
-	if n := len(auditFragments); n+2 > 0x20 {
-		t.Fatalf("%d fragments: more than the bytes 0x02..0x1f", n)
+	if n := len(auditFragments); n+2 > int(AuditIDCode) {
+		t.Fatalf("%d fragments: more than the bytes 0x02..0x1e (0x1f is AuditIDCode)", n)
 	}
 	seen := map[string]bool{}
 	for i, f := range auditFragments {
@@ -77,7 +105,7 @@ func FuzzPackAudit(f *testing.F) {
 	f.Add([]byte("\x01\x02\x1f\x20\xff"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		UnpackAudit(data)
+		UnpackAudit(data, "ae-1")
 		if len(data) > 0 && data[0] == AuditPackMark {
 			return
 		}
@@ -85,7 +113,7 @@ func FuzzPackAudit(f *testing.F) {
 		if len(packed) > len(data) {
 			t.Fatalf("packing lengthened %d bytes to %d", len(data), len(packed))
 		}
-		if got := UnpackAudit(packed); !bytes.Equal(got, data) {
+		if got := UnpackAudit(packed, "ae-1"); !bytes.Equal(got, data) {
 			t.Fatalf("round trip of %q gave %q (packed %q)", data, got, packed)
 		}
 	})
@@ -103,6 +131,6 @@ func BenchmarkUnpackAudit(b *testing.B) {
 	data := PackAudit([]byte(serverEvent))
 	b.SetBytes(int64(len(serverEvent)))
 	for b.Loop() {
-		UnpackAudit(data)
+		UnpackAudit(data, "ae-1")
 	}
 }

@@ -35,3 +35,48 @@ func TestPackAuditRefs(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditNumberedID: numbered events' ids name their numbers, and only
+// the canonical form of a number is taken for one.
+func TestAuditNumberedID(t *testing.T) {
+	for _, n := range []int64{1, 1024, 1048577, 999_999_999_999_999_999} {
+		id := AuditNumberedID(n)
+		if got, ok := AuditNumberedSeq(id); !ok || got != n || !ValidID(id) {
+			t.Errorf("AuditNumberedSeq(%q) = %d, %v; want %d (and a valid id)", id, got, ok, n)
+		}
+	}
+	for _, id := range []string{"", "ae-", "ae-0", "ae-01", "ae--1", "ae-1x", "AE-1", "ae-1000000000000000000", "x-1", "1",
+		"019ac3b2-7c1e-7d2a-9a55-3f1e2d3c4b5a"} {
+		if n, ok := AuditNumberedSeq(id); ok {
+			t.Errorf("AuditNumberedSeq(%q) = %d, want no number", id, n)
+		}
+	}
+	row := AuditRow{Seq: 7}
+	if got := row.AssignedID(); got != "ae-7" {
+		t.Errorf("numbered row's id %q", got)
+	}
+	row.ID = "e1"
+	if got := row.AssignedID(); got != "e1" {
+		t.Errorf("row with an id: %q", got)
+	}
+	if got := (&AuditRow{}).AssignedID(); got != "" {
+		t.Errorf("row with neither: %q", got)
+	}
+}
+
+// FuzzAuditNumberedSeq: a number read from an id is the one that id
+// names, written back the same way.
+func FuzzAuditNumberedSeq(f *testing.F) {
+	for _, s := range []string{"ae-1", "ae-0", "ae-01", "ae-999999999999999999", "ae-1000000000000000000", "ae-", "ae-+1", "ae-１"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		n, ok := AuditNumberedSeq(id)
+		if !ok {
+			return
+		}
+		if n <= 0 || AuditNumberedID(n) != id {
+			t.Fatalf("AuditNumberedSeq(%q) = %d, which names %q", id, n, AuditNumberedID(n))
+		}
+	})
+}

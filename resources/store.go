@@ -70,15 +70,17 @@ type CreateParams struct {
 	// Stamped, when not zero, says that Data is already stamped as Stamp
 	// would (with ID, version 1 and this lastUpdated) and the store may keep
 	// it as it is: for resources the server builds itself, such as AuditEvents.
-	// ID must then be set.
+	// ID must then be set, but for an AuditEvent with its Audit row.
 	Stamped time.Time
 	// Audit is, for a stamped AuditEvent, its audit log row as the caller
 	// built it with the event (the server does, for its audit trail); the
 	// stores keep it instead of deriving one from Index, which may then be
-	// nil (search.AuditRowFor). Its Seq, ID, LastUpdated and Data are
-	// ignored: the store sets them. Data may then come packed (PackAudit),
-	// as the audit log keeps it; the Resource a create returns holds Data
-	// as it came.
+	// nil (search.AuditRowFor). Its LastUpdated and Data are ignored: the
+	// store sets them. Data may then come packed (PackAudit), as the audit
+	// log keeps it; the Resource a create returns holds Data as it came.
+	// With ID empty, the audit log assigns the event's id and records it in
+	// the row (Seq, or ID: search.LogAssigned), and Data holds AuditIDCode
+	// where the id goes; otherwise the row's Seq and ID are ignored.
 	Audit *AuditRow
 }
 

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -334,7 +333,7 @@ func (a *auditor) writeOrKeep(batch []auditRecord) []auditRecord {
 				kept = append(kept, ev)
 				continue
 			}
-			a.log.Error("audit event refused by the database; dropped", "id", ev.id, "err", err)
+			a.log.Error("audit event refused by the database; dropped", "id", ev.logID(), "err", err)
 		}
 	}
 	return kept
@@ -388,6 +387,14 @@ type auditRecord struct {
 	row  *resources.AuditRow
 }
 
+// logID names the event in the server's log: its id, once it has one.
+func (ev auditRecord) logID() string {
+	if ev.id == "" && ev.row != nil {
+		return ev.row.AssignedID()
+	}
+	return ev.id
+}
+
 // write stores events in one transaction.
 func (a *auditor) write(ctx context.Context, events []auditRecord) error {
 	// The server records the audit trail itself: the caller's scope, which
@@ -395,6 +402,8 @@ func (a *auditor) write(ctx context.Context, events []auditRecord) error {
 	ctx = search.WithScope(ctx, nil)
 	ps := make([]resources.CreateParams, len(events))
 	for i, ev := range events {
+		// (ev.id is empty but for events built with their JSON: the audit
+		// log assigns the others' ids, and records them in ev.row.)
 		ps[i] = resources.CreateParams{Type: "AuditEvent", ID: ev.id, Data: ev.data, Stamped: ev.at, Audit: ev.row}
 		if ev.row == nil {
 			ps[i].Index = a.s.index(ctx, "AuditEvent", ev.data)
@@ -548,42 +557,33 @@ func (a *auditor) event(r *http.Request, interaction, typ, id string, status int
 	ev := auditEvents.Get().(*auditEvent)
 	defer auditEvents.Put(ev)
 	now := buildEvent(ev, r, interaction, typ, id, status)
-	// The event comes stamped (resources.CreateParams.Stamped): its id, a
-	// time-ordered UUID as the stores assign, and its lastUpdated, the
-	// instant it records.
-	uid := uuid.Must(uuid.NewV7())
+	// The event comes stamped (resources.CreateParams.Stamped) with its
+	// lastUpdated, the instant it records. Its id is the audit log's to
+	// assign (search.LogAssigned): the packed event holds
+	// resources.AuditIDCode where it goes.
 	ev.Meta = auditMeta{VersionID: "1", LastUpdated: ev.Recorded}
 	rec := auditRecord{at: now}
 	x := a.s.indexer
 	if x.HasCustom("AuditEvent") {
-		// The writer extracts the index entries from the JSON.
-		ev.ID = uid.String()
+		// The writer extracts the index entries from the JSON, which
+		// carries its id: a time-ordered UUID, as the stores assign.
+		ev.ID = uuid.Must(uuid.NewV7()).String()
 		rec.id = ev.ID
 		rec.data = ev.appendJSON(make([]byte, 0, 1536))
 		return rec
 	}
-	var idText [36]byte
-	rec.row = auditRow(ev, now, x.Base(), appendUUID(idText[:0], uid))
-	ev.ID, rec.id = rec.row.ID, rec.row.ID
+	rec.row = auditRow(ev, now, x.Base(), nil)
 	// The audit log keeps the JSON packed (resources.PackAudit): packed
 	// here, the event holds a fifth of the bytes while it waits for the
 	// writer. appendPacked writes every shape buildEvent makes
-	// (FuzzAppendPacked); any other is packed from its JSON.
+	// (FuzzAppendPacked); any other is packed from its JSON, with an id.
 	var ok bool
 	if rec.data, ok = ev.appendPacked(make([]byte, 0, 320)); !ok {
+		ev.ID = uuid.Must(uuid.NewV7()).String()
+		rec.id = ev.ID
 		rec.data = resources.PackAudit(ev.appendJSON(nil))
 	}
 	return rec
-}
-
-// appendUUID appends u in its canonical text form (as u.String() gives
-// it).
-func appendUUID(b []byte, u uuid.UUID) []byte {
-	b = hex.AppendEncode(b, u[:4])
-	for _, part := range [][]byte{u[4:6], u[6:8], u[8:10], u[10:]} {
-		b = hex.AppendEncode(append(b, '-'), part)
-	}
-	return b
 }
 
 // buildEvent makes ev the AuditEvent of a request, whatever it held

@@ -17,7 +17,7 @@ import (
 // listing index entries first. The audit trail writes an event per
 // request, and this was the largest part of that cost. base is the
 // extractor's (Extractor.SetBase); id, when not empty, is the event's id,
-// which the row takes. LastUpdated and Data are the store's to set.
+// which the row takes (the server leaves it to the audit log). LastUpdated and Data are the store's to set.
 //
 // The row and its first references are one allocation (auditRowRoom), and
 // its id, terms and packed references one string: the row waits for the

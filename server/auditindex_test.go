@@ -89,7 +89,7 @@ func TestAuditIndex(t *testing.T) {
 							// fraction (resources.PackAudit): if the event's
 							// shape drifts from the packed fragments, this says so.
 							packed := resources.PackAudit(data)
-							if string(resources.UnpackAudit(packed)) != string(data) || len(data)-len(packed) < 600 {
+							if string(resources.UnpackAudit(packed, "other")) != string(data) || len(data)-len(packed) < 600 {
 								t.Fatalf("packed event (%d of %d bytes) does not unpack, or packing saves little:\n%q\n%s", len(packed), len(data), packed, data)
 							}
 						}
@@ -101,7 +101,7 @@ func TestAuditIndex(t *testing.T) {
 						stJSON := st.appendJSON(nil)
 						packed := resources.PackAudit(stJSON)
 						direct, ok := st.appendPacked([]byte("x"))
-						if !ok || string(direct[:1]) != "x" || string(resources.UnpackAudit(direct[1:])) != string(stJSON) || len(direct)-1 > len(packed) {
+						if !ok || string(direct[:1]) != "x" || string(resources.UnpackAudit(direct[1:], "other")) != string(stJSON) || len(direct)-1 > len(packed) {
 							t.Fatalf("appendPacked (%v, %d bytes) does not unpack to the event (packed: %d bytes):\n%q\n%s", ok, len(direct)-1, len(packed), direct, stJSON)
 						}
 						if unstamped, ok := ev.appendPacked(nil); ev.Meta == (auditMeta{}) && (ok || len(unstamped) > 0) {
@@ -112,7 +112,7 @@ func TestAuditIndex(t *testing.T) {
 							t.Fatalf("extract: %v\n%s", err, data)
 						}
 						stamped := resources.Resource{Type: search.AuditType, ID: "e1", LastUpdated: now, Data: data}
-						got := search.AuditRowFor(stamped, resources.CreateParams{Type: search.AuditType, Stamped: now, Audit: auditRow(&ev, now, x.Base(), nil)})
+						got := search.AuditRowFor(stamped, resources.CreateParams{Type: search.AuditType, ID: "e1", Stamped: now, Audit: auditRow(&ev, now, x.Base(), nil)})
 						if w := search.AuditRowOf(stamped, want); !reflect.DeepEqual(got, w) {
 							g, w := fmt.Sprintf("%q %q %q %q %+v", got.Outcome, got.Action, got.Terms, got.Packed, got.Recorded), fmt.Sprintf("%q %q %q %q %+v", w.Outcome, w.Action, w.Terms, w.Packed, w.Recorded)
 							t.Fatalf("auditRow gives another audit row than the extractor for %s %s (principal %d, status %d, base %q):\n got %+v\nwant %+v\n%s",

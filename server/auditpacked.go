@@ -55,10 +55,11 @@ func auditFrag(fragment string) byte {
 // resources.PackAudit makes of appendJSON's output, in that
 // resources.UnpackAudit gives appendJSON's output back (TestAuditIndex).
 // It writes the shapes buildEvent makes, stamped; false (and b unchanged)
-// for any other, which the caller packs from the JSON.
+// for any other, which the caller packs from the JSON. An event without an
+// id gets resources.AuditIDCode in its place: the audit log assigns it.
 func (ev *auditEvent) appendPacked(b []byte) ([]byte, bool) {
 	f := &auditFrags
-	if ev.ResourceType != "AuditEvent" || ev.ID == "" || ev.Meta.VersionID != "1" || ev.Meta.LastUpdated == "" ||
+	if ev.ResourceType != "AuditEvent" || ev.Meta.VersionID != "1" || ev.Meta.LastUpdated == "" ||
 		ev.Type.json != auditType.json || len(ev.Subtype) > 1 || len(ev.Agent) != 1 || !sameSource(ev.Source) {
 		return b, false
 	}
@@ -79,7 +80,11 @@ func (ev *auditEvent) appendPacked(b []byte) ([]byte, bool) {
 		}
 	}
 	b = append(b, resources.AuditPackMark, f.head)
-	b = appendStringContent(b, ev.ID)
+	if ev.ID == "" {
+		b = append(b, resources.AuditIDCode) // the audit log's to assign
+	} else {
+		b = appendStringContent(b, ev.ID)
+	}
 	b = append(b, f.meta)
 	b = appendStringContent(b, ev.Meta.LastUpdated)
 	b = append(b, f.typ)

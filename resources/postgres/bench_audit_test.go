@@ -6,47 +6,47 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/meizhou-yiyang/yiyang/resources"
 	"github.com/meizhou-yiyang/yiyang/resources/postgres/pgtest"
-	"github.com/meizhou-yiyang/yiyang/resources/search"
 	"github.com/meizhou-yiyang/yiyang/resources/storetest"
 )
 
 // BenchmarkAuditLogWrite writes AuditEvents as the server's audit writer
-// does: stamped, with their audit log rows, in transactions of 2,000 (its
-// default batch) and of 4,000 (what a longer batch would save); the events
+// does: stamped, with their audit log rows, without ids (the log numbers
+// them), in transactions of 2,000 (its default batch) and of 4,000 (what a
+// longer batch would save), and with ids of their own at 2,000 (what
+// numbering saves); the events
 // are a doctor's reads of 500 patients in turn, as in the server's security
 // benchmarks. ns/op and db-µs/op (the CPU of the local PostgreSQL
 // processes) are per event.
 func BenchmarkAuditLogWrite(b *testing.B) {
-	for _, batch := range []int{2000, 4000} {
-		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) { benchmarkAuditLogWrite(b, batch) })
+	for _, c := range []struct {
+		batch int
+		ids   bool
+	}{{2000, false}, {2000, true}, {4000, false}} {
+		name := fmt.Sprintf("batch=%d", c.batch)
+		if c.ids {
+			name += "/ids"
+		}
+		b.Run(name, func(b *testing.B) { benchmarkAuditLogWrite(b, c.batch, c.ids) })
 	}
 }
 
-func benchmarkAuditLogWrite(b *testing.B, batch int) {
+// benchmarkAuditLogWrite writes the server's events (storetest.ServerAuditCreate)
+// in batches: numbered by the log, as the server's audit trail has them,
+// or with ids of their own (ids), as events were before migration 16.
+func benchmarkAuditLogWrite(b *testing.B, batch int, ids bool) {
 	s := open(b, pgtest.DSN(b))
 	ctx := context.Background()
 	const patients = 500
 	at := time.Now().UTC().Truncate(time.Microsecond)
 	ps := make([]resources.CreateParams, b.N)
 	for i := range ps {
-		id := fmt.Sprintf("ae-%07d", i)
-		patient := fmt.Sprintf("p%d", i%patients)
-		data := storetest.ServerAuditEvent(id, at, "Practitioner/dr-li", "Patient/"+patient)
-		x := &resources.Index{
-			Dates: []resources.DateEntry{{Param: "date", Low: at.UnixMicro(), High: at.UnixMicro()}},
-			Tokens: []resources.TokenEntry{{Param: "outcome", Code: "0"}, {Param: "action", Code: "R"},
-				{Param: "subtype", System: "http://hl7.org/fhir/restful-interaction", Code: "read"}, {Param: "altid", Code: "dr-li"}},
-			Strings: []resources.StringEntry{{Param: "address", Norm: "10.2.0.1", Exact: "10.2.0.1"}},
-			References: []resources.ReferenceEntry{
-				{Param: "agent", TargetType: "Practitioner", TargetID: "dr-li"},
-				{Param: "entity", TargetType: "Patient", TargetID: patient},
-				{Param: "patient", TargetType: "Patient", TargetID: patient},
-			},
+		ps[i] = storetest.ServerAuditCreate(b, at, "dr-li", fmt.Sprintf("p%d", i%patients))
+		if ids {
+			ps[i].ID = uuid.Must(uuid.NewV7()).String()
 		}
-		row := search.AuditRowOf(resources.Resource{Type: search.AuditType, ID: id, LastUpdated: at, Data: data}, x)
-		ps[i] = resources.CreateParams{Type: search.AuditType, ID: id, Data: data, Stamped: at, Audit: &row}
 	}
 	b.ReportAllocs()
 	db0 := pgtest.CPU()

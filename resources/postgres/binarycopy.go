@@ -58,6 +58,9 @@ func (c *copyBuf) text(s string) {
 	c.b = append(c.b, s...)
 }
 
+// null appends a null field.
+func (c *copyBuf) null() { c.b = binary.BigEndian.AppendUint32(c.b, 0xffffffff) }
+
 // bytea appends a bytea field.
 func (c *copyBuf) bytea(v []byte) {
 	c.b = binary.BigEndian.AppendUint32(c.b, uint32(len(v)))

@@ -80,19 +80,25 @@ WHERE type = $1 AND id = $2 AND version = $3`
 )
 
 func (o *ops) Create(ctx context.Context, p resources.CreateParams) (resources.Resource, error) {
+	if p.Type == search.AuditType {
+		r, err := newCreate(ctx, p)
+		if err != nil {
+			return resources.Resource{}, err
+		}
+		var audit auditRows
+		audit.add(search.AuditRowFor(r, p), p, 0, 1)
+		if err := createAudit(ctx, o.q, audit); err != nil {
+			return resources.Resource{}, err
+		}
+		r.ID = audit.rows[0].AssignedID()
+		return r, nil
+	}
 	id := p.ID
 	if id == "" {
 		id = uuid.Must(uuid.NewV7()).String()
 	}
 	if err := search.Admits(ctx, p.Type, id, p.Index); err != nil {
 		return resources.Resource{}, err
-	}
-	if p.Type == search.AuditType {
-		r, err := newVersion(p, id)
-		if err != nil {
-			return resources.Resource{}, err
-		}
-		return r, createAudit(ctx, o.q, []search.AuditRow{search.AuditRowFor(r, p)})
 	}
 	r, ok, err := insert(ctx, o.q, p.Type, id, p.Data, p.Index, methodPOST)
 	if err != nil {
@@ -121,18 +127,11 @@ func (o *ops) CreateMany(ctx context.Context, ps []resources.CreateParams) ([]re
 	}
 	out := make([]resources.Resource, len(ps))
 	// AuditEvents go to the audit log, the others to the resources.
-	var audit []search.AuditRow
+	var audit auditRows
 	var rest []resources.Resource
 	var restIdx []*resources.Index
 	for i, p := range ps {
-		id := p.ID
-		if id == "" {
-			id = uuid.Must(uuid.NewV7()).String()
-		}
-		if err := search.Admits(ctx, p.Type, id, p.Index); err != nil {
-			return nil, err
-		}
-		r, err := newVersion(p, id)
+		r, err := newCreate(ctx, p)
 		if err != nil {
 			return nil, err
 		}
@@ -141,17 +140,17 @@ func (o *ops) CreateMany(ctx context.Context, ps []resources.CreateParams) ([]re
 		}
 		out[i] = r
 		if p.Type == search.AuditType {
-			if audit == nil {
-				audit = make([]search.AuditRow, 0, len(ps)-i)
-			}
-			audit = append(audit, search.AuditRowFor(r, p))
+			audit.add(search.AuditRowFor(r, p), p, i, len(ps)-i)
 		} else {
 			rest, restIdx = append(rest, r), append(restIdx, p.Index)
 		}
 	}
-	if len(audit) > 0 {
+	if len(audit.rows) > 0 {
 		if err := createAudit(ctx, o.q, audit); err != nil {
 			return nil, err
+		}
+		for k, i := range audit.at {
+			out[i].ID = audit.rows[k].AssignedID()
 		}
 	}
 	if len(rest) >= minCopyBatch {
@@ -202,6 +201,26 @@ func insert(ctx context.Context, q querier, typ, id string, data []byte, idx *re
 }
 
 // newVersion is version 1 of a create, stamped unless it came so.
+// newCreate is version 1 of the resource p creates, with its id: p.ID, a
+// new one, or for an event whose id the audit log assigns
+// (search.LogAssigned) the one an earlier attempt gave it, if any (the
+// caller sets it once the log has).
+func newCreate(ctx context.Context, p resources.CreateParams) (resources.Resource, error) {
+	if err := search.CheckAuditID(p); err != nil {
+		return resources.Resource{}, err
+	}
+	id := p.ID
+	if search.LogAssigned(p) {
+		id = p.Audit.AssignedID()
+	} else if id == "" {
+		id = uuid.Must(uuid.NewV7()).String()
+	}
+	if err := search.Admits(ctx, p.Type, id, p.Index); err != nil {
+		return resources.Resource{}, err
+	}
+	return newVersion(p, id)
+}
+
 func newVersion(p resources.CreateParams, id string) (resources.Resource, error) {
 	if r, ok := p.PreStamped(id); ok {
 		return r, nil

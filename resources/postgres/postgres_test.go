@@ -17,6 +17,7 @@ import (
 	"github.com/meizhou-yiyang/yiyang/resources"
 	"github.com/meizhou-yiyang/yiyang/resources/postgres"
 	"github.com/meizhou-yiyang/yiyang/resources/postgres/pgtest"
+	"github.com/meizhou-yiyang/yiyang/resources/search"
 	"github.com/meizhou-yiyang/yiyang/resources/storetest"
 )
 
@@ -362,17 +363,59 @@ func TestCanceledContext(t *testing.T) {
 // TestAuditLogMigration: migration 8 moves the AuditEvents stored before it
 // into the audit log, and migration 14 groups their references.
 func TestAuditLogMigration(t *testing.T) {
-	// Migrations 13 and 14 change the tables migration 8 makes: they run
-	// again after it.
+	// Migrations 13, 14 and 16 change the tables migration 8 makes: they
+	// run again after it.
 	s, conn := rewound(t, func(*postgres.Store) {},
 		append(storetest.LegacyAuditSQL(func(lit string) string { return "convert_to('" + lit + "', 'UTF8')" }),
-			"DELETE FROM schema_migrations WHERE version IN (13, 14)"))
+			"DELETE FROM schema_migrations WHERE version IN (13, 14, 16)"))
 	storetest.CheckMigratedAudit(t, s)
 	var left int
 	if err := conn.QueryRow(context.Background(), storetest.LegacyAuditLeft).Scan(&left); err != nil || left != 0 {
 		t.Fatalf("%d rows of AuditEvents left in the generic tables (%v)", left, err)
 	}
 }
+
+// TestAuditNumberedMigration: after migration 16, the events of a copied
+// batch are known by their numbers and keep no id of their own; an event
+// stored before it under an id of the numbered form keeps it, and the log
+// numbers past it, so that no event shares its id.
+func TestAuditNumberedMigration(t *testing.T) {
+	ctx := context.Background()
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	legacy := storetest.ServerAuditEvent("ae-3000", at, "Practitioner/li", "Patient/p1")
+	s, conn := rewound(t, func(*postgres.Store) {}, []string{
+		"DROP INDEX audit_event_id",
+		"ALTER TABLE audit_event ALTER COLUMN id SET NOT NULL",
+		"ALTER TABLE audit_event ADD CONSTRAINT audit_event_id_key UNIQUE (id)",
+		fmt.Sprintf("INSERT INTO audit_event (id, recorded, last_updated, data) VALUES ('ae-3000', %d, %d, convert_to(%s, 'UTF8'))",
+			at.UnixMicro(), at.UnixMicro(), quoteLiteral(string(legacy))),
+		"DELETE FROM schema_migrations WHERE version = 16",
+	})
+	ps := make([]resources.CreateParams, 3*1024)
+	for i := range ps {
+		ps[i] = storetest.ServerAuditCreate(t, at, "li", "p1")
+	}
+	out, err := s.CreateMany(ctx, ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range out {
+		if n, ok := resources.AuditNumberedSeq(r.ID); !ok || n <= 3000 {
+			t.Fatalf("an event of a copied batch has id %q: want one numbered past ae-3000", r.ID)
+		}
+	}
+	if r, err := s.Read(ctx, search.AuditType, "ae-3000"); err != nil || string(r.Data) != string(legacy) {
+		t.Fatalf("the event stored as ae-3000: %v %s", err, r.Data)
+	}
+	var withID, numbered int
+	if err := conn.QueryRow(ctx, "SELECT count(id), count(*) - count(id) FROM audit_event").Scan(&withID, &numbered); err != nil ||
+		withID != 1 || numbered != len(ps) {
+		t.Fatalf("audit_event: %d events with an id, %d numbered (%v); want 1 and %d", withID, numbered, err, len(ps))
+	}
+}
+
+// quoteLiteral is s as a SQL string literal.
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // TestBackfills: migrations 9, 10, 11 and 12 fill their columns for the
 // resources and versions written before them (storetest.Backfills).

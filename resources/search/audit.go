@@ -94,14 +94,64 @@ func AuditRowOf(r resources.Resource, x *resources.Index) AuditRow {
 
 // AuditRowFor is the row of the stamped AuditEvent r created by p: the row
 // p carries (resources.CreateParams.Audit), else the one its index entries
-// make.
+// make. When the log assigns the event's id (LogAssigned), the row keeps
+// the number or id that an earlier attempt to write it was given, if any.
 func AuditRowFor(r resources.Resource, p resources.CreateParams) AuditRow {
 	if p.Audit == nil || p.Stamped.IsZero() {
 		return AuditRowOf(r, p.Index)
 	}
 	row := *p.Audit
-	row.Seq, row.ID, row.LastUpdated, row.Data = 0, r.ID, r.LastUpdated.UnixMicro(), resources.PackAudit(r.Data)
+	if !LogAssigned(p) {
+		row.Seq, row.ID = 0, r.ID
+	}
+	row.LastUpdated, row.Data = r.LastUpdated.UnixMicro(), resources.PackAudit(r.Data)
 	return row
+}
+
+// LogAssigned reports whether the audit log chooses the id of the
+// AuditEvent p creates: one the server's audit trail built with its row
+// (resources.CreateParams.Audit) and without an id. A store gives such an
+// event a number (AuditRow.Seq, its id resources.AuditNumberedID) or an id
+// (AuditRow.ID) and records it in p.Audit before it writes, so that writing
+// the same row again (a retry after a failure that may have come after the
+// commit) stores the event under the same key, where it conflicts, and
+// never twice.
+func LogAssigned(p resources.CreateParams) bool {
+	return p.Type == AuditType && p.Audit != nil && p.ID == "" && !p.Stamped.IsZero()
+}
+
+// CheckAuditID refuses a create that names an AuditEvent by an id of the
+// form the audit log gives the events it numbers (resources.AuditNumberedID):
+// those ids are the log's.
+func CheckAuditID(p resources.CreateParams) error {
+	if p.Type != AuditType {
+		return nil
+	}
+	if _, ok := resources.AuditNumberedSeq(p.ID); ok {
+		return resources.Invalid("invalid", "AuditEvent.id", fmt.Sprintf(
+			"the audit log keeps ids of the form %q for the events it numbers", "ae-<number>"))
+	}
+	return nil
+}
+
+// auditID is the id of audit_event alias a: its own, or the one its number
+// gives it (resources.AuditNumberedID).
+func auditID(a string) string { return fmt.Sprintf("COALESCE(%s.id, 'ae-' || %s.seq)", a, a) }
+
+// auditIDs is the condition that audit_event alias a is one of the events
+// ids names, by its own id or by its number.
+func (b *builder) auditIDs(a string, ids []string) string {
+	var seqs []string
+	for _, id := range ids {
+		if n, ok := resources.AuditNumberedSeq(id); ok {
+			seqs = append(seqs, b.arg(n))
+		}
+	}
+	cond := fmt.Sprintf("%s.id IN (%s)", a, b.list(ids))
+	if len(seqs) > 0 {
+		cond = fmt.Sprintf("(%s OR (%s.id IS NULL AND %s.seq IN (%s)))", cond, a, a, strings.Join(seqs, ", "))
+	}
+	return cond
 }
 
 // roleParams are the parameter names of a roles set, in auditRefParams order.
@@ -153,7 +203,17 @@ func (b *builder) auditWhere(a string, f Filter) (string, error) {
 		if err := modifier("not"); err != nil {
 			return "", err
 		}
-		return b.ids(a, f)
+		ids := make([]string, len(f.Values))
+		for i, v := range f.Values {
+			ids[i] = v.Code
+		}
+		cond := b.auditIDs(a, ids)
+		if f.Modifier == "not" {
+			// (An event the log numbered has no id of its own: the IN
+			// is unknown, not false, for it.)
+			return "NOT COALESCE(" + cond + ", " + b.d.False + ")", nil
+		}
+		return cond, nil
 	case "_lastUpdated", "date":
 		if err := modifier(); err != nil {
 			return "", err
@@ -288,7 +348,7 @@ func auditSortKeys(b *builder, q *Query) ([]sortKey, error) {
 		case "_lastUpdated":
 			k.expr = "r.last_updated"
 		case "_id":
-			k.expr, k.kind = "r.id"+b.d.Collate, 's'
+			k.expr, k.kind = auditID("r")+b.d.Collate, 's'
 		default:
 			return nil, auditUnsupported("_sort", "_sort="+s.Param.Code+" (it sorts by date, _lastUpdated or _id)")
 		}
@@ -300,14 +360,14 @@ func auditSortKeys(b *builder, q *Query) ([]sortKey, error) {
 // auditColumns select an audit_event row (alias a) as the columns of a
 // resource row that scanRow and collect read.
 func auditColumns(a string) string {
-	return fmt.Sprintf("'%s', %s.id, 1, %s.last_updated, %s.data", AuditType, a, a, a)
+	return fmt.Sprintf("'%s', %s, 1, %s.last_updated, %s.data", AuditType, auditID(a), a, a)
 }
 
 // auditRead reads an AuditEvent by id under the scope of ctx; version 0
 // is the current (and only) version.
 func (e Engine) auditRead(ctx context.Context, ex Executor, id string, version int64) (resources.Resource, error) {
 	b := e.scoped(ctx)
-	sql := fmt.Sprintf("SELECT r.last_updated, r.data FROM audit_event r WHERE r.id = %s", b.arg(id))
+	sql := "SELECT r.last_updated, r.data FROM audit_event r WHERE " + b.auditIDs("r", []string{id})
 	cond, err := b.confine("r", AuditType, false)
 	if err != nil {
 		return resources.Resource{}, err
@@ -328,7 +388,7 @@ func (e Engine) auditRead(ctx context.Context, ex Executor, id string, version i
 			found = false // an AuditEvent has one version
 		}
 	}
-	r.Data = resources.UnpackAudit(r.Data)
+	r.Data = resources.UnpackAudit(r.Data, id)
 	return finishRead(r, micros, found, err)
 }
 
@@ -344,7 +404,7 @@ func (e Engine) AuditHistory(ctx context.Context, ex Executor, p resources.Histo
 	b := e.scoped(ctx)
 	conds := []string{"1 = 1"}
 	if p.ID != "" {
-		conds = append(conds, "r.id = "+b.arg(p.ID))
+		conds = append(conds, b.auditIDs("r", []string{p.ID}))
 	}
 	if !p.Since.IsZero() {
 		since := p.Since.UnixMicro()
@@ -365,8 +425,8 @@ func (e Engine) AuditHistory(ctx context.Context, ex Executor, p resources.Histo
 	} else if c != "" {
 		conds = append(conds, c)
 	}
-	sql := fmt.Sprintf("SELECT r.seq, r.id, r.last_updated, r.data FROM audit_event r WHERE %s\nORDER BY r.seq DESC LIMIT %d",
-		strings.Join(conds, "\n  AND "), count+1)
+	sql := fmt.Sprintf("SELECT r.seq, %s, r.last_updated, r.data FROM audit_event r WHERE %s\nORDER BY r.seq DESC LIMIT %d",
+		auditID("r"), strings.Join(conds, "\n  AND "), count+1)
 	var page resources.HistoryPage
 	var last resources.Cursor
 	err = ex.Each(ctx, sql, b.args, func(scan func(...any) error) error {
@@ -378,7 +438,7 @@ func (e Engine) AuditHistory(ctx context.Context, ex Executor, p resources.Histo
 		if err := scan(&last.Seq, &r.ID, &last.Micros, &r.Data); err != nil {
 			return err
 		}
-		r.Data = resources.UnpackAudit(r.Data)
+		r.Data = resources.UnpackAudit(r.Data, r.ID)
 		r.LastUpdated = time.UnixMicro(last.Micros).UTC()
 		page.Entries = append(page.Entries, r)
 		return nil
@@ -405,7 +465,7 @@ func (e Engine) auditInclude(ctx context.Context, ex Executor, inc Include, from
 	b := e.builder()
 	byType := map[string][]string{}
 	seen := map[string]bool{}
-	err := ex.Each(ctx, fmt.Sprintf("SELECT refs FROM audit_event WHERE id IN (%s)", b.list(ids)), b.args, func(scan func(...any) error) error {
+	err := ex.Each(ctx, "SELECT a.refs FROM audit_event a WHERE "+b.auditIDs("a", ids), b.args, func(scan func(...any) error) error {
 		var packed string
 		if err := scan(&packed); err != nil {
 			return err
@@ -466,7 +526,7 @@ func (e Engine) auditRevinclude(ctx context.Context, ex Executor, inc Include, t
 		if err := scan(&r.Type, &r.ID, &r.VersionID, &micros, &r.Data, &seq); err != nil {
 			return err
 		}
-		r.Data = resources.UnpackAudit(r.Data)
+		r.Data = resources.UnpackAudit(r.Data, r.ID)
 		r.LastUpdated = time.UnixMicro(micros).UTC()
 		add(r)
 		return nil
@@ -509,7 +569,7 @@ func (e Engine) AuditIndexOf(ctx context.Context, ex Executor, id string) (*reso
 	var recorded int64
 	var outcome, action, terms, packed string
 	found := false
-	err := ex.Each(ctx, "SELECT recorded, outcome, action, terms, refs FROM audit_event WHERE id = "+b.arg(id), b.args,
+	err := ex.Each(ctx, "SELECT a.recorded, a.outcome, a.action, a.terms, a.refs FROM audit_event a WHERE "+b.auditIDs("a", []string{id}), b.args,
 		func(scan func(...any) error) error {
 			found = true
 			return scan(&recorded, &outcome, &action, &terms, &packed)

@@ -310,7 +310,7 @@ func scanRow(scan func(...any) error, keys []sortKey) (resources.Resource, []any
 		return r, nil, err
 	}
 	if r.Type == AuditType {
-		r.Data = resources.UnpackAudit(r.Data) // the audit log keeps events packed
+		r.Data = resources.UnpackAudit(r.Data, r.ID) // the audit log keeps events packed
 	}
 	for i, p := range ptrs {
 		switch p := p.(type) {

@@ -79,8 +79,18 @@ func (o ops) stmt(ctx context.Context, s *sql.Stmt) *sql.Stmt {
 // newResource assigns id and time to a create and stamps its JSON; it needs
 // no database, so it runs before the write transaction begins.
 func newResource(p resources.CreateParams) (resources.Resource, error) {
+	if err := search.CheckAuditID(p); err != nil {
+		return resources.Resource{}, err
+	}
 	id := p.ID
-	if id == "" {
+	if search.LogAssigned(p) {
+		// The audit log here gives every event an id of its own, kept in
+		// the caller's row for a retry (search.LogAssigned).
+		if p.Audit.ID == "" {
+			p.Audit.ID = newID()
+		}
+		id = p.Audit.ID
+	} else if id == "" {
 		id = newID()
 	}
 	if r, ok := p.PreStamped(id); ok {

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"maps"
@@ -517,6 +518,143 @@ func testAuditWriteOrder(t *testing.T, s resources.Store) {
 	if page := search1("Patient", "_has:AuditEvent:patient:agent=Practitioner/dr-li"); len(page.Matches) != 1 || page.Matches[0].ID != pa.ID {
 		t.Errorf("Patient?_has:AuditEvent:patient:agent: %d matches", len(page.Matches))
 	}
+}
+
+// testAuditAssignedIDs: AuditEvents that the server's audit trail writes
+// without an id (their row along, packed, resources.AuditIDCode where the id
+// goes: search.LogAssigned) get one from the audit log, one at a time and
+// in batches large enough to be copied (PostgreSQL numbers those). The id a
+// create returns reads, version-reads, searches (_id, _id:not, _sort=_id,
+// _include) and lists in history the event with that id in its JSON; the
+// callers' rows record the ids, so that writing the same events again (a
+// retry after a failure that may have come after the commit) conflicts
+// instead of storing them twice; and a client's AuditEvent cannot take an
+// id of the numbered form.
+func testAuditAssignedIDs(t *testing.T, s resources.Store) {
+	ctx := context.Background()
+	pa := mustCreate(t, s, "Patient", patient("A"))
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	const agent = "Practitioner/dr-zhou"
+	event := func() resources.CreateParams { return ServerAuditCreate(t, at, "dr-zhou", pa.ID) }
+	one := event()
+	r, err := s.Create(ctx, one)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{r.ID}
+	ps := make([]resources.CreateParams, 40)
+	for i := range ps {
+		ps[i] = event()
+	}
+	out, err := s.(resources.BatchCreator).CreateMany(ctx, ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range out {
+		ids = append(ids, r.ID)
+		if r.ID == "" || r.ID != ps[i].Audit.AssignedID() || !resources.ValidID(r.ID) {
+			t.Fatalf("CreateMany's event %d has id %q; its row records %q", i, r.ID, ps[i].Audit.AssignedID())
+		}
+		if _, numbered := resources.AuditNumberedSeq(r.ID); numbered != (s.Backend() == "postgres") {
+			t.Fatalf("CreateMany's event %d has id %q on %s: PostgreSQL numbers the events of a copied batch, SQLite does not", i, r.ID, s.Backend())
+		}
+	}
+	if one.Audit.AssignedID() != ids[0] || ids[0] == "" {
+		t.Fatalf("Create returned id %q; the row records %q", ids[0], one.Audit.AssignedID())
+	}
+	if distinct := slices.Compact(slices.Sorted(slices.Values(ids))); len(distinct) != len(ids) {
+		t.Fatalf("the log assigned %d distinct ids to %d events: %v", len(distinct), len(ids), ids)
+	}
+	for _, id := range []string{ids[0], ids[1], ids[len(ids)-1]} {
+		want := string(ServerAuditEvent(id, at, agent, "Patient/"+pa.ID))
+		if got, err := s.Read(ctx, search.AuditType, id); err != nil || got.ID != id || string(got.Data) != want {
+			t.Errorf("read AuditEvent/%s: %v, %s", id, err, got.Data)
+		}
+		if got, err := s.VRead(ctx, search.AuditType, id, 1); err != nil || string(got.Data) != want {
+			t.Errorf("vread AuditEvent/%s/_history/1: %v, %s", id, err, got.Data)
+		}
+		h, err := s.History(ctx, resources.HistoryParams{Type: search.AuditType, ID: id})
+		if err != nil || len(h.Entries) != 1 || h.Entries[0].ID != id || string(h.Entries[0].Data) != want {
+			t.Errorf("history of AuditEvent/%s: %v, %+v", id, err, h.Entries)
+		}
+	}
+	find := func(query string) search.Page {
+		t.Helper()
+		vals, _ := url.ParseQuery(query)
+		q, err := search.Parse(search.R4, search.AuditType, vals, search.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, err := s.(Searcher).Search(ctx, q)
+		if err != nil {
+			t.Fatalf("AuditEvent?%s: %v", query, err)
+		}
+		return page
+	}
+	matched := func(page search.Page) []string {
+		var got []string
+		for _, m := range page.Matches {
+			got = append(got, m.ID)
+			if want := string(ServerAuditEvent(m.ID, at, agent, "Patient/"+pa.ID)); string(m.Data) != want {
+				t.Errorf("AuditEvent %s found with JSON %s", m.ID, m.Data)
+			}
+		}
+		return got
+	}
+	if got := matched(find("_id=" + ids[0] + "," + ids[5] + ",ae-999999999999999999,nothing")); !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values([]string{ids[0], ids[5]}))) {
+		t.Errorf("_id=%s,%s: %v", ids[0], ids[5], got)
+	}
+	if got := matched(find("agent=" + agent + "&_id:not=" + ids[0] + "," + ids[5] + "&_count=100")); len(got) != len(ids)-2 || slices.Contains(got, ids[0]) || slices.Contains(got, ids[5]) {
+		t.Errorf("_id:not=%s,%s: %d events %v", ids[0], ids[5], len(got), got)
+	}
+	sorted := slices.Sorted(slices.Values(ids))
+	if got := matched(find("agent=" + agent + "&_sort=_id&_count=100")); !slices.Equal(got, sorted) {
+		t.Errorf("_sort=_id: %v, want %v", got, sorted)
+	}
+	page := find("_id=" + ids[len(ids)-1] + "&_include=AuditEvent:patient")
+	if len(page.Matches) != 1 || len(page.Included) != 1 || page.Included[0].ID != pa.ID {
+		t.Errorf("_include=AuditEvent:patient of %s: %d matches, %d included", ids[len(ids)-1], len(page.Matches), len(page.Included))
+	}
+	// Written again, the same events conflict: none is stored twice.
+	_, err = s.(resources.BatchCreator).CreateMany(ctx, ps)
+	wantErr(t, err, resources.ErrVersionConflict)
+	_, err = s.Create(ctx, one)
+	wantErr(t, err, resources.ErrVersionConflict)
+	if n := find("agent=" + agent + "&_summary=count").Total; n != int64(len(ids)) {
+		t.Errorf("after the retries, %d events; want %d", n, len(ids))
+	}
+	// The numbered form of id is the log's.
+	data, x := auditEvent("2026-04-01T08:00:00Z", "0", "read", "dr-x", "10.1.0.1", agent, "Patient/"+pa.ID)
+	_, err = s.Create(ctx, resources.CreateParams{Type: search.AuditType, ID: "ae-5", Data: data, Index: x})
+	wantErr(t, err, resources.ErrInvalid)
+}
+
+// ServerAuditCreate is the create of an AuditEvent as the server's audit
+// trail makes it (ServerAuditEvent, stamped at, agent Practitioner/agent
+// reading Patient/patient): with its row, packed, and without an id, which
+// the audit log assigns (search.LogAssigned).
+func ServerAuditCreate(t testing.TB, at time.Time, agent, patient string) resources.CreateParams {
+	t.Helper()
+	x := &resources.Index{
+		Dates: []resources.DateEntry{{Param: "date", Low: at.UnixMicro(), High: at.UnixMicro()}},
+		Tokens: []resources.TokenEntry{{Param: "outcome", Code: "0"}, {Param: "action", Code: "R"},
+			{Param: "subtype", System: "http://hl7.org/fhir/restful-interaction", Code: "read"}, {Param: "altid", Code: "dr-li"}},
+		Strings: []resources.StringEntry{{Param: "address", Norm: "10.2.0.1", Exact: "10.2.0.1"}},
+		References: []resources.ReferenceEntry{
+			{Param: "agent", TargetType: "Practitioner", TargetID: agent},
+			{Param: "entity", TargetType: "Patient", TargetID: patient},
+			{Param: "patient", TargetType: "Patient", TargetID: patient},
+		},
+	}
+	const pending = "id-to-be-assigned"
+	packed := resources.PackAudit(ServerAuditEvent(pending, at, "Practitioner/"+agent, "Patient/"+patient))
+	i := bytes.Index(packed, []byte(pending))
+	if i < 0 || packed[0] != resources.AuditPackMark {
+		t.Fatalf("the server's event does not pack with its id: %q", packed)
+	}
+	packed = slices.Concat(packed[:i], []byte{resources.AuditIDCode}, packed[i+len(pending):])
+	row := search.AuditRowOf(resources.Resource{Type: search.AuditType, LastUpdated: at, Data: packed}, x)
+	return resources.CreateParams{Type: search.AuditType, Data: packed, Stamped: at, Audit: &row}
 }
 
 // ServerAuditEvent is the JSON of an AuditEvent as the server's audit trail

@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) resources.Store) {
 		{"AuditRowCreate", testAuditRowCreate},
 		{"AuditPacked", testAuditPacked},
 		{"AuditWriteOrder", testAuditWriteOrder},
+		{"AuditAssignedIDs", testAuditAssignedIDs},
 		{"ReadPatients", testReadPatients},
 		{"AuditControlCharacters", testAuditControlCharacters},
 		{"SecurityLabels", testSecurityLabels},
