@@ -144,19 +144,7 @@ func testAuditLog(t *testing.T, s resources.Store) {
 	se := s.(Searcher)
 	find := func(ctx context.Context, typ, query string) search.Page {
 		t.Helper()
-		vals, err := url.ParseQuery(query)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q, err := search.Parse(search.R4, typ, vals, search.Options{})
-		if err != nil {
-			t.Fatalf("%s?%s: %v", typ, query, err)
-		}
-		page, err := se.Search(ctx, q)
-		if err != nil {
-			t.Fatalf("%s?%s: %v", typ, query, err)
-		}
-		return page
+		return searchPage(ctx, t, s, typ, query)
 	}
 	wantIDs := func(query string, want ...resources.Resource) {
 		t.Helper()
@@ -379,15 +367,7 @@ func testAuditRowCreate(t *testing.T, s resources.Store) {
 	}
 	count := func(query string) map[string]int {
 		t.Helper()
-		vals, _ := url.ParseQuery(query + "&_count=100")
-		q, err := search.Parse(search.R4, search.AuditType, vals, search.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		page, err := s.(Searcher).Search(ctx, q)
-		if err != nil {
-			t.Fatalf("AuditEvent?%s: %v", query, err)
-		}
+		page := searchPage(ctx, t, s, search.AuditType, query+"&_count=100")
 		n := map[string]int{}
 		for _, m := range page.Matches {
 			prefix, _, _ := strings.Cut(m.ID, "-")
@@ -486,19 +466,7 @@ func testAuditWriteOrder(t *testing.T, s resources.Store) {
 
 	// Every event is found by its references, which a batch stores
 	// grouped (PostgreSQL: a row per reference and up to 192 events).
-	search1 := func(typ, query string) search.Page {
-		t.Helper()
-		vals, _ := url.ParseQuery(query)
-		q, err := search.Parse(search.R4, typ, vals, search.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		page, err := s.(Searcher).Search(ctx, q)
-		if err != nil {
-			t.Fatalf("%s?%s: %v", typ, query, err)
-		}
-		return page
-	}
+	search1 := func(typ, query string) search.Page { t.Helper(); return searchPage(ctx, t, s, typ, query) }
 	for _, q := range []string{"patient=Patient/" + pa.ID, "agent=Practitioner/dr-li", "patient=" + pa.ID + "&agent=dr-li"} {
 		if page := search1(search.AuditType, q+"&_summary=count"); page.Total != int64(len(written)) {
 			t.Errorf("AuditEvent?%s: %d events, want %d", q, page.Total, len(written))
@@ -578,19 +546,7 @@ func testAuditAssignedIDs(t *testing.T, s resources.Store) {
 			t.Errorf("history of AuditEvent/%s: %v, %+v", id, err, h.Entries)
 		}
 	}
-	find := func(query string) search.Page {
-		t.Helper()
-		vals, _ := url.ParseQuery(query)
-		q, err := search.Parse(search.R4, search.AuditType, vals, search.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		page, err := s.(Searcher).Search(ctx, q)
-		if err != nil {
-			t.Fatalf("AuditEvent?%s: %v", query, err)
-		}
-		return page
-	}
+	find := func(query string) search.Page { t.Helper(); return searchPage(ctx, t, s, search.AuditType, query) }
 	matched := func(page search.Page) []string {
 		var got []string
 		for _, m := range page.Matches {
@@ -627,6 +583,25 @@ func testAuditAssignedIDs(t *testing.T, s resources.Store) {
 	data, x := auditEvent("2026-04-01T08:00:00Z", "0", "read", "dr-x", "10.1.0.1", agent, "Patient/"+pa.ID)
 	_, err = s.Create(ctx, resources.CreateParams{Type: search.AuditType, ID: "ae-5", Data: data, Index: x})
 	wantErr(t, err, resources.ErrInvalid)
+}
+
+// searchPage runs a search of typ with the query string query on s, in
+// ctx (which may carry a scope).
+func searchPage(ctx context.Context, t *testing.T, s resources.Store, typ, query string) search.Page {
+	t.Helper()
+	vals, err := url.ParseQuery(query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := search.Parse(search.R4, typ, vals, search.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := s.(Searcher).Search(ctx, q)
+	if err != nil {
+		t.Fatalf("%s?%s: %v", typ, query, err)
+	}
+	return page
 }
 
 // ServerAuditCreate is the create of an AuditEvent as the server's audit

@@ -3,7 +3,6 @@ package storetest
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -76,15 +75,7 @@ func CheckMigratedAudit(t *testing.T, s resources.Store) {
 		"address:exact=10.1.2.3": {"old-1"},
 		"date=2025-01-01":        {"old-1", "old-2"},
 	} {
-		vals, _ := url.ParseQuery(query)
-		q, err := search.Parse(search.R4, search.AuditType, vals, search.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		page, err := s.(Searcher).Search(ctx, q)
-		if err != nil {
-			t.Fatalf("%s: %v", query, err)
-		}
+		page := searchPage(ctx, t, s, search.AuditType, query)
 		var got []string
 		for _, m := range page.Matches {
 			got = append(got, m.ID)
