@@ -48,12 +48,14 @@ type auditor struct {
 	cfg AuditConfig
 	s   *Server
 	log *slog.Logger
-	// queue holds the events recorded and not yet taken by the writer;
-	// requests append under mu, and wake the writer only when a batch is
-	// full (the ticker takes the rest), so that recording an event costs a
-	// lock, not a goroutine switch.
+	// queue holds the facts of the events recorded and not yet taken by
+	// the writer, which builds the events (take); requests append under
+	// mu, and wake the writer only when a batch is full (the ticker takes
+	// the rest), so that recording an event costs a lock, not a goroutine
+	// switch. taken is the writer's copy of what it took.
 	mu    sync.Mutex
-	queue []auditRecord
+	queue []auditFacts
+	taken []auditFacts
 	wake  chan struct{}
 	// flushes asks the writer to write what is queued now; it answers with
 	// the number of events it still keeps to retry.
@@ -212,19 +214,20 @@ func (a *auditor) recordDeferred(d *deferredAudit, failed int) {
 }
 
 func (a *auditor) recordNow(r *http.Request, interaction, typ, id string, status int) {
-	ev := a.event(r, interaction, typ, id, status)
-	if !a.cfg.Sync && a.enqueue(ev) {
+	f := auditFactsOf(r, interaction, typ, id, status)
+	if !a.cfg.Sync && a.enqueue(f) {
 		return
 	}
 	// Synchronous mode, or the writer is far behind: write this one
 	// ourselves rather than drop it.
-	if err := a.write(context.WithoutCancel(r.Context()), []auditRecord{ev}); err != nil {
+	if err := a.write(context.WithoutCancel(r.Context()), []auditRecord{a.event(&f)}); err != nil {
 		a.log.Error("audit write failed", "err", err)
 	}
 }
 
-// enqueue hands ev to the writer; false when its queue is full.
-func (a *auditor) enqueue(ev auditRecord) bool {
+// enqueue hands the facts of an event to the writer; false when its queue
+// is full.
+func (a *auditor) enqueue(ev auditFacts) bool {
 	a.mu.Lock()
 	n := len(a.queue)
 	if n >= a.queueLimit() {
@@ -242,13 +245,19 @@ func (a *auditor) enqueue(ev auditRecord) bool {
 	return true
 }
 
-// take moves the queued events to the end of batch.
+// take builds the events queued and adds them to the end of batch. The
+// writer alone calls it: it builds them outside the lock, one after
+// another, which costs less than building each amid its request's work.
 func (a *auditor) take(batch []auditRecord) []auditRecord {
 	a.mu.Lock()
-	batch = append(batch, a.queue...)
-	clear(a.queue) // the writer's batch holds them now
+	a.taken = append(a.taken[:0], a.queue...)
+	clear(a.queue) // what the facts hold is the writer's to let go now
 	a.queue = a.queue[:0]
 	a.mu.Unlock()
+	for i := range a.taken {
+		batch = append(batch, a.event(&a.taken[i]))
+	}
+	clear(a.taken)
 	return batch
 }
 
@@ -549,14 +558,51 @@ var (
 // reused rather than garbage on every request.
 var auditEvents = sync.Pool{New: func() any { return new(auditEvent) }}
 
+// auditFacts are what a request's AuditEvent records, taken as the request
+// is answered (auditFactsOf). The writer builds the event from them, in
+// batches (take): the queue holds these few words per request rather than
+// an event's row and JSON, and building events one after another costs
+// the machine less than building each amid its request's work.
+type auditFacts struct {
+	at                   time.Time // the event's instant
+	interaction, typ, id string
+	status               int
+	// refusals: how many refused requests of its client a throttled
+	// request's event stands for (refusalsKey).
+	refusals     int
+	method, path string
+	// query is the request URI of a search with a query string, else "".
+	query      string
+	remoteAddr string
+	principal  *auth.Principal // nil: anonymous
+	breakGlass string          // the break-the-glass reason, if any
+	patients   []string        // patientsKey
+}
+
+// auditFactsOf takes the facts of the AuditEvent of request r, answered
+// with status, now.
+func auditFactsOf(r *http.Request, interaction, typ, id string, status int) auditFacts {
+	ctx := r.Context()
+	f := auditFacts{at: time.Now().Truncate(time.Microsecond), interaction: interaction, typ: typ, id: id, status: status,
+		method: r.Method, path: r.URL.Path, remoteAddr: r.RemoteAddr, breakGlass: breakGlassReason(r)}
+	f.refusals, _ = ctx.Value(refusalsKey{}).(int)
+	f.principal, _ = auth.FromContext(ctx)
+	if r.URL.RawQuery != "" && strings.HasPrefix(interaction, "search") {
+		f.query = r.URL.RequestURI()
+	}
+	f.patients, _ = ctx.Value(patientsKey{}).([]string)
+	return f
+}
+
 // event builds an AuditEvent following the Basic Audit Log Patterns, with
 // its index entries.
-func (a *auditor) event(r *http.Request, interaction, typ, id string, status int) auditRecord {
+func (a *auditor) event(f *auditFacts) auditRecord {
 	// (buildEvent overwrites the whole event: what a pooled one still
 	// holds is a few strings of a past request.)
 	ev := auditEvents.Get().(*auditEvent)
 	defer auditEvents.Put(ev)
-	now := buildEvent(ev, r, interaction, typ, id, status)
+	buildEvent(ev, f)
+	now := f.at
 	// The event comes stamped (resources.CreateParams.Stamped) with its
 	// lastUpdated, the instant it records. Its id is the audit log's to
 	// assign (search.LogAssigned): the packed event holds
@@ -586,10 +632,11 @@ func (a *auditor) event(r *http.Request, interaction, typ, id string, status int
 	return rec
 }
 
-// buildEvent makes ev the AuditEvent of a request, whatever it held
-// before, and returns the instant it records. ev's agent and first
-// entities take the room ev has for them.
-func buildEvent(ev *auditEvent, r *http.Request, interaction, typ, id string, status int) time.Time {
+// buildEvent makes ev the AuditEvent of the request f tells of, whatever
+// it held before. ev's agent and first entities take the room ev has for
+// them.
+func buildEvent(ev *auditEvent, f *auditFacts) {
+	interaction, typ, id, status := f.interaction, f.typ, f.id, f.status
 	action := "E"
 	switch interaction {
 	case "create":
@@ -601,12 +648,11 @@ func buildEvent(ev *auditEvent, r *http.Request, interaction, typ, id string, st
 	case "delete":
 		action = "D"
 	}
-	now := time.Now().Truncate(time.Microsecond)
 	*ev = auditEvent{
 		ResourceType: "AuditEvent",
 		Type:         auditType,
 		Action:       action,
-		Recorded:     resources.FormatInstant(now),
+		Recorded:     resources.FormatInstant(f.at),
 		Outcome:      "0",
 		Source:       auditSource{Site: "Yiyang", Observer: reference{Display: "Yiyang FHIR server"}, Type: auditSourceType},
 	}
@@ -618,18 +664,18 @@ func buildEvent(ev *auditEvent, r *http.Request, interaction, typ, id string, st
 	}
 	ev.Subtype = restSubtype[interaction]
 	if ev.Outcome != "0" {
-		ev.OutcomeDesc = http.StatusText(status) + " (" + r.Method + " " + r.URL.Path + ")"
-		if n, ok := r.Context().Value(refusalsKey{}).(int); ok && n > 1 {
+		ev.OutcomeDesc = http.StatusText(status) + " (" + f.method + " " + f.path + ")"
+		if n := f.refusals; n > 1 {
 			ev.OutcomeDesc += "; this event stands for " + strconv.Itoa(n) + " refused requests of this client since the last one"
 		}
 	}
 	ev.agents[0] = auditAgent{Requestor: true, Type: auditAgentType}
 	agent := &ev.agents[0]
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+	if host, _, err := net.SplitHostPort(f.remoteAddr); err == nil {
 		agent.Network = network{Address: host, Type: "2"}
 	}
 	var patient string
-	if p, ok := auth.FromContext(r.Context()); ok {
+	if p := f.principal; p != nil {
 		agent.Who = reference{Display: p.Subject, Reference: p.FHIRUser}
 		agent.AltID = p.Subject
 		agent.Name = p.ClientID
@@ -637,7 +683,7 @@ func buildEvent(ev *auditEvent, r *http.Request, interaction, typ, id string, st
 	} else {
 		agent.Who = reference{Display: "anonymous"}
 	}
-	if reason := breakGlassReason(r); reason != "" {
+	if reason := f.breakGlass; reason != "" {
 		// Break-the-glass: the emergency and its stated reason are part of
 		// the record (AuditEvent.agent.purposeOfUse, v3 ActReason BTG).
 		agent.PurposeOfUse = []codeable{{Coding: breakGlass, Text: reason}}
@@ -652,9 +698,9 @@ func buildEvent(ev *auditEvent, r *http.Request, interaction, typ, id string, st
 			patient, patientRef = id, ref
 		}
 	}
-	if r.URL.RawQuery != "" && strings.HasPrefix(interaction, "search") {
+	if f.query != "" {
 		ev.Entity = append(ev.Entity, auditEntity{Type: queryObject, Role: &queryRole,
-			Query: base64.StdEncoding.EncodeToString([]byte(r.URL.RequestURI()))})
+			Query: base64.StdEncoding.EncodeToString([]byte(f.query))})
 	}
 	if patient != "" && resources.ValidID(patient) {
 		if patientRef == "" {
@@ -662,7 +708,7 @@ func buildEvent(ev *auditEvent, r *http.Request, interaction, typ, id string, st
 		}
 		ev.Entity = append(ev.Entity, auditEntity{What: reference{Reference: patientRef}, Type: person, Role: &patientRole})
 	}
-	if ids, ok := r.Context().Value(patientsKey{}).([]string); ok {
+	if ids := f.patients; ids != nil {
 		seen := map[string]bool{patient: true}
 		for _, p := range ids {
 			if !seen[p] && resources.ValidID(p) && len(seen) <= maxAuditPatients {
@@ -671,5 +717,4 @@ func buildEvent(ev *auditEvent, r *http.Request, interaction, typ, id string, st
 			}
 		}
 	}
-	return now
 }

@@ -5,8 +5,10 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/meizhou-yiyang/yiyang/resources"
+	"github.com/meizhou-yiyang/yiyang/resources/index"
 	"github.com/meizhou-yiyang/yiyang/server/auth"
 )
 
@@ -51,7 +53,8 @@ func FuzzAppendPacked(f *testing.F) {
 			r.Header.Set(BreakGlassHeader, reason)
 		}
 		ev := &auditEvent{}
-		buildEvent(ev, r, interaction, typ, id, status)
+		f := auditFactsOf(r, interaction, typ, id, status)
+		buildEvent(ev, &f)
 		ev.ID, ev.Meta = "e1", auditMeta{VersionID: "1", LastUpdated: ev.Recorded}
 		data := ev.appendJSON(nil)
 		packed, ok := ev.appendPacked(nil)
@@ -88,9 +91,12 @@ func TestFixedCoding(t *testing.T) {
 // TestAuditQueue: events queue for the writer, which is woken once when a
 // batch is full; beyond queueLimit (maxQueuedAudit events, or two batches
 // if more) enqueue refuses (the request then writes its own event); take
-// hands over everything queued.
+// builds the events of everything queued, in order.
 func TestAuditQueue(t *testing.T) {
-	a := &auditor{cfg: AuditConfig{BatchSize: 3}, wake: make(chan struct{}, 1)}
+	a := &auditor{cfg: AuditConfig{BatchSize: 3}, wake: make(chan struct{}, 1), s: &Server{indexer: index.New()}}
+	facts := func(id string) auditFacts {
+		return auditFacts{at: time.Now(), interaction: "read", typ: "Patient", id: id, status: 200, method: "GET", path: "/Patient/" + id}
+	}
 	woken := func() bool {
 		select {
 		case <-a.wake:
@@ -100,14 +106,14 @@ func TestAuditQueue(t *testing.T) {
 		}
 	}
 	for i := range 2 {
-		if !a.enqueue(auditRecord{id: string(rune('a' + i))}) {
+		if !a.enqueue(facts(string(rune('a' + i)))) {
 			t.Fatal("enqueue refused below the bound")
 		}
 	}
 	if woken() {
 		t.Fatal("writer woken before a batch is full")
 	}
-	a.enqueue(auditRecord{id: "c"})
+	a.enqueue(facts("c"))
 	if !woken() {
 		t.Fatal("writer not woken when a batch is full")
 	}
@@ -115,18 +121,25 @@ func TestAuditQueue(t *testing.T) {
 		t.Fatalf("queue limit %d with batches of 3, want %d", a.queueLimit(), maxQueuedAudit)
 	}
 	for i := 3; i < maxQueuedAudit; i++ {
-		if !a.enqueue(auditRecord{id: "x"}) {
+		if !a.enqueue(facts("x")) {
 			t.Fatalf("enqueue refused at %d, below the bound", i)
 		}
 	}
-	if a.enqueue(auditRecord{id: "over"}) {
+	if a.enqueue(facts("over")) {
 		t.Fatal("enqueue accepted beyond maxQueuedAudit events")
 	}
 	batch := a.take([]auditRecord{{id: "kept"}})
-	if len(batch) != 1+maxQueuedAudit || batch[0].id != "kept" || batch[1].id != "a" || batch[3].id != "c" {
-		t.Fatalf("take: %d events, first %q %q", len(batch), batch[0].id, batch[1].id)
+	// (An event's row names the resource it is about.)
+	about := func(rec auditRecord) string {
+		if rec.row == nil || len(rec.row.Refs) == 0 {
+			return ""
+		}
+		return rec.row.Refs[0].TargetID
 	}
-	if len(a.queue) != 0 || !a.enqueue(auditRecord{id: "d"}) {
+	if len(batch) != 1+maxQueuedAudit || batch[0].id != "kept" || about(batch[1]) != "a" || about(batch[3]) != "c" || about(batch[4]) != "x" {
+		t.Fatalf("take: %d events, first %q %q", len(batch), batch[0].id, about(batch[1]))
+	}
+	if len(a.queue) != 0 || !a.enqueue(facts("d")) {
 		t.Fatal("the queue is not empty after take")
 	}
 	if big := (&auditor{cfg: AuditConfig{BatchSize: 4000}}); big.queueLimit() != 8000 {

@@ -69,7 +69,9 @@ func TestAuditIndex(t *testing.T) {
 							r.Header.Set(BreakGlassHeader, glass)
 						}
 						var ev auditEvent
-						now := buildEvent(&ev, r, rq.interaction, rq.typ, rq.id, status)
+						f := auditFactsOf(r, rq.interaction, rq.typ, rq.id, status)
+						buildEvent(&ev, &f)
+						now := f.at
 						if n%2 == 1 {
 							// As the auditor writes it: stamped (CreateParams.Stamped).
 							ev.ID, ev.Meta = "e1", auditMeta{VersionID: "1", LastUpdated: ev.Recorded}
