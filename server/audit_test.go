@@ -214,26 +214,45 @@ func TestAuditSurvivesOutage(t *testing.T) {
 }
 
 // TestAuditFlush: FlushAudit returns once the events of the requests
-// handled so far are stored, long before the flush interval; while the
-// database is down it says how many it keeps, and they are written by the
-// flush after it is back.
+// handled so far are stored, long before the flush interval, each with the
+// instant of its request (the writer builds events when it takes them, from
+// what the request noted); while the database is down it says how many it
+// keeps, and they are written by the flush after it is back.
 func TestAuditFlush(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
 			st, flaky, srv, c := flakyServer(t, b, server.AuditConfig{FlushInterval: time.Hour, BatchSize: 1000})
 			count := func() int { return auditCount(t, st) }
 			ctx := context.Background()
+			before := time.Now()
 			for range 3 {
 				c.do(http.MethodGet, "/Patient/p1", nil)
 			}
+			after := time.Now()
 			if n := count(); n != 0 {
 				t.Fatalf("%d events stored before the flush (interval of an hour)", n)
 			}
+			time.Sleep(50 * time.Millisecond)
 			if err := srv.FlushAudit(ctx); err != nil {
 				t.Fatal(err)
 			}
 			if n := count(); n != 3 {
 				t.Fatalf("after FlushAudit, %d events stored, want 3", n)
+			}
+			page, err := st.(storetest.Searcher).Search(ctx, &search.Query{Type: search.AuditType, Count: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range page.Matches {
+				var ev struct{ ID, Recorded string }
+				if err := json.Unmarshal(m.Data, &ev); err != nil || ev.ID != m.ID {
+					t.Fatalf("event %s: id %q in its JSON (%v)", m.ID, ev.ID, err)
+				}
+				at, err := time.Parse(time.RFC3339Nano, ev.Recorded)
+				if err != nil || at.Before(before.Truncate(time.Microsecond)) || at.After(after) || !m.LastUpdated.Equal(at) {
+					t.Fatalf("event %s records %s (lastUpdated %s), not an instant of its request (%s to %s)",
+						m.ID, ev.Recorded, m.LastUpdated, before, after)
+				}
 			}
 			flaky.down.Store(true)
 			c.do(http.MethodGet, "/Patient/p1", nil)
