@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -255,10 +256,26 @@ func (a *auditor) take(batch []auditRecord) []auditRecord {
 	a.queue = a.queue[:0]
 	a.mu.Unlock()
 	for i := range a.taken {
-		batch = append(batch, a.event(&a.taken[i]))
+		if rec, ok := a.buildTaken(&a.taken[i]); ok {
+			batch = append(batch, rec)
+		}
 	}
 	clear(a.taken)
 	return batch
+}
+
+// buildTaken builds the event of f for the writer. A panic there (a bug)
+// would end the process, where in a request it is answered 500: it is
+// logged, loudly, with the request the event was of, and the event dropped.
+func (a *auditor) buildTaken(f *auditFacts) (rec auditRecord, ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			a.log.Error("audit event could not be built; dropped", "interaction", f.interaction, "type", f.typ, "id", f.id,
+				"status", f.status, "at", f.at, "panic", v, "stack", string(debug.Stack()))
+			ok = false
+		}
+	}()
+	return a.event(f), true
 }
 
 // maxPendingAudit bounds the events the writer keeps while the database

@@ -1,9 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
+	"log/slog"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,5 +147,26 @@ func TestAuditQueue(t *testing.T) {
 	}
 	if big := (&auditor{cfg: AuditConfig{BatchSize: 4000}}); big.queueLimit() != 8000 {
 		t.Fatalf("queue limit %d with batches of 4,000, want two batches", big.queueLimit())
+	}
+}
+
+// TestAuditBuildPanic: an event whose building panics in the writer (a bug;
+// here, a server without an extractor) is dropped and logged with the
+// request it was of; the writer goes on with the others.
+func TestAuditBuildPanic(t *testing.T) {
+	var logged bytes.Buffer
+	a := &auditor{cfg: AuditConfig{BatchSize: 10}, wake: make(chan struct{}, 1), s: &Server{},
+		log: slog.New(slog.NewTextHandler(&logged, nil))}
+	a.enqueue(auditFacts{at: time.Now(), interaction: "read", typ: "Patient", id: "p7", status: 200})
+	if batch := a.take(nil); len(batch) != 0 {
+		t.Fatalf("%d events built by a server without an extractor", len(batch))
+	}
+	if out := logged.String(); !strings.Contains(out, "audit event could not be built; dropped") || !strings.Contains(out, "id=p7") {
+		t.Fatalf("log: %s", out)
+	}
+	a.s.indexer = index.New()
+	a.enqueue(auditFacts{at: time.Now(), interaction: "read", typ: "Patient", id: "p8", status: 200})
+	if batch := a.take(nil); len(batch) != 1 || batch[0].row == nil {
+		t.Fatalf("after the panic, take built %d events", len(batch))
 	}
 }
