@@ -46,23 +46,23 @@ func (row *AuditRow) AssignedID() string {
 	return ""
 }
 
-// auditNumbered begins the ids of numbered AuditEvents: the events of the
-// server's audit trail that the audit log copies in batches get no id of
-// their own but their number in the log, which spares the log an index
+// AuditNumberedPrefix begins the ids of numbered AuditEvents: the events of
+// the server's audit trail that the audit log copies in batches get no id
+// of their own but their number in the log, which spares the log an index
 // entry (and 36 bytes) per event.
-const auditNumbered = "ae-"
+const AuditNumberedPrefix = "ae-"
 
 // AuditNumberedID is the id of the AuditEvent numbered seq (seq > 0).
 func AuditNumberedID(seq int64) string {
 	var buf [24]byte
-	return string(strconv.AppendInt(append(buf[:0], auditNumbered...), seq, 10))
+	return string(strconv.AppendInt(append(buf[:0], AuditNumberedPrefix...), seq, 10))
 }
 
 // AuditNumberedSeq is the number of the AuditEvent that AuditNumberedID
 // named id, if it is one: "ae-" and a decimal number between 1 and
 // 999,999,999,999,999,999 without leading zeros.
 func AuditNumberedSeq(id string) (int64, bool) {
-	digits, ok := strings.CutPrefix(id, auditNumbered)
+	digits, ok := strings.CutPrefix(id, AuditNumberedPrefix)
 	if !ok || len(digits) == 0 || len(digits) > 18 || digits[0] == '0' {
 		return 0, false
 	}

@@ -635,7 +635,7 @@ func (a *auditor) event(f *auditFacts) auditRecord {
 		rec.data = ev.appendJSON(make([]byte, 0, 1536))
 		return rec
 	}
-	rec.row = auditRow(ev, now, x.Base(), nil)
+	rec.row = auditRow(ev, now, x.Base())
 	// The audit log keeps the JSON packed (resources.PackAudit): packed
 	// here, the event holds a fifth of the bytes while it waits for the
 	// writer. appendPacked writes every shape buildEvent makes

@@ -16,14 +16,14 @@ import (
 // without evaluating the R4 AuditEvent parameters' FHIRPath over it or
 // listing index entries first. The audit trail writes an event per
 // request, and this was the largest part of that cost. base is the
-// extractor's (Extractor.SetBase); id, when not empty, is the event's id,
-// which the row takes (the server leaves it to the audit log). LastUpdated and Data are the store's to set.
+// extractor's (Extractor.SetBase). ID, LastUpdated and Data are the
+// store's to set (the audit log assigns the server's events their ids).
 //
 // The row and its first references are one allocation (auditRowRoom), and
-// its id, terms and packed references one string: the row waits for the
+// its terms and packed references one string: the row waits for the
 // audit writer, and what it holds is garbage the collector would
 // otherwise count piece by piece on every request.
-func auditRow(ev *auditEvent, recorded time.Time, base string, id []byte) *resources.AuditRow {
+func auditRow(ev *auditEvent, recorded time.Time, base string) *resources.AuditRow {
 	room := &auditRowRoom{}
 	row := &room.row
 	*row = resources.AuditRow{Recorded: recorded.UnixMicro(), Outcome: ev.Outcome, Action: ev.Action, Refs: room.refs[:0]}
@@ -60,12 +60,11 @@ func auditRow(ev *auditEvent, recorded time.Time, base string, id []byte) *resou
 	}
 	resources.SortAuditRefs(row.Refs)
 	var buf [512]byte
-	b := append(buf[:0], id...)
-	b = appendAuditTerms(b, ev)
+	b := appendAuditTerms(buf[:0], ev)
 	terms := len(b)
 	b = resources.AppendAuditRefs(b, row.Refs)
 	text := string(b)
-	row.ID, row.Terms, row.Packed = text[:len(id)], text[len(id):terms], text[terms:]
+	row.Terms, row.Packed = text[:terms], text[terms:]
 	return row
 }
 

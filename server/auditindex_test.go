@@ -114,7 +114,7 @@ func TestAuditIndex(t *testing.T) {
 							t.Fatalf("extract: %v\n%s", err, data)
 						}
 						stamped := resources.Resource{Type: search.AuditType, ID: "e1", LastUpdated: now, Data: data}
-						got := search.AuditRowFor(stamped, resources.CreateParams{Type: search.AuditType, ID: "e1", Stamped: now, Audit: auditRow(&ev, now, x.Base(), nil)})
+						got := search.AuditRowFor(stamped, resources.CreateParams{Type: search.AuditType, ID: "e1", Stamped: now, Audit: auditRow(&ev, now, x.Base())})
 						if w := search.AuditRowOf(stamped, want); !reflect.DeepEqual(got, w) {
 							g, w := fmt.Sprintf("%q %q %q %q %+v", got.Outcome, got.Action, got.Terms, got.Packed, got.Recorded), fmt.Sprintf("%q %q %q %q %+v", w.Outcome, w.Action, w.Terms, w.Packed, w.Recorded)
 							t.Fatalf("auditRow gives another audit row than the extractor for %s %s (principal %d, status %d, base %q):\n got %+v\nwant %+v\n%s",

@@ -200,7 +200,6 @@ func insert(ctx context.Context, q querier, typ, id string, data []byte, idx *re
 	return r, true, nil
 }
 
-// newVersion is version 1 of a create, stamped unless it came so.
 // newCreate is version 1 of the resource p creates, with its id: p.ID, a
 // new one, or for an event whose id the audit log assigns
 // (search.LogAssigned) the one an earlier attempt gave it, if any (the
@@ -221,6 +220,7 @@ func newCreate(ctx context.Context, p resources.CreateParams) (resources.Resourc
 	return newVersion(p, id)
 }
 
+// newVersion is version 1 of a create, stamped unless it came so.
 func newVersion(p resources.CreateParams, id string) (resources.Resource, error) {
 	if r, ok := p.PreStamped(id); ok {
 		return r, nil

@@ -129,14 +129,16 @@ func CheckAuditID(p resources.CreateParams) error {
 	}
 	if _, ok := resources.AuditNumberedSeq(p.ID); ok {
 		return resources.Invalid("invalid", "AuditEvent.id", fmt.Sprintf(
-			"the audit log keeps ids of the form %q for the events it numbers", "ae-<number>"))
+			"the audit log keeps ids of the form %q for the events it numbers", resources.AuditNumberedPrefix+"<number>"))
 	}
 	return nil
 }
 
 // auditID is the id of audit_event alias a: its own, or the one its number
 // gives it (resources.AuditNumberedID).
-func auditID(a string) string { return fmt.Sprintf("COALESCE(%s.id, 'ae-' || %s.seq)", a, a) }
+func auditID(a string) string {
+	return fmt.Sprintf("COALESCE(%s.id, '%s' || %s.seq)", a, resources.AuditNumberedPrefix, a)
+}
 
 // auditIDs is the condition that audit_event alias a is one of the events
 // ids names, by its own id or by its number.
